@@ -1,0 +1,23 @@
+# Install rules and the exported config package: find_package(cfutures CONFIG REQUIRED).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS cfutures EXPORT cfuturesTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/cfutures DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT cfuturesTargets
+  NAMESPACE cfutures::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures)
+
+configure_package_config_file(cmake/cfuturesConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/cfuturesConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/cfuturesConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  ${PROJECT_BINARY_DIR}/cfuturesConfig.cmake
+  ${PROJECT_BINARY_DIR}/cfuturesConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures)

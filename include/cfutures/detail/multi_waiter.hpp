@@ -1,0 +1,60 @@
+// Internal: one waiter for many futures — the engine of wait() and as_completed().
+//
+// Data flow: the waiter links one waiter_node per distinct unfinished future into that
+// future's state (O(n) in all). A state that completes calls notify(index) while holding
+// its LOCK; notify appends the index to `ready_` (capacity reserved up front, so it never
+// allocates there) and wakes the consumer through the futex word `ticks_`. The consumer
+// takes indices with take_ready(), and may retire() them. detach() unlinks every node still linked, under each
+// state's LOCK, so no notification can arrive once it returns.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "cfutures/detail/deadline.hpp"
+#include "cfutures/detail/shared_state.hpp"
+
+namespace cfutures::detail {
+
+class multi_waiter {
+ public:
+  explicit multi_waiter(std::size_t capacity);
+  ~multi_waiter();
+  multi_waiter(const multi_waiter&) = delete;
+  multi_waiter& operator=(const multi_waiter&) = delete;
+
+  // Links node `index` to `state`; if the state is already done, records it as ready now.
+  void watch(state_base& state, std::uint32_t index);
+  // Unlinks every node still linked (retired ones are skipped). Idempotent.
+  void detach() noexcept;
+  // The consumer has taken `index` from take_ready() and may now release that future: its
+  // node was unlinked before notify(), so detach() must not touch the state again.
+  void retire(std::uint32_t index) noexcept;
+
+  // Called by a completing state under its LOCK.
+  void notify(std::uint32_t index, bool with_exception) noexcept;
+
+  // Moves the indices that became ready since the last call into `out` (appending).
+  void take_ready(std::vector<std::uint32_t>& out);
+  std::size_t ready_count() const noexcept { return ready_total_.load(std::memory_order_acquire); }
+  bool exception_seen() const noexcept { return exception_seen_.load(std::memory_order_acquire); }
+
+  // Blocks until ready_count() != seen or the deadline passes; false on timeout.
+  bool wait_for_more(std::size_t seen, const deadline& until) noexcept;
+
+ private:
+  std::unique_ptr<waiter_node[]> nodes_;
+  std::vector<std::pair<state_base*, std::uint32_t>> watched_;  // nodes that may be linked
+  std::mutex mutex_;                  // guards ready_
+  std::vector<std::uint32_t> ready_;
+  std::atomic<std::size_t> ready_total_{0};
+  std::atomic<bool> exception_seen_{false};
+  std::atomic<std::uint32_t> ticks_{0};  // futex word: bumped on every notify
+  std::atomic<bool> sleeping_{false};
+};
+
+}  // namespace cfutures::detail

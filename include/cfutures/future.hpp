@@ -1,0 +1,195 @@
+// cfutures/future.hpp — future<T>, the result of an asynchronous call.
+//
+// What: Python's concurrent.futures.Future. A copyable handle to shared state (copies are
+// cheap and all see the same state). T may be void, a value type, or move-only; not a
+// reference. A default-constructed future has no state (valid() is false); calling anything
+// but valid(), == and hash on it throws invalid_state_error.
+//
+// States: PENDING → RUNNING → FINISHED (a value or an exception), or PENDING → CANCELLED.
+// done() is true for FINISHED and CANCELLED.
+//
+// Thread safety: every member may be called from any thread, concurrently.
+// Blocking: result(), exception() and wait() block until done (or the timeout elapses);
+// everything else returns at once. Waiting spins briefly, then sleeps on a futex.
+// Exceptions: result() rethrows the call's exception; cancelled_error if cancelled;
+// timeout_error when a timeout elapses first. add_done_callback never propagates an
+// exception from the callback: it goes to the callback-error handler (callback_errors.hpp).
+//
+// Deviations from CPython (deliberate):
+// - cancel() makes the future done for everyone at once: blocked result(), wait and
+//   as_completed wake immediately.
+// - A zero or negative timeout is a non-blocking poll.
+// - result() && moves the value out of the shared state (like std::future::get); other
+//   handles then see a moved-from value.
+// - request_stop() asks a running task that takes a std::stop_token to stop (C++ only).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "cfutures/callback_errors.hpp"
+#include "cfutures/detail/deadline.hpp"
+#include "cfutures/detail/ref_ptr.hpp"
+#include "cfutures/detail/shared_state.hpp"
+#include "cfutures/errors.hpp"
+
+namespace cfutures {
+
+template <class T>
+class future;
+class any_future;
+
+namespace detail {
+
+// The library's own door to a handle's state; never used by user code.
+struct future_access {
+  template <class F>
+  static auto* state(const F& f) noexcept {
+    return f.state_.get();
+  }
+  template <class T>
+  static future<T> make(ref_ptr<shared_state<T>> state) noexcept {
+    return future<T>(std::move(state));
+  }
+};
+
+template <class T>
+struct result_cref {
+  using type = const T&;
+};
+template <>
+struct result_cref<void> {
+  using type = void;
+};
+
+[[noreturn]] void throw_no_state();
+
+template <class Handle, class State, class Fn>
+class handle_callback final : public callback_node {
+ public:
+  explicit handle_callback(Fn fn) : fn_(std::move(fn)) {}
+  void invoke(state_base& state) noexcept override {
+    try {
+      fn_(Handle(ref_ptr<State>::share(static_cast<State*>(&state))));
+    } catch (...) {
+      report_callback_error(std::current_exception());
+    }
+  }
+
+ private:
+  Fn fn_;
+};
+
+}  // namespace detail
+
+template <class T>
+class future {
+  static_assert(!std::is_reference_v<T>, "cfutures::future<T>: T must not be a reference");
+  static_assert(std::is_void_v<T> || (std::is_object_v<T> && std::is_destructible_v<T>),
+                "cfutures::future<T>: T must be void or a destructible object type");
+
+  using state_type = detail::shared_state<T>;
+
+ public:
+  using value_type = T;
+
+  future() noexcept = default;
+
+  bool valid() const noexcept { return static_cast<bool>(state_); }
+
+  // Pending: becomes cancelled, returns true. Already cancelled: true. Running or done: false.
+  bool cancel() const { return checked().cancel(); }
+  bool cancelled() const { return checked().get_status() == detail::status::cancelled; }
+  bool running() const { return checked().get_status() == detail::status::running; }
+  bool done() const { return checked().done(); }
+
+  // Blocks until done; the value, the call's exception rethrown, or cancelled_error.
+  typename detail::result_cref<T>::type result() const& {
+    return result_until(detail::deadline::never());
+  }
+  T result() && { return std::move(*this).result_until(detail::deadline::never()); }
+  template <class Rep, class Period>
+  typename detail::result_cref<T>::type result(std::chrono::duration<Rep, Period> timeout) const& {
+    return result_until(detail::deadline::after(timeout));
+  }
+  template <class Rep, class Period>
+  T result(std::chrono::duration<Rep, Period> timeout) && {
+    return std::move(*this).result_until(detail::deadline::after(timeout));
+  }
+
+  // Blocks until done; the call's exception, or null if it returned a value.
+  std::exception_ptr exception() const { return exception_until(detail::deadline::never()); }
+  template <class Rep, class Period>
+  std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
+    return exception_until(detail::deadline::after(timeout));
+  }
+
+  void wait() const { checked().wait_until(detail::deadline::never()); }
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return checked().wait_until(detail::deadline::after(timeout));
+  }
+
+  // fn(const future<T>&) runs once the future is done, in the thread that finished or
+  // cancelled it, or at once in this thread if it is already done. In the order added.
+  template <class Fn>
+  void add_done_callback(Fn fn) const {
+    static_assert(std::is_invocable_v<Fn&, const future<T>&>,
+                  "add_done_callback: the callback must be callable as fn(const future<T>&)");
+    checked().add_callback(
+        std::make_unique<detail::handle_callback<future<T>, state_type, Fn>>(std::move(fn)));
+  }
+
+  // Asks the running task to stop through its std::stop_token; false if it takes none.
+  bool request_stop() const { return checked().request_stop(); }
+
+  friend bool operator==(const future& a, const future& b) noexcept {
+    return a.state_.get() == b.state_.get();
+  }
+
+ private:
+  friend struct detail::future_access;
+  template <class, class, class>
+  friend class detail::handle_callback;
+
+  explicit future(detail::ref_ptr<state_type> state) noexcept : state_(std::move(state)) {}
+
+  state_type& checked() const {
+    if (!state_) detail::throw_no_state();
+    return *state_;
+  }
+
+  typename detail::result_cref<T>::type result_until(const detail::deadline& until) const& {
+    state_type& s = checked();
+    if (!s.wait_until(until)) throw timeout_error();
+    s.throw_if_failed();
+    if constexpr (!std::is_void_v<T>) return s.value();
+  }
+  T result_until(const detail::deadline& until) && {
+    state_type& s = checked();
+    if (!s.wait_until(until)) throw timeout_error();
+    s.throw_if_failed();
+    if constexpr (!std::is_void_v<T>) return std::move(s.value());
+  }
+  std::exception_ptr exception_until(const detail::deadline& until) const {
+    state_type& s = checked();
+    if (!s.wait_until(until)) throw timeout_error();
+    return s.exception_of_done();
+  }
+
+  detail::ref_ptr<state_type> state_;
+};
+
+}  // namespace cfutures
+
+template <class T>
+struct std::hash<cfutures::future<T>> {
+  std::size_t operator()(const cfutures::future<T>& f) const noexcept {
+    return std::hash<const void*>{}(cfutures::detail::future_access::state(f));
+  }
+};

@@ -1,0 +1,98 @@
+// cfutures/thread_pool_executor.hpp — a pool of worker threads (Python's ThreadPoolExecutor).
+//
+// What: runs submitted calls on up to max_workers threads. Workers start on demand, one per
+// submit while no idle worker is available, and idle ones are reused before new ones start.
+//   thread_pool_executor pool;                        // min(32, hardware_concurrency() + 4)
+//   thread_pool_executor pool(4);
+//   thread_pool_executor pool({.max_workers = 4, .thread_name_prefix = "io",
+//                              .initializer = &init, .max_pending = 1000});
+// Options:
+//   max_workers        unset: min(32, hardware_concurrency() + 4); 0: std::invalid_argument
+//   thread_name_prefix workers are named "<prefix>_<n>" (n from 0; the OS keeps 15 chars);
+//                      default prefix "cfutures"
+//   initializer        runs first in every worker; if it throws, the pool is broken: pending
+//                      and later work fails with broken_thread_pool
+//   max_pending        0: unbounded; N: submit() blocks while N tasks wait to start (a submit
+//                      from one of the pool's own workers never blocks)
+// submit(f, args...): arguments are decay-copied now; f may take a std::stop_token first,
+//   which future::request_stop() and shutdown({.cancel_futures = true}) stop. The result type
+//   is f's, with references and cv-qualifiers removed (the value is copied into the future).
+//   Throws shutdown_error after shutdown, broken_thread_pool once broken; a call that is not
+//   invocable with the arguments is a compile-time error.
+// map(f, ranges..., [map_options]): see executor.hpp (chunksize is accepted and ignored, as
+//   in Python's thread pool).
+// shutdown(options): stops accepting work; cancel_futures cancels what has not started and
+//   requests a stop of running stop_token tasks; wait blocks until every worker has finished
+//   (from one of the pool's own workers it does not wait for that worker). Queued work still
+//   runs unless cancelled. Idempotent, noexcept. The destructor is shutdown({.wait = true}).
+// Thread safety: every member may be called from any thread concurrently, including from
+// tasks running in the pool.
+// Deviation from CPython: none intended; the pool never deadlocks at interpreter exit because
+// there is none — the destructor joins.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "cfutures/detail/task.hpp"
+#include "cfutures/executor.hpp"
+#include "cfutures/future.hpp"
+
+namespace cfutures {
+
+struct thread_pool_options {
+  std::optional<std::size_t> max_workers;
+  std::string thread_name_prefix;
+  std::function<void()> initializer;
+  std::size_t max_pending = 0;
+};
+
+namespace detail {
+class thread_pool_core;
+}
+
+class thread_pool_executor {
+ public:
+  thread_pool_executor();
+  explicit thread_pool_executor(std::size_t max_workers);
+  explicit thread_pool_executor(thread_pool_options options);
+  ~thread_pool_executor();
+  thread_pool_executor(const thread_pool_executor&) = delete;
+  thread_pool_executor& operator=(const thread_pool_executor&) = delete;
+
+  std::size_t max_workers() const noexcept;
+
+  template <class F, class... Args>
+  future<detail::call_result_t<F, Args...>> submit(F&& f, Args&&... args) {
+    static_assert(detail::call_traits<F, Args...>::callable,
+                  "thread_pool_executor::submit(f, args...): f is not callable with these "
+                  "arguments (they are decay-copied and passed as rvalues, like std::thread)");
+    auto [fut, task] = detail::make_task(std::forward<F>(f), std::forward<Args>(args)...);
+    enqueue(task);
+    return std::move(fut);
+  }
+
+  template <class F, class... Args>
+  auto map(F&& f, Args&&... args) {
+    return detail::split_map_args(
+        [this](auto&& fn, const map_options& options, auto&&... ranges) {
+          return detail::make_map_range(*this, std::forward<decltype(fn)>(fn), options,
+                                        std::forward<decltype(ranges)>(ranges)...);
+        },
+        std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  void shutdown(shutdown_options options = {}) noexcept;
+
+ private:
+  // Takes over the task's queue reference; on failure abandons it and throws.
+  void enqueue(detail::state_base* task);
+
+  std::shared_ptr<detail::thread_pool_core> core_;
+};
+
+}  // namespace cfutures

@@ -1,0 +1,254 @@
+// cfutures/wait.hpp — wait() and as_completed() over many futures.
+//
+// What: Python's concurrent.futures.wait and as_completed.
+//   auto [done, not_done] = wait(futures [, timeout] [, return_when]);
+//   for (auto f : as_completed(futures [, timeout])) { ... }
+// `futures` is any range of future<T> or any_future, a braced list of any_future, or a
+// map/unordered_map keyed by futures (Python's `future_to_url` dict: its keys are used).
+// Duplicates are ignored: each distinct future appears once. A default-constructed future in
+// the input throws std::invalid_argument.
+//
+// wait: returns when the condition holds or the timeout elapses, never throwing on timeout.
+//   first_completed — any future done; first_exception — any future finished by raising, else
+//   as all_completed; all_completed — every future done. Cancelled futures count as done.
+//   Every distinct future is in exactly one of done / not_done (input order kept).
+// as_completed: an input range yielding each distinct future once, those already done first,
+//   then the others as they finish. The timeout is measured from the as_completed() call;
+//   advancing past it with futures unfinished throws timeout_error("2 (of 5) futures
+//   unfinished"). A yielded future is released when the iterator advances.
+// Cost: O(n) for n futures — one waiter with one node per future, no polling.
+// Thread safety: the functions may be called concurrently from any threads; one
+//   as_completed range is consumed by one thread.
+// Blocking: wait blocks; as_completed blocks in begin() and ++ (not in the call itself).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "cfutures/any_future.hpp"
+#include "cfutures/detail/deadline.hpp"
+#include "cfutures/detail/multi_waiter.hpp"
+#include "cfutures/errors.hpp"
+#include "cfutures/future.hpp"
+
+namespace cfutures {
+
+enum class return_when { first_completed, first_exception, all_completed };
+
+template <class Future>
+struct wait_result {
+  std::vector<Future> done;
+  std::vector<Future> not_done;
+};
+
+namespace detail {
+
+template <class X>
+inline constexpr bool is_handle_v = false;
+template <class T>
+inline constexpr bool is_handle_v<future<T>> = true;
+template <>
+inline constexpr bool is_handle_v<any_future> = true;
+
+template <class E>
+struct handle_of {};
+template <class E>
+  requires is_handle_v<std::remove_cv_t<E>>
+struct handle_of<E> {
+  using type = std::remove_cv_t<E>;
+  static const type& get(const E& e) noexcept { return e; }
+};
+template <class K, class V>
+  requires is_handle_v<std::remove_cv_t<K>>
+struct handle_of<std::pair<K, V>> {
+  using type = std::remove_cv_t<K>;
+  static const type& get(const std::pair<K, V>& e) noexcept { return e.first; }
+};
+
+template <class R>
+using range_handle_t = typename handle_of<std::ranges::range_value_t<const R>>::type;
+
+template <class R>
+concept future_range = std::ranges::input_range<const R> &&
+                       requires { typename range_handle_t<R>; };
+
+// The distinct handles of `fs`, in input order.
+template <class R>
+std::vector<range_handle_t<R>> distinct(const R& fs) {
+  using access = handle_of<std::ranges::range_value_t<const R>>;
+  std::vector<range_handle_t<R>> out;
+  if constexpr (std::ranges::sized_range<const R>) out.reserve(std::ranges::size(fs));
+  std::unordered_set<const state_base*> seen;
+  for (const auto& element : fs) {
+    const auto& handle = access::get(element);
+    const state_base* s = future_access::state(handle);
+    if (!s) throw std::invalid_argument("wait/as_completed: a future has no state");
+    if (seen.insert(s).second) out.push_back(handle);
+  }
+  return out;
+}
+
+// The non-template part of wait(): blocks until the states satisfy `when` or `until`.
+void wait_states(const std::vector<state_base*>& states, const deadline& until, return_when when);
+
+std::string unfinished_message(std::size_t unfinished, std::size_t total);
+
+template <class H>
+wait_result<H> wait_impl(std::vector<H> items, const deadline& until, return_when when) {
+  std::vector<state_base*> states;
+  states.reserve(items.size());
+  for (const H& h : items) states.push_back(future_access::state(h));
+  wait_states(states, until, when);
+  wait_result<H> result;
+  for (H& h : items) (h.done() ? result.done : result.not_done).push_back(std::move(h));
+  return result;
+}
+
+}  // namespace detail
+
+template <class Range>
+  requires detail::future_range<Range>
+wait_result<detail::range_handle_t<Range>> wait(const Range& fs,
+                                                return_when when = return_when::all_completed) {
+  return detail::wait_impl(detail::distinct(fs), detail::deadline::never(), when);
+}
+
+template <class Range, class Rep, class Period>
+  requires detail::future_range<Range>
+wait_result<detail::range_handle_t<Range>> wait(const Range& fs,
+                                                std::chrono::duration<Rep, Period> timeout,
+                                                return_when when = return_when::all_completed) {
+  return detail::wait_impl(detail::distinct(fs), detail::deadline::after(timeout), when);
+}
+
+inline wait_result<any_future> wait(std::initializer_list<any_future> fs,
+                                    return_when when = return_when::all_completed) {
+  return wait<std::initializer_list<any_future>>(fs, when);
+}
+
+template <class Rep, class Period>
+wait_result<any_future> wait(std::initializer_list<any_future> fs,
+                             std::chrono::duration<Rep, Period> timeout,
+                             return_when when = return_when::all_completed) {
+  return wait<std::initializer_list<any_future>>(fs, timeout, when);
+}
+
+// The range returned by as_completed(): movable, not copyable; an input range.
+template <class H>
+class as_completed_range {
+ public:
+  class iterator {
+   public:
+    using value_type = H;
+    using difference_type = std::ptrdiff_t;
+    using reference = const H&;
+    using iterator_concept = std::input_iterator_tag;
+
+    iterator() = default;
+    const H& operator*() const { return range_->current_; }
+    const H* operator->() const { return &range_->current_; }
+    iterator& operator++() {
+      range_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+      return it.range_->finished_;
+    }
+
+   private:
+    friend class as_completed_range;
+    explicit iterator(as_completed_range* range) : range_(range) {}
+    as_completed_range* range_ = nullptr;
+  };
+
+  as_completed_range(std::vector<H> items, detail::deadline until)
+      : items_(std::move(items)), until_(until) {
+    // Those done now are yielded first, in input order; the others as they finish.
+    std::vector<std::uint32_t> pending;
+    for (std::uint32_t i = 0; i < items_.size(); ++i) {
+      (items_[i].done() ? ready_ : pending).push_back(i);
+    }
+    if (!pending.empty()) {
+      waiter_ = std::make_unique<detail::multi_waiter>(items_.size());
+      for (std::uint32_t i : pending) waiter_->watch(*detail::future_access::state(items_[i]), i);
+    }
+  }
+
+  // Blocks until the first future is done (timeout_error past the deadline).
+  iterator begin() {
+    if (!started_) {
+      started_ = true;
+      advance();
+    }
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  void advance() {
+    current_ = H();
+    if (yielded_ == items_.size()) {
+      finished_ = true;
+      return;
+    }
+    while (next_ready_ == ready_.size()) {
+      waiter_->take_ready(ready_);
+      taken_from_waiter_ = waiter_->ready_count();
+      if (next_ready_ < ready_.size()) break;
+      if (!waiter_->wait_for_more(taken_from_waiter_, until_)) {
+        throw timeout_error(detail::unfinished_message(items_.size() - yielded_, items_.size()));
+      }
+    }
+    const std::uint32_t index = ready_[next_ready_++];
+    if (waiter_) waiter_->retire(index);
+    current_ = std::move(items_[index]);
+    ++yielded_;
+  }
+
+  std::vector<H> items_;
+  detail::deadline until_;
+  std::vector<std::uint32_t> ready_;  // indices in the order they are yielded
+  std::size_t next_ready_ = 0;
+  std::size_t taken_from_waiter_ = 0;
+  std::size_t yielded_ = 0;
+  std::unique_ptr<detail::multi_waiter> waiter_;
+  H current_;
+  bool started_ = false;
+  bool finished_ = false;
+};
+
+template <class Range>
+  requires detail::future_range<Range>
+as_completed_range<detail::range_handle_t<Range>> as_completed(const Range& fs) {
+  return {detail::distinct(fs), detail::deadline::never()};
+}
+
+template <class Range, class Rep, class Period>
+  requires detail::future_range<Range>
+as_completed_range<detail::range_handle_t<Range>> as_completed(
+    const Range& fs, std::chrono::duration<Rep, Period> timeout) {
+  return {detail::distinct(fs), detail::deadline::after(timeout)};
+}
+
+inline as_completed_range<any_future> as_completed(std::initializer_list<any_future> fs) {
+  return as_completed<std::initializer_list<any_future>>(fs);
+}
+
+template <class Rep, class Period>
+as_completed_range<any_future> as_completed(std::initializer_list<any_future> fs,
+                                            std::chrono::duration<Rep, Period> timeout) {
+  return as_completed<std::initializer_list<any_future>>(fs, timeout);
+}
+
+}  // namespace cfutures

@@ -1,0 +1,50 @@
+#include "cfutures/detail/futex.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+namespace cfutures::detail {
+namespace {
+
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+
+long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t val, const timespec* ts,
+           std::uint32_t mask) noexcept {
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op | FUTEX_PRIVATE_FLAG,
+                 val, ts, nullptr, mask);
+}
+
+}  // namespace
+
+bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                const clock::time_point* until) noexcept {
+  timespec ts{};
+  if (until) {
+    // steady_clock is CLOCK_MONOTONIC on Linux, the clock FUTEX_WAIT_BITSET uses.
+    const auto since_epoch = until->time_since_epoch();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    ts.tv_sec = static_cast<time_t>(secs.count());
+    ts.tv_nsec = static_cast<long>((since_epoch - secs).count() *
+                                   clock::duration::period::num * 1'000'000'000 /
+                                   clock::duration::period::den);
+  }
+  const long rc =
+      futex(word, FUTEX_WAIT_BITSET, expected, until ? &ts : nullptr, FUTEX_BITSET_MATCH_ANY);
+  if (rc == -1 && errno == ETIMEDOUT) return false;
+  return true;
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+  futex(word, FUTEX_WAKE, INT_MAX, nullptr, 0);
+}
+
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
+  futex(word, FUTEX_WAKE, 1, nullptr, 0);
+}
+
+}  // namespace cfutures::detail

@@ -1,0 +1,69 @@
+#include "cfutures/detail/multi_waiter.hpp"
+
+#include "cfutures/detail/futex.hpp"
+
+namespace cfutures::detail {
+
+multi_waiter::multi_waiter(std::size_t capacity) : nodes_(new waiter_node[capacity]) {
+  watched_.reserve(capacity);
+  ready_.reserve(capacity);
+}
+
+multi_waiter::~multi_waiter() { detach(); }
+
+void multi_waiter::watch(state_base& state, std::uint32_t index) {
+  waiter_node& node = nodes_[index];
+  node.owner = this;
+  node.index = index;
+  if (state.add_waiter(node)) {
+    watched_.emplace_back(&state, index);
+  } else {
+    notify(index, state.finished_with_exception());
+  }
+}
+
+void multi_waiter::detach() noexcept {
+  for (const auto& [state, index] : watched_) {
+    if (nodes_[index].owner) state->remove_waiter(nodes_[index]);
+  }
+  watched_.clear();
+}
+
+void multi_waiter::notify(std::uint32_t index, bool with_exception) noexcept {
+  // Everything happens under mutex_: once take_ready() has seen this index, this call no
+  // longer touches the waiter, which may then be destroyed (see retire()).
+  std::lock_guard lock(mutex_);
+  ready_.push_back(index);
+  if (with_exception) exception_seen_.store(true, std::memory_order_release);
+  // seq_cst with the consumer's store to sleeping_ then load of ready_total_ (Dekker):
+  // either the consumer sees the new count, or this thread sees it sleeping.
+  ready_total_.fetch_add(1, std::memory_order_seq_cst);
+  ticks_.fetch_add(1, std::memory_order_release);
+  if (sleeping_.load(std::memory_order_seq_cst)) futex_wake_all(ticks_);
+}
+
+void multi_waiter::retire(std::uint32_t index) noexcept { nodes_[index].owner = nullptr; }
+
+void multi_waiter::take_ready(std::vector<std::uint32_t>& out) {
+  std::lock_guard lock(mutex_);
+  out.insert(out.end(), ready_.begin(), ready_.end());
+  ready_.clear();
+}
+
+bool multi_waiter::wait_for_more(std::size_t seen, const deadline& until) noexcept {
+  for (;;) {
+    const std::uint32_t t = ticks_.load(std::memory_order_acquire);
+    if (ready_total_.load(std::memory_order_acquire) != seen) return true;
+    if (until.passed()) return false;
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (ready_total_.load(std::memory_order_seq_cst) != seen) {
+      sleeping_.store(false, std::memory_order_relaxed);
+      return true;
+    }
+    const bool in_time = futex_wait(ticks_, t, until.time_point());
+    sleeping_.store(false, std::memory_order_relaxed);
+    if (!in_time) return ready_total_.load(std::memory_order_acquire) != seen;
+  }
+}
+
+}  // namespace cfutures::detail
