@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cfutures needs to build, test and run its examples.
+# Skips apt entirely when they are all present already.
+set -euo pipefail
+packages=(cmake g++ make libgtest-dev libgmock-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
