@@ -71,11 +71,12 @@ class map_range {
     }
     void operator++(int) { ++*this; }
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-      return it.range_->at_end();
+      return it.at_end();
     }
 
    private:
     friend class map_range;
+    bool at_end() const noexcept { return range_->at_end(); }
     explicit iterator(map_range* range) : range_(range) {}
     map_range* range_ = nullptr;
   };

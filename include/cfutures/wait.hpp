@@ -163,11 +163,12 @@ class as_completed_range {
     }
     void operator++(int) { ++*this; }
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-      return it.range_->finished_;
+      return it.at_end();
     }
 
    private:
     friend class as_completed_range;
+    bool at_end() const noexcept { return range_->finished_; }
     explicit iterator(as_completed_range* range) : range_(range) {}
     as_completed_range* range_ = nullptr;
   };
