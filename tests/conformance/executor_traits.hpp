@@ -1,0 +1,93 @@
+// tests/conformance/executor_traits.hpp — the typed-suite machinery.
+//
+// The conformance suite is CPython's test_concurrent_futures, run against every cfutures
+// executor. Each executor has a traits type:
+//
+//   struct X_traits {
+//     using executor_type = ...;                      // the executor class
+//     static std::string name();                      // the gtest type-parameter name
+//     static std::unique_ptr<executor_type> make(std::size_t workers);
+//   };
+//
+// and `executor_types` lists them. A typed suite derives its fixture from
+// executor_test_base<Traits> and writes
+//
+//   TYPED_TEST_SUITE(SomeTest, conformance::executor_types, conformance::executor_names);
+//
+// Adding an executor to the suite (the process pools: fork and spawn) means adding a
+// traits type to `executor_types`. For that to work, every task a typed test submits is a
+// plain function from tasks.hpp (or a captureless lambda) taking and returning serializable
+// values — the process pools run it in another process — and cross-task coordination goes
+// through files (test_support.hpp). Tests that need shared memory belong in
+// thread_pool_test.cpp.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <cfutures/cfutures.hpp>
+
+#include "tasks.hpp"
+#include "test_support.hpp"
+
+namespace conformance {
+
+struct thread_pool_traits {
+  using executor_type = cfutures::thread_pool_executor;
+  static std::string name() { return "thread_pool"; }
+  static std::unique_ptr<executor_type> make(std::size_t workers) {
+    return std::make_unique<executor_type>(workers);
+  }
+};
+
+// The executors every typed suite runs against. The process pools (fork, spawn) join here.
+using executor_types = ::testing::Types<thread_pool_traits>;
+
+struct executor_names {
+  template <class Traits>
+  static std::string GetName(int) {
+    return Traits::name();
+  }
+};
+
+// CPython's ExecutorMixin: a fresh executor of `worker_count` workers per test, shut down
+// (waiting) after it, and a scratch directory that outlives the executor.
+template <class Traits>
+class executor_test_base : public ::testing::Test {
+ protected:
+  using traits = Traits;
+  using executor_type = typename Traits::executor_type;
+  static constexpr std::size_t worker_count = 5;
+
+  void TearDown() override {
+    if (executor) executor->shutdown({.wait = true});
+    EXPECT_LT(elapsed_since(t0_), 30s) << "synchronization issue: test lasted too long";
+  }
+
+  // Occupies every worker with a call that waits on `g`; returns once all of them have
+  // started (so later submissions stay queued until `g` opens). Each blocker returns 0.
+  std::vector<cfutures::future<int>> block_all_workers(const gate& g,
+                                                       std::string_view tag = "blocker_") {
+    std::vector<cfutures::future<int>> blockers;
+    for (std::size_t i = 0; i < worker_count; ++i) {
+      blockers.push_back(executor->submit(tasks::signal_and_wait,
+                                          scratch.path(std::string(tag) + std::to_string(i)),
+                                          g.path()));
+    }
+    EXPECT_TRUE(scratch.wait_for_count(tag, worker_count))
+        << "the " << worker_count << " workers did not all start a call";
+    return blockers;
+  }
+
+  scratch_dir scratch;  // declared first: destroyed after the executor
+  std::unique_ptr<executor_type> executor = Traits::make(worker_count);
+
+ private:
+  steady::time_point t0_ = steady::now();
+};
+
+}  // namespace conformance
