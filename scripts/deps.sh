@@ -2,7 +2,7 @@
 # Installs the Debian packages cfutures needs to build, test and run its examples.
 # Skips apt entirely when they are all present already.
 set -euo pipefail
-packages=(cmake g++ make libgtest-dev libgmock-dev)
+packages=(cmake g++ make libgtest-dev libgmock-dev libcereal-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -12,4 +12,6 @@
 #include "cfutures/future.hpp"
 #include "cfutures/promise.hpp"
 #include "cfutures/thread_pool_executor.hpp"
+#include "cfutures/process_pool_executor.hpp"
+#include "cfutures/serialization.hpp"
 #include "cfutures/wait.hpp"

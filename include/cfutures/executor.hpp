@@ -40,9 +40,9 @@
 namespace cfutures {
 
 struct map_options {
-  std::optional<std::chrono::nanoseconds> timeout;  // unset: no limit
+  std::optional<std::chrono::nanoseconds> timeout{};  // unset: no limit
   std::size_t chunksize = 1;                        // calls per message (process/MPI); 0: invalid
-  std::optional<std::size_t> buffersize;            // unset: submit everything at once; 0: invalid
+  std::optional<std::size_t> buffersize{};  // unset: submit everything at once; 0: invalid
 };
 
 struct shutdown_options {
@@ -199,35 +199,76 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
                                                *std::ranges::begin(std::declval<Ranges&>())...));
   using result_type = typename future_type::value_type;
 
+  // Executors that send calls in batches (process, MPI) declare batches_map_calls and
+  // provide submit_chunked(fn, vector of argument tuples, chunksize) -> vector of futures.
+  constexpr bool chunked = requires { Executor::batches_map_calls; };
+
   struct source {
     Executor* executor;
     fn_type fn;
+    std::size_t chunksize;
     std::tuple<std::views::all_t<Ranges>...> ranges;
     std::tuple<std::ranges::iterator_t<std::views::all_t<Ranges>>...> its;
+    std::deque<future_type> submitted;  // the rest of the last chunk
 
-    source(Executor* e, F&& f, Ranges&&... rs)
+    source(Executor* e, F&& f, std::size_t chunk, Ranges&&... rs)
         : executor(e),
           fn(std::forward<F>(f)),
+          chunksize(chunk),
           ranges(std::views::all(std::forward<Ranges>(rs))...),
           its(std::apply([](auto&... r) { return std::tuple(std::ranges::begin(r)...); },
                          ranges)) {}
 
-    std::optional<future_type> next() {
+    bool exhausted() {
       return std::apply(
-          [&](auto&... it) -> std::optional<future_type> {
-            bool exhausted = false;
-            std::apply(
-                [&](auto&... r) { exhausted = ((it == std::ranges::end(r)) || ...); }, ranges);
-            if (exhausted) return std::nullopt;
+          [&](auto&... it) {
+            return std::apply(
+                [&](auto&... r) { return ((it == std::ranges::end(r)) || ...); }, ranges);
+          },
+          its);
+    }
+
+    std::optional<future_type> next() {
+      if constexpr (chunked) {
+        if (chunksize > 1 && submitted.empty()) submit_chunk();
+      }
+      if (!submitted.empty()) {
+        future_type f = std::move(submitted.front());
+        submitted.pop_front();
+        return f;
+      }
+      if (exhausted()) return std::nullopt;
+      return std::apply(
+          [&](auto&... it) {
             future_type f = executor->submit(fn, *it...);
             (++it, ...);
             return f;
           },
           its);
     }
+
+    void submit_chunk() {
+      if constexpr (chunked) {
+        using call_args = std::tuple<std::decay_t<std::ranges::range_reference_t<Ranges>>...>;
+        std::vector<call_args> calls;
+        while (calls.size() < chunksize && !exhausted()) {
+          std::apply(
+              [&](auto&... it) {
+                calls.emplace_back(*it...);
+                (++it, ...);
+              },
+              its);
+        }
+        if (calls.empty()) return;
+        for (auto& f : executor->submit_chunked(fn, std::move(calls), chunksize)) {
+          submitted.push_back(std::move(f));
+        }
+      }
+    }
   };
 
-  auto src = std::make_shared<source>(&executor, std::forward<F>(f), std::forward<Ranges>(ranges)...);
+  auto src = std::make_shared<source>(&executor, std::forward<F>(f), options.chunksize,
+                                      std::forward<Ranges>(ranges)...);
   std::deque<future_type> in_flight;
   const std::size_t ahead = options.buffersize.value_or(static_cast<std::size_t>(-1));
   while (in_flight.size() < ahead) {

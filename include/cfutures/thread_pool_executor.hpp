@@ -45,9 +45,11 @@
 namespace cfutures {
 
 struct thread_pool_options {
-  std::optional<std::size_t> max_workers;
-  std::string thread_name_prefix;
-  std::function<void()> initializer;
+  // Default member initializers ({}) keep -Wmissing-field-initializers quiet for users who
+  // write designated initializers naming only some fields.
+  std::optional<std::size_t> max_workers{};
+  std::string thread_name_prefix{};
+  std::function<void()> initializer{};
   std::size_t max_pending = 0;
 };
 

@@ -196,11 +196,7 @@ void thread_pool_core::detach_current_worker() noexcept {
 thread_pool_executor::thread_pool_executor() : thread_pool_executor(thread_pool_options{}) {}
 
 thread_pool_executor::thread_pool_executor(std::size_t max_workers)
-    : thread_pool_executor([max_workers] {
-        thread_pool_options options;
-        options.max_workers = max_workers;
-        return options;
-      }()) {}
+    : thread_pool_executor(thread_pool_options{.max_workers = max_workers}) {}
 
 thread_pool_executor::thread_pool_executor(thread_pool_options options)
     : core_(std::make_shared<detail::thread_pool_core>(std::move(options))) {}

@@ -1,0 +1,177 @@
+// Internal: a call turned into bytes in one process and run from them in another — the
+// remote-execution layer shared by process_pool_executor and the MPI executor.
+//
+// Identity of the code: a call is identified by two code addresses, its *invoker* (an
+// instantiation of invoke_serialized for the call's function type, argument and result
+// types) and, for plain function pointers, the function itself. Addresses travel as
+// (module name, offset from the module's load address), so they survive fork, exec and ASLR
+// as long as the worker runs the same binary. A worker only calls an invoker that registered
+// itself at static initialisation (so a forged message cannot make it jump anywhere), and
+// only a function address that lies in executable code of its module.
+//
+// Arguments are serialized with cereal at submit time, in the submitting thread; the result
+// (or exception) comes back as bytes and is decoded into the future's shared state.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <istream>
+#include <ostream>
+#include <streambuf>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "cfutures/detail/shared_state.hpp"
+#include "cfutures/errors.hpp"
+#include "cfutures/serialization.hpp"
+
+namespace cfutures::detail {
+
+// A code address that means the same in every process running this binary.
+struct code_ref {
+  std::string module;  // "" for the main program, else the shared object's path
+  std::uint64_t offset = 0;
+};
+
+code_ref portable_address(const void* code);
+// Throws protocol_error unless `ref` names executable code of a loaded module.
+const void* local_address(const code_ref& ref);
+
+// Reads the arguments from `in`, calls the function, writes the result to `out`.
+// Exceptions of the call propagate.
+using invoker = void (*)(const void* fn, std::string_view in, std::string& out);
+
+bool register_invoker(invoker entry) noexcept;
+bool is_registered_invoker(invoker entry) noexcept;
+
+// An error in the bytes exchanged with a worker (truncated, oversized, forged, wrong version).
+class protocol_error : public error {
+ public:
+  using error::error;
+};
+
+// std::streambuf over bytes in memory (reading) or appending to a std::string (writing).
+class memory_source : public std::streambuf {
+ public:
+  explicit memory_source(std::string_view bytes) {
+    char* p = const_cast<char*>(bytes.data());
+    setg(p, p, p + bytes.size());
+  }
+};
+class string_sink : public std::streambuf {
+ public:
+  explicit string_sink(std::string& out) : out_(out) {}
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+
+ private:
+  std::string& out_;
+};
+
+template <class... T>
+void write_values(std::string& out, const T&... values) {
+  string_sink sink(out);
+  std::ostream os(&sink);
+  cereal::BinaryOutputArchive archive(os);
+  archive(values...);
+}
+
+template <class... T>
+void read_values(std::string_view in, T&... values) {
+  memory_source source(in);
+  std::istream is(&source);
+  try {
+    cereal::BinaryInputArchive archive(is);
+    archive(values...);
+  } catch (const cereal::Exception& e) {
+    throw protocol_error(std::string("cannot decode a value: ") + e.what());
+  }
+}
+
+// What can be sent: a function pointer, or a lambda without captures (default-constructible
+// and empty), which the worker builds afresh.
+template <class F>
+inline constexpr bool is_sendable_function_v =
+    (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
+    (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
+
+template <class F, class R, class... Args>
+void invoke_serialized(const void* fn, std::string_view in, std::string& out) {
+  std::tuple<Args...> args;
+  read_values(in, args);
+  auto call = [&]() -> decltype(auto) {
+    if constexpr (std::is_pointer_v<F>) {
+      return std::apply(reinterpret_cast<F>(const_cast<void*>(fn)), std::move(args));
+    } else {
+      return std::apply(F{}, std::move(args));
+    }
+  };
+  if constexpr (std::is_void_v<R>) {
+    call();
+  } else {
+    const R result = call();
+    write_values(out, result);
+  }
+}
+
+template <class F, class R, class... Args>
+struct invoker_entry {
+  static inline const bool registered = register_invoker(&invoke_serialized<F, R, Args...>);
+};
+
+// A call ready to be sent: invoker, function (null for lambdas) and serialized arguments.
+struct encoded_call {
+  invoker entry = nullptr;
+  const void* fn = nullptr;
+  std::string args;
+};
+
+template <class F, class... Args>
+encoded_call encode_call(F f, const Args&... args) {
+  using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+  (void)invoker_entry<F, R, Args...>::registered;
+  encoded_call call;
+  call.entry = &invoke_serialized<F, R, Args...>;
+  if constexpr (std::is_pointer_v<F>) call.fn = reinterpret_cast<const void*>(f);
+  write_values(call.args, std::tuple<const Args&...>(args...));
+  return call;
+}
+
+// Exceptions across the boundary: the exact dynamic types of <stdexcept>, std::bad_alloc and
+// cfutures' errors come back as themselves; anything else as remote_error.
+std::string encode_exception(std::exception_ptr error);
+std::exception_ptr decode_exception(std::string_view bytes);
+
+// Completes `state` (a shared_state<R>) from a worker's reply.
+template <class R>
+void complete_from_reply(state_base& state, bool ok, std::string_view bytes) noexcept {
+  auto& typed = static_cast<shared_state<R>&>(state);
+  if (!ok) {
+    typed.try_set_exception(decode_exception(bytes));
+    return;
+  }
+  try {
+    if constexpr (std::is_void_v<R>) {
+      typed.try_set_result();
+    } else {
+      R value{};
+      read_values(bytes, value);
+      typed.try_set_result(std::move(value));
+    }
+  } catch (...) {
+    typed.try_set_exception(std::current_exception());
+  }
+}
+
+}  // namespace cfutures::detail

@@ -1,0 +1,218 @@
+// cfutures/process_pool_executor.hpp — a pool of worker processes (Python's
+// ProcessPoolExecutor).
+//
+// What: runs submitted calls in up to max_workers child processes, so a crash, a leak or a
+// non-thread-safe library stays in the child.
+//   process_pool_executor pool;                       // CPUs this process may use
+//   process_pool_executor pool(4);
+//   process_pool_executor pool({.max_workers = 4, .initializer = &init,
+//                               .max_tasks_per_child = 100,
+//                               .method = start_method::spawn});
+// What can be sent: `f` is a plain function (any linkage) or a lambda without captures; its
+// arguments and result are serializable (<cfutures/serialization.hpp>) and the arguments
+// default-constructible. Anything else — a capturing lambda, a std::function, a pointer
+// argument, a type without a cereal serialize() — is a compile-time error naming the type.
+// Functions that take a std::stop_token are rejected at compile time (a stop cannot be
+// delivered into another process).
+// Options:
+//   max_workers          unset: the CPUs this process may run on; 0: std::invalid_argument
+//   initializer          process_initializer: a function (and its arguments, Python's
+//                        initargs) run first in every worker: `.initializer = &init` or
+//                        `.initializer = {&init_with, 42, std::string("db")}`. If it throws,
+//                        the pool is broken (broken_process_pool, with the exception's text)
+//   max_tasks_per_child  a worker is replaced by a fresh process after this many calls
+//                        (the pool keeps its size); 0: std::invalid_argument
+//   method               start_method::fork (default; needs nothing) or start_method::spawn
+//                        (runs this program again; its main() must call serve_if_worker
+//                        first — forgetting it is reported as broken_process_pool naming
+//                        the fix, never a hang)
+// Semantics: as thread_pool_executor (executor.hpp), plus:
+//   - A call is running() only while a worker process has it; until then cancel() succeeds
+//     (CPython marks up to max_workers + 1 queued calls running).
+//   - An exception thrown by a call comes back as the same type when its exact dynamic type
+//     is one of <stdexcept>'s, std::bad_alloc or cfutures' errors; any other as remote_error
+//     with the type's name and what().
+//   - A worker that dies abruptly (signal, exit, abort, out of memory) breaks the pool: every
+//     pending future fails with broken_process_pool naming the process and how it ended;
+//     later submits throw broken_process_pool. The other workers are terminated.
+//   - map(f, ranges..., {.chunksize = n}) sends n calls per message; each call still has its
+//     own future (so one failing call fails only its own position).
+//   - terminate_workers() / kill_workers() (Python 3.14): shutdown({.wait = false,
+//     .cancel_futures = true}), then SIGTERM / SIGKILL every worker: running calls fail with
+//     broken_process_pool, and the pool is broken.
+//   - Workers start at the first submit. Done-callbacks of process-pool futures run in the
+//     pool's manager thread: keep them short.
+// Thread safety: every member may be called from any thread concurrently.
+// Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
+// calls and for every worker process to be reaped (no zombie is left behind).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cfutures/detail/ref_ptr.hpp"
+#include "cfutures/detail/remote_call.hpp"
+#include "cfutures/executor.hpp"
+#include "cfutures/future.hpp"
+#include "cfutures/serialization.hpp"
+
+namespace cfutures {
+
+enum class start_method { fork, spawn };
+
+namespace detail {
+
+template <class F, class... Args>
+constexpr bool check_remote_call() {
+  using fn = std::decay_t<F>;
+  static_assert(is_sendable_function_v<fn>,
+                "process_pool_executor: f must be a plain function or a lambda without "
+                "captures (a worker process cannot receive captured state; pass it as "
+                "arguments instead)");
+  static_assert(!std::is_invocable_v<fn, std::stop_token, std::decay_t<Args>...>,
+                "process_pool_executor: a function taking a std::stop_token cannot run in "
+                "another process");
+  static_assert(std::is_invocable_v<fn, std::decay_t<Args>...>,
+                "process_pool_executor: f is not callable with these arguments");
+  static_assert((require_serializable<std::decay_t<Args>>::value && ...));
+  static_assert((std::is_default_constructible_v<std::decay_t<Args>> && ...),
+                "process_pool_executor: arguments must be default-constructible (they are "
+                "rebuilt in the worker)");
+  using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
+  if constexpr (!std::is_void_v<R>) {
+    static_assert(require_serializable<R>::value);
+    static_assert(std::is_default_constructible_v<R>,
+                  "process_pool_executor: the result type must be default-constructible");
+  }
+  return true;
+}
+
+// One message's worth of calls to the same function.
+struct remote_job {
+  struct item {
+    ref_ptr<state_base> state;
+    std::string args;
+  };
+  invoker entry = nullptr;
+  const void* fn = nullptr;
+  void (*complete)(state_base&, bool ok, std::string_view bytes) noexcept = nullptr;
+  std::vector<item> items;
+};
+
+class process_pool_core;
+
+}  // namespace detail
+
+// The initializer of worker processes: a function and its arguments, sent like a call.
+class process_initializer {
+ public:
+  process_initializer() = default;
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, process_initializer>)
+  process_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
+  {
+    static_assert(detail::check_remote_call<F, Args...>());
+    call_ = detail::encode_call(std::decay_t<F>(std::forward<F>(f)), std::decay_t<Args>(args)...);
+    set_ = true;
+  }
+  explicit operator bool() const noexcept { return set_; }
+
+ private:
+  friend class detail::process_pool_core;
+  detail::encoded_call call_;
+  bool set_ = false;
+};
+
+struct process_pool_options {
+  std::optional<std::size_t> max_workers{};
+  process_initializer initializer{};
+  std::optional<std::size_t> max_tasks_per_child{};
+  start_method method = start_method::fork;
+};
+
+class process_pool_executor {
+ public:
+  static constexpr bool batches_map_calls = true;  // map's chunksize is honoured
+
+  explicit process_pool_executor(std::size_t max_workers);
+  explicit process_pool_executor(process_pool_options options = {});
+  ~process_pool_executor();
+  process_pool_executor(const process_pool_executor&) = delete;
+  process_pool_executor& operator=(const process_pool_executor&) = delete;
+
+  std::size_t max_workers() const noexcept;
+
+  template <class F, class... Args>
+  auto submit(F&& f, Args&&... args) {
+    static_assert(detail::check_remote_call<F, Args...>());
+    using fn = std::decay_t<F>;
+    using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
+    detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
+    auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
+    detail::remote_job job;
+    job.entry = call.entry;
+    job.fn = call.fn;
+    job.complete = &detail::complete_from_reply<R>;
+    job.items.push_back({state, std::move(call.args)});
+    enqueue(std::move(job));
+    return detail::future_access::make<R>(std::move(state));
+  }
+
+  // `n` calls of f, one per argument tuple, sent to workers in messages of up to `chunksize`.
+  template <class F, class... Args>
+  auto submit_chunked(F f, std::vector<std::tuple<Args...>> calls, std::size_t chunksize) {
+    static_assert(detail::check_remote_call<F, Args...>());
+    using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+    std::vector<future<R>> futures;
+    futures.reserve(calls.size());
+    std::vector<detail::remote_job> jobs;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      detail::encoded_call call = std::apply(
+          [&](const Args&... a) { return detail::encode_call(f, a...); }, calls[i]);
+      if (i % chunksize == 0) {
+        jobs.emplace_back();
+        jobs.back().entry = call.entry;
+        jobs.back().fn = call.fn;
+        jobs.back().complete = &detail::complete_from_reply<R>;
+      }
+      auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
+      jobs.back().items.push_back({state, std::move(call.args)});
+      futures.push_back(detail::future_access::make<R>(std::move(state)));
+    }
+    enqueue_all(std::move(jobs));
+    return futures;
+  }
+
+  template <class F, class... Args>
+  auto map(F&& f, Args&&... args) {
+    return detail::split_map_args(
+        [this](auto&& fn, const map_options& options, auto&&... ranges) {
+          return detail::make_map_range(*this, std::forward<decltype(fn)>(fn), options,
+                                        std::forward<decltype(ranges)>(ranges)...);
+        },
+        std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  void shutdown(shutdown_options options = {}) noexcept;
+  void terminate_workers() noexcept;
+  void kill_workers() noexcept;
+
+ private:
+  void enqueue(detail::remote_job job);
+  void enqueue_all(std::vector<detail::remote_job> jobs);
+
+  std::shared_ptr<detail::process_pool_core> core_;
+};
+
+// For start_method::spawn: call first in main(). In an ordinary run it returns at once; in a
+// worker started by a process pool it serves calls and then ends the process.
+void serve_if_worker(int argc, char** argv);
+
+}  // namespace cfutures

@@ -1,0 +1,557 @@
+#include "cfutures/process_pool_executor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "../remote/protocol.hpp"
+#include "../remote/worker.hpp"
+#include "process_pool_core.hpp"
+
+extern char** environ;
+
+namespace cfutures {
+namespace detail {
+namespace {
+
+constexpr const char* worker_fd_variable = "CFUTURES_WORKER_FD";
+constexpr int forgot_serve_exit_code = 86;
+constexpr auto hello_timeout = std::chrono::seconds(20);
+constexpr auto exit_grace = std::chrono::milliseconds(5000);
+
+bool serving_as_worker = false;
+
+std::size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::size_t checked_max_workers(const std::optional<std::size_t>& requested) {
+  if (!requested) return usable_cpus();
+  if (*requested == 0) throw std::invalid_argument("max_workers must be greater than 0");
+  return *requested;
+}
+
+std::optional<std::size_t> checked_max_tasks(const std::optional<std::size_t>& requested) {
+  if (requested && *requested == 0) {
+    throw std::invalid_argument("max_tasks_per_child must be greater than 0");
+  }
+  return requested;
+}
+
+std::string describe_status(pid_t pid, int status) {
+  std::string who = "worker process " + std::to_string(pid);
+  if (status < 0) return who + " ended (its exit status could not be collected)";
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* abbrev = sigabbrev_np(sig);
+    return who + " was killed by signal " + std::to_string(sig) +
+           (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
+  }
+  if (WIFEXITED(status)) return who + " exited with code " + std::to_string(WEXITSTATUS(status));
+  return who + " ended";
+}
+
+std::string program_name() {
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::string argv0;
+  std::getline(cmdline, argv0, '\0');
+  return argv0.empty() ? "cfutures-worker" : argv0;
+}
+
+void close_if_open(int& fd) noexcept {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+std::exception_ptr broken(const std::string& message) {
+  return std::make_exception_ptr(broken_process_pool(message));
+}
+
+void fail_job(remote_job& job, const std::exception_ptr& error) noexcept {
+  for (auto& item : job.items) item.state->try_set_exception(error);
+}
+
+void cancel_job(remote_job& job) noexcept {
+  for (auto& item : job.items) item.state->cancel();
+}
+
+}  // namespace
+
+process_pool_core::process_pool_core(process_pool_options options)
+    : max_workers_(checked_max_workers(options.max_workers)),
+      initializer_(std::move(options.initializer)),
+      max_tasks_per_child_(checked_max_tasks(options.max_tasks_per_child)),
+      method_(options.method) {
+  if (std::getenv(worker_fd_variable) && !serving_as_worker) {
+    std::fprintf(stderr,
+                 "cfutures: this process was started as a process_pool_executor worker "
+                 "(start_method::spawn), but its main() did not call "
+                 "cfutures::serve_if_worker(argc, argv) first\n");
+    std::fflush(nullptr);
+    _exit(forgot_serve_exit_code);
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw error(std::string("eventfd: ") + std::strerror(errno));
+}
+
+process_pool_core::~process_pool_core() { close_if_open(wake_fd_); }
+
+void process_pool_core::wake() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void process_pool_core::enqueue(std::vector<remote_job> jobs) {
+  std::lock_guard lock(mutex_);
+  if (broken_) {
+    throw broken_process_pool("A child process terminated abruptly, the process pool is not "
+                              "usable anymore (" + *broken_ + ")");
+  }
+  if (shutdown_) throw shutdown_error();
+  for (auto& job : jobs) queue_.push_back(std::move(job));
+  if (!manager_.joinable()) {
+    manager_ = std::thread([self = shared_from_this()] { self->manage(); });
+  }
+  wake();
+}
+
+void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
+  std::deque<remote_job> dropped;
+  std::thread::id manager_id;
+  {
+    std::lock_guard lock(mutex_);
+    shutdown_ = true;
+    if (cancel_futures) dropped.swap(queue_);
+    manager_id = manager_.get_id();
+  }
+  wake();
+  for (auto& job : dropped) cancel_job(job);
+  if (!wait || manager_id == std::this_thread::get_id()) return;
+  std::lock_guard lock(join_mutex_);
+  if (manager_.joinable()) manager_.join();
+}
+
+void process_pool_core::detach_if_manager() noexcept {
+  std::lock_guard lock(join_mutex_);
+  if (manager_.joinable() && manager_.get_id() == std::this_thread::get_id()) manager_.detach();
+}
+
+void process_pool_core::force_shutdown(int signal) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    kill_signal_ = signal;
+  }
+  shutdown(false, true);
+}
+
+// ---- manager thread ------------------------------------------------------------------
+
+const code_ref& process_pool_core::portable(const void* code) {
+  auto it = addresses_.find(code);
+  if (it == addresses_.end()) it = addresses_.emplace(code, portable_address(code)).first;
+  return it->second;
+}
+
+void process_pool_core::start_worker() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw error(std::string("socketpair: ") + std::strerror(errno));
+  }
+  // Everything exec needs is prepared before fork: the child may only call
+  // async-signal-safe functions in a multi-threaded program.
+  std::string argv0;
+  std::string fd_entry;
+  std::vector<char*> envp;
+  if (method_ == start_method::spawn) {
+    argv0 = program_name();
+    fd_entry = std::string(worker_fd_variable) + "=" + std::to_string(sv[1]);
+    for (char** e = environ; *e; ++e) {
+      if (std::strncmp(*e, worker_fd_variable, std::strlen(worker_fd_variable)) != 0) {
+        envp.push_back(*e);
+      }
+    }
+    envp.push_back(fd_entry.data());
+    envp.push_back(nullptr);
+  }
+  char* argv[] = {argv0.data(), nullptr};
+  std::fflush(nullptr);  // or the child would flush the parent's buffered output again
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int e = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    throw error(std::string("fork: ") + std::strerror(e));
+  }
+  if (pid == 0) {
+    if (method_ == start_method::spawn) {
+      fcntl(sv[1], F_SETFD, 0);
+      execve("/proc/self/exe", argv, envp.data());
+      _exit(127);
+    }
+    // Fork: drop the parent's ends so that only the parent holds them.
+    ::close(sv[0]);
+    ::close(wake_fd_);
+    for (auto& w : workers_) {
+      ::close(w.fd);
+      ::close(w.pidfd);
+    }
+    serving_as_worker = true;
+    const int code = serve_worker(sv[1]);
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  ::close(sv[1]);
+  worker_process w;
+  w.pid = pid;
+  w.fd = sv[0];
+  w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  w.started = std::chrono::steady_clock::now();
+  workers_.push_back(w);
+}
+
+int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) noexcept {
+  if (w.pidfd >= 0) {
+    pollfd p{w.pidfd, POLLIN, 0};
+    int rc;
+    do {
+      rc = poll(&p, 1, static_cast<int>(grace.count()));
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) kill(w.pid, SIGKILL);
+  } else {
+    kill(w.pid, SIGKILL);
+  }
+  int status = -1;
+  pid_t r;
+  do {
+    r = waitpid(w.pid, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  close_if_open(w.fd);
+  close_if_open(w.pidfd);
+  return r == w.pid ? status : -1;
+}
+
+void process_pool_core::lost(worker_process& w, const std::string& why) {
+  const int status = reap(w, exit_grace);
+  if (w.state == phase::exiting) return;
+  std::string message = "A process in the process pool was terminated abruptly while the "
+                        "future was running or pending: " + describe_status(w.pid, status);
+  if (!why.empty()) message += " (" + why + ")";
+  if (w.state == phase::starting && method_ == start_method::spawn) {
+    message += ". It ended before serving: a program using start_method::spawn must call "
+               "cfutures::serve_if_worker(argc, argv) at the start of main()";
+  }
+  break_pool(message);
+}
+
+void process_pool_core::break_pool(const std::string& message) {
+  std::deque<remote_job> queued;
+  {
+    std::lock_guard lock(mutex_);
+    if (!broken_) broken_ = message;
+    queued.swap(queue_);
+  }
+  const std::exception_ptr error = broken(message);
+  for (auto& w : workers_) {
+    if (w.job) fail_job(*w.job, error);
+    w.job.reset();
+    if (w.fd >= 0) {
+      kill(w.pid, SIGKILL);
+      reap(w, std::chrono::milliseconds(0));
+    }
+    w.state = phase::exiting;
+  }
+  workers_.clear();
+  for (auto& job : queued) fail_job(job, error);
+}
+
+std::optional<remote_job> process_pool_core::next_job(std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  while (!queue_.empty()) {
+    remote_job job = std::move(queue_.front());
+    queue_.pop_front();
+    if (job.items.size() > limit) {
+      remote_job rest;
+      rest.entry = job.entry;
+      rest.fn = job.fn;
+      rest.complete = job.complete;
+      rest.items.assign(std::make_move_iterator(job.items.begin() + static_cast<std::ptrdiff_t>(limit)),
+                        std::make_move_iterator(job.items.end()));
+      job.items.resize(limit);
+      queue_.push_front(std::move(rest));
+    }
+    // From here the calls are RUNNING; cancelled ones are dropped.
+    std::erase_if(job.items, [](const remote_job::item& item) { return !item.state->try_start(); });
+    if (!job.items.empty()) return job;
+  }
+  return std::nullopt;
+}
+
+void process_pool_core::send_job(worker_process& w) {
+  remote_job& job = *w.job;
+  const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
+  const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
+  const std::string head = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
+  std::vector<std::uint32_t> lengths;
+  lengths.reserve(job.items.size());
+  std::vector<std::string_view> parts;
+  parts.reserve(1 + 2 * job.items.size());
+  parts.push_back(head);
+  for (auto& item : job.items) {
+    lengths.push_back(static_cast<std::uint32_t>(item.args.size()));
+    parts.emplace_back(reinterpret_cast<const char*>(&lengths.back()), sizeof(std::uint32_t));
+    parts.push_back(item.args);
+  }
+  wire::write_frame(w.fd, wire::kind::call, parts);
+}
+
+void process_pool_core::dispatch() {
+  for (auto& w : workers_) {
+    if (w.state != phase::idle) continue;
+    const std::size_t limit =
+        max_tasks_per_child_ ? *max_tasks_per_child_ - w.calls_done : static_cast<std::size_t>(-1);
+    std::optional<remote_job> job = next_job(limit);
+    if (!job) return;
+    w.job = std::move(job);
+    w.state = phase::busy;
+    try {
+      send_job(w);
+    } catch (const std::exception&) {
+      // The worker is gone; its socket reports it and lost() fails this job.
+    }
+  }
+}
+
+void process_pool_core::retire(worker_process& w) {
+  w.state = phase::exiting;
+  try {
+    wire::write_frame(w.fd, wire::kind::exit, {});
+  } catch (const std::exception&) {
+    // Already gone: reaping tells.
+  }
+}
+
+void process_pool_core::handle_message(worker_process& w) {
+  wire::header h{};
+  std::string payload;
+  try {
+    if (!wire::read_frame(w.fd, h, payload)) {
+      lost(w, "");
+      return;
+    }
+  } catch (const std::exception& e) {
+    lost(w, e.what());
+    return;
+  }
+  switch (h.kind) {
+    case wire::kind::hello:
+      if (initializer_) {
+        const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
+        const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
+        const std::string head = wire::encode_call_head(0, entry, fn, 1);
+        const auto length = static_cast<std::uint32_t>(initializer_.call_.args.size());
+        wire::write_frame(w.fd, wire::kind::init,
+                          {head, std::string_view(reinterpret_cast<const char*>(&length), 4),
+                           initializer_.call_.args});
+        w.state = phase::initializing;
+      } else {
+        w.state = phase::idle;
+      }
+      return;
+    case wire::kind::init_ok:
+      w.state = phase::idle;
+      return;
+    case wire::kind::init_failed: {
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(decode_exception(payload));
+      } catch (const std::exception& e) {
+        what = e.what();
+      }
+      w.state = phase::exiting;
+      reap(w, exit_grace);
+      break_pool("A process in the process pool failed to run its initializer (" + what +
+                 "); the process pool is not usable anymore");
+      return;
+    }
+    case wire::kind::reply: {
+      if (!w.job) {
+        lost(w, "a reply without a call");
+        return;
+      }
+      remote_job job = std::move(*w.job);
+      w.job.reset();
+      try {
+        const wire::reply_message reply = wire::decode_reply(payload);
+        if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
+        for (std::size_t i = 0; i < job.items.size(); ++i) {
+          job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
+        }
+      } catch (const std::exception& e) {
+        fail_job(job, std::current_exception());
+      }
+      w.calls_done += job.items.size();
+      w.state = phase::idle;
+      if (max_tasks_per_child_ && w.calls_done >= *max_tasks_per_child_) retire(w);
+      return;
+    }
+    default:
+      lost(w, "unexpected message from a worker");
+  }
+}
+
+bool process_pool_core::work_left() const {
+  return std::any_of(workers_.begin(), workers_.end(), [](const worker_process& w) {
+    return w.state == phase::busy;
+  });
+}
+
+void process_pool_core::manage() noexcept {
+  try {
+    for (;;) {
+      bool stop;
+      bool queue_empty;
+      int signal;
+      {
+        std::lock_guard lock(mutex_);
+        stop = shutdown_;
+        queue_empty = queue_.empty();
+        signal = kill_signal_;
+        if (broken_) break;
+      }
+      if (signal && !signal_sent_) {
+        signal_sent_ = true;
+        for (auto& w : workers_) kill(w.pid, signal);
+      }
+      // Keep the pool at its size while there is work (replacing retired workers).
+      const auto live = static_cast<std::size_t>(std::count_if(
+          workers_.begin(), workers_.end(), [](const worker_process& w) { return w.state != phase::exiting; }));
+      if (!signal && !queue_empty) {
+        for (std::size_t i = live; i < max_workers_; ++i) start_worker();
+      }
+      dispatch();
+      if (stop && !signal_sent_ && !work_left()) {
+        std::lock_guard lock(mutex_);
+        if (queue_.empty()) break;  // dispatch() may have dropped cancelled calls
+      }
+      if (signal_sent_ && workers_.empty()) break;
+
+      std::vector<pollfd> fds;
+      fds.push_back({wake_fd_, POLLIN, 0});
+      int timeout_ms = -1;
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& w : workers_) {
+        fds.push_back({w.fd, POLLIN, 0});
+        fds.push_back({w.pidfd, POLLIN, 0});
+        if (w.state == phase::starting) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              w.started + hello_timeout - now);
+          timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
+        }
+      }
+      const int rc = poll(fds.data(), fds.size(), timeout_ms);
+      if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+      if (fds[0].revents) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+      }
+      const std::size_t n_workers = workers_.size();
+      for (std::size_t i = 0; i < n_workers && i < workers_.size(); ++i) {
+        worker_process& w = workers_[i];
+        if (w.fd < 0) continue;
+        const short sock = fds[1 + 2 * i].revents;
+        const short died = fds[2 + 2 * i].revents;
+        if (sock) {
+          handle_message(w);
+        } else if (died) {
+          lost(w, "");
+        } else if (w.state == phase::starting &&
+                   std::chrono::steady_clock::now() - w.started > hello_timeout) {
+          kill(w.pid, SIGKILL);
+          lost(w, "it did not start serving within 20 s");
+        }
+      }
+      std::erase_if(workers_, [](const worker_process& w) { return w.fd < 0; });
+    }
+  } catch (const std::exception& e) {
+    break_pool(std::string("the process pool's manager failed: ") + e.what());
+  }
+  finish();
+}
+
+void process_pool_core::finish() noexcept {
+  for (auto& w : workers_) {
+    if (w.fd < 0) continue;
+    if (w.state != phase::exiting) retire(w);
+  }
+  for (auto& w : workers_) {
+    if (w.fd >= 0) reap(w, exit_grace);
+  }
+  workers_.clear();
+}
+
+}  // namespace detail
+
+process_pool_executor::process_pool_executor(std::size_t max_workers)
+    : process_pool_executor(process_pool_options{.max_workers = max_workers}) {}
+
+process_pool_executor::process_pool_executor(process_pool_options options)
+    : core_(std::make_shared<detail::process_pool_core>(std::move(options))) {}
+
+process_pool_executor::~process_pool_executor() {
+  core_->shutdown(true, false);
+  core_->detach_if_manager();
+}
+
+std::size_t process_pool_executor::max_workers() const noexcept { return core_->max_workers(); }
+
+void process_pool_executor::enqueue(detail::remote_job job) {
+  std::vector<detail::remote_job> jobs;
+  jobs.push_back(std::move(job));
+  core_->enqueue(std::move(jobs));
+}
+
+void process_pool_executor::enqueue_all(std::vector<detail::remote_job> jobs) {
+  core_->enqueue(std::move(jobs));
+}
+
+void process_pool_executor::shutdown(shutdown_options options) noexcept {
+  core_->shutdown(options.wait, options.cancel_futures);
+}
+
+void process_pool_executor::terminate_workers() noexcept { core_->force_shutdown(SIGTERM); }
+
+void process_pool_executor::kill_workers() noexcept { core_->force_shutdown(SIGKILL); }
+
+void serve_if_worker(int, char**) {
+  const char* fd_text = std::getenv(detail::worker_fd_variable);
+  if (!fd_text) return;
+  const int fd = std::atoi(fd_text);
+  unsetenv(detail::worker_fd_variable);
+  if (fd <= 2) {
+    std::fprintf(stderr, "cfutures: invalid %s=%s\n", detail::worker_fd_variable, fd_text);
+    _exit(2);
+  }
+  detail::serving_as_worker = true;
+  const int code = detail::serve_worker(fd);
+  std::fflush(nullptr);
+  _exit(code);
+}
+
+}  // namespace cfutures

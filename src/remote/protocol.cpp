@@ -1,0 +1,227 @@
+#include "protocol.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace cfutures::detail::wire {
+
+std::array<char, header_size> encode_header(kind k, std::size_t length) {
+  if (length > max_payload) throw protocol_error("message too large to send");
+  std::array<char, header_size> h{};
+  const std::uint32_t m = magic;
+  const std::uint16_t v = version;
+  const auto kk = static_cast<std::uint16_t>(k);
+  const auto len = static_cast<std::uint32_t>(length);
+  std::memcpy(h.data(), &m, 4);
+  std::memcpy(h.data() + 4, &v, 2);
+  std::memcpy(h.data() + 6, &kk, 2);
+  std::memcpy(h.data() + 8, &len, 4);
+  return h;
+}
+
+header decode_header(const char* bytes) {
+  std::uint32_t m = 0;
+  std::uint16_t v = 0;
+  std::uint16_t k = 0;
+  std::uint32_t len = 0;
+  std::uint32_t reserved = 0;
+  std::memcpy(&m, bytes, 4);
+  std::memcpy(&v, bytes + 4, 2);
+  std::memcpy(&k, bytes + 6, 2);
+  std::memcpy(&len, bytes + 8, 4);
+  std::memcpy(&reserved, bytes + 12, 4);
+  if (m != magic) throw protocol_error("bad frame: wrong magic");
+  if (v != version) {
+    throw protocol_error("bad frame: protocol version " + std::to_string(v) + ", expected " +
+                         std::to_string(version));
+  }
+  if (k < static_cast<std::uint16_t>(kind::hello) || k > static_cast<std::uint16_t>(kind::exit)) {
+    throw protocol_error("bad frame: unknown message kind " + std::to_string(k));
+  }
+  if (len > max_payload) throw protocol_error("bad frame: payload length over the limit");
+  if (reserved != 0) throw protocol_error("bad frame: reserved field set");
+  return header{static_cast<kind>(k), len};
+}
+
+void writer::bytes(std::string_view b) {
+  if (b.size() > max_payload) throw protocol_error("value too large to send");
+  u32(static_cast<std::uint32_t>(b.size()));
+  out_.append(b);
+}
+
+void reader::raw(void* p, std::size_t n) {
+  if (in_.size() - pos_ < n) throw protocol_error("bad message: truncated");
+  std::memcpy(p, in_.data() + pos_, n);
+  pos_ += n;
+}
+std::uint8_t reader::u8() {
+  std::uint8_t v = 0;
+  raw(&v, sizeof v);
+  return v;
+}
+std::uint32_t reader::u32() {
+  std::uint32_t v = 0;
+  raw(&v, sizeof v);
+  return v;
+}
+std::uint64_t reader::u64() {
+  std::uint64_t v = 0;
+  raw(&v, sizeof v);
+  return v;
+}
+std::string_view reader::bytes() {
+  const std::uint32_t n = u32();
+  if (in_.size() - pos_ < n) throw protocol_error("bad message: length past the end");
+  std::string_view out = in_.substr(pos_, n);
+  pos_ += n;
+  return out;
+}
+code_ref reader::ref() {
+  code_ref r;
+  r.module = std::string(bytes());
+  r.offset = u64();
+  return r;
+}
+void reader::expect_end() const {
+  if (pos_ != in_.size()) throw protocol_error("bad message: trailing bytes");
+}
+
+std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
+                             std::size_t n_args) {
+  std::string out;
+  writer w(out);
+  w.u64(id);
+  w.ref(invoker);
+  w.u8(fn ? 1 : 0);
+  if (fn) w.ref(*fn);
+  w.u32(static_cast<std::uint32_t>(n_args));
+  return out;
+}
+
+call_message decode_call(std::string_view payload) {
+  reader r(payload);
+  call_message m;
+  m.id = r.u64();
+  m.invoker = r.ref();
+  const std::uint8_t has_fn = r.u8();
+  if (has_fn > 1) throw protocol_error("bad call: invalid function flag");
+  m.has_fn = has_fn == 1;
+  if (m.has_fn) m.fn = r.ref();
+  const std::uint32_t n = r.u32();
+  // Each argument takes at least its 4-byte length: bounds the reservation by the payload.
+  if (n > payload.size() / 4) throw protocol_error("bad call: argument count past the end");
+  m.args.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) m.args.push_back(r.bytes());
+  r.expect_end();
+  return m;
+}
+
+reply_message decode_reply(std::string_view payload) {
+  reader r(payload);
+  reply_message m;
+  m.id = r.u64();
+  const std::uint32_t n = r.u32();
+  if (n > payload.size() / 5) throw protocol_error("bad reply: item count past the end");
+  m.items.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint8_t ok = r.u8();
+    if (ok > 1) throw protocol_error("bad reply: invalid status");
+    m.items.push_back({ok == 1, r.bytes()});
+  }
+  r.expect_end();
+  return m;
+}
+
+namespace {
+
+void write_all(int fd, std::vector<iovec>& iov) {
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    msghdr msg{};
+    msg.msg_iov = iov.data() + first;
+    msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
+    const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw error(std::string("cannot write to a worker: ") + std::strerror(errno));
+    }
+    std::size_t left = static_cast<std::size_t>(n);
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+}
+
+// Reads exactly n bytes; returns the number read before end of stream.
+std::size_t read_all(int fd, char* p, std::size_t n) {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, p + got, n - got);
+    if (r == 0) break;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECONNRESET) break;
+      throw error(std::string("cannot read from a worker: ") + std::strerror(errno));
+    }
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+}  // namespace
+
+void write_frame(int fd, kind k, const std::vector<std::string_view>& parts) {
+  std::size_t length = 0;
+  for (auto p : parts) length += p.size();
+  const auto head = encode_header(k, length);
+  std::vector<iovec> iov;
+  iov.reserve(parts.size() + 1);
+  iov.push_back({const_cast<char*>(head.data()), head.size()});
+  for (auto p : parts) {
+    if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
+  }
+  write_all(fd, iov);
+}
+
+void write_frame(int fd, kind k, std::initializer_list<std::string_view> parts) {
+  write_frame(fd, k, std::vector<std::string_view>(parts));
+}
+
+bool read_frame(int fd, header& h, std::string& payload) {
+  char head[header_size];
+  const std::size_t got = read_all(fd, head, header_size);
+  if (got == 0) return false;
+  if (got < header_size) throw protocol_error("truncated frame header");
+  h = decode_header(head);
+  payload.resize(h.length);
+  if (read_all(fd, payload.data(), h.length) < h.length) throw protocol_error("truncated frame");
+  return true;
+}
+
+void frame_decoder::feed(std::string_view bytes) {
+  if (pos_ > 0 && pos_ == buffer_.size()) {
+    buffer_.clear();
+    pos_ = 0;
+  }
+  buffer_.append(bytes);
+}
+
+bool frame_decoder::next(header& h, std::string& payload) {
+  if (buffer_.size() - pos_ < header_size) return false;
+  const header candidate = decode_header(buffer_.data() + pos_);
+  if (buffer_.size() - pos_ - header_size < candidate.length) return false;
+  payload.assign(buffer_, pos_ + header_size, candidate.length);
+  pos_ += header_size + candidate.length;
+  h = candidate;
+  return true;
+}
+
+}  // namespace cfutures::detail::wire

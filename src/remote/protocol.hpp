@@ -1,0 +1,128 @@
+// The message protocol between an executor and its workers: framed, versioned,
+// length-checked. Every message is one frame:
+//
+//   offset 0  u32 magic "CFUT"   4  u16 version   6  u16 kind   8  u32 payload length
+//          12 u32 reserved (0)  16  payload (length bytes, at most max_payload)
+//
+// All integers little-endian (the machine's; both ends are the same binary). Payloads:
+//   hello        worker → parent  u32 pid                       (first message of a worker)
+//   init         parent → worker  call body with one argument   (the initializer)
+//   init_ok      worker → parent  empty
+//   init_failed  worker → parent  exception bytes
+//   call         parent → worker  call body: u64 id, invoker ref, u8 has_fn, [fn ref],
+//                                 u32 n, n × bytes (one serialized argument tuple per call)
+//   reply        worker → parent  u64 id, u32 n, n × (u8 ok, bytes)  — ok=0: exception bytes
+//   exit         parent → worker  empty                          (finish and end the process)
+// where a ref is (bytes module, u64 offset) and bytes is (u32 length, length bytes).
+// Decoding never trusts a length: every read is bounds-checked and a violation throws
+// protocol_error, so a malformed, truncated or lying frame cannot crash the reader or make
+// it allocate more than max_payload.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cfutures/detail/remote_call.hpp"
+
+namespace cfutures::detail::wire {
+
+constexpr std::uint32_t magic = 0x54554643;  // "CFUT" in memory order
+constexpr std::uint16_t version = 1;
+constexpr std::size_t header_size = 16;
+constexpr std::uint32_t max_payload = 1u << 30;
+
+enum class kind : std::uint16_t {
+  hello = 1, init = 2, init_ok = 3, init_failed = 4, call = 5, reply = 6, exit = 7,
+};
+
+struct header {
+  wire::kind kind;
+  std::uint32_t length;
+};
+
+std::array<char, header_size> encode_header(kind k, std::size_t length);
+header decode_header(const char* bytes);  // protocol_error on any inconsistency
+
+class writer {
+ public:
+  explicit writer(std::string& out) : out_(out) {}
+  void u8(std::uint8_t v) { raw(&v, sizeof v); }
+  void u32(std::uint32_t v) { raw(&v, sizeof v); }
+  void u64(std::uint64_t v) { raw(&v, sizeof v); }
+  void bytes(std::string_view b);
+  void ref(const code_ref& r) {
+    bytes(r.module);
+    u64(r.offset);
+  }
+
+ private:
+  void raw(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  std::string& out_;
+};
+
+class reader {
+ public:
+  explicit reader(std::string_view in) : in_(in) {}
+  std::uint8_t u8();
+  std::uint32_t u32();
+  std::uint64_t u64();
+  std::string_view bytes();
+  code_ref ref();
+  void expect_end() const;
+
+ private:
+  void raw(void* p, std::size_t n);
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+struct call_message {
+  std::uint64_t id = 0;
+  code_ref invoker;
+  bool has_fn = false;
+  code_ref fn;
+  std::vector<std::string_view> args;  // views into the payload
+};
+
+// The fixed part of a call payload (everything before the argument list's items).
+std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
+                             std::size_t n_args);
+call_message decode_call(std::string_view payload);
+
+struct reply_item {
+  bool ok = false;
+  std::string_view bytes;
+};
+struct reply_message {
+  std::uint64_t id = 0;
+  std::vector<reply_item> items;
+};
+reply_message decode_reply(std::string_view payload);
+
+// Frame I/O on a stream socket. write_frame sends header + the concatenation of
+// `parts` (which must total at most max_payload); throws error on failure (e.g. the peer
+// died). read_frame returns false on a clean end of stream before a header; throws
+// protocol_error on a truncated or invalid frame.
+void write_frame(int fd, kind k, std::initializer_list<std::string_view> parts);
+void write_frame(int fd, kind k, const std::vector<std::string_view>& parts);
+bool read_frame(int fd, header& h, std::string& payload);
+
+// Decodes complete frames from a byte stream fed in arbitrary pieces (the fuzzer's entry
+// point and the reference for what a reader accepts).
+class frame_decoder {
+ public:
+  // Appends bytes; returns the frames completed so far as (kind, payload).
+  void feed(std::string_view bytes);
+  bool next(header& h, std::string& payload);
+
+ private:
+  std::string buffer_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace cfutures::detail::wire

@@ -1,0 +1,105 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+
+namespace cfutures::detail {
+namespace {
+
+struct resolved_call {
+  invoker entry = nullptr;
+  const void* fn = nullptr;
+};
+
+resolved_call resolve(const wire::call_message& message) {
+  resolved_call r;
+  r.entry = reinterpret_cast<invoker>(const_cast<void*>(local_address(message.invoker)));
+  if (!is_registered_invoker(r.entry)) {
+    throw protocol_error("the call's invoker is not one this program registered");
+  }
+  if (message.has_fn) r.fn = local_address(message.fn);
+  return r;
+}
+
+}  // namespace
+
+std::string run_calls(const wire::call_message& message) {
+  std::string payload;
+  wire::writer w(payload);
+  w.u64(message.id);
+  w.u32(static_cast<std::uint32_t>(message.args.size()));
+  resolved_call call;
+  std::exception_ptr unresolvable;
+  try {
+    call = resolve(message);
+  } catch (...) {
+    unresolvable = std::current_exception();
+  }
+  std::string out;
+  for (std::string_view args : message.args) {
+    out.clear();
+    bool ok = false;
+    if (unresolvable) {
+      out = encode_exception(unresolvable);
+    } else {
+      try {
+        call.entry(call.fn, args, out);
+        ok = true;
+      } catch (...) {
+        out.clear();
+        out = encode_exception(std::current_exception());
+      }
+    }
+    w.u8(ok ? 1 : 0);
+    w.bytes(out);
+  }
+  return payload;
+}
+
+int serve_worker(int fd) {
+  try {
+    std::string hello;
+    wire::writer(hello).u32(static_cast<std::uint32_t>(getpid()));
+    wire::write_frame(fd, wire::kind::hello, {hello});
+    wire::header h{};
+    std::string payload;
+    while (wire::read_frame(fd, h, payload)) {
+      switch (h.kind) {
+        case wire::kind::call: {
+          const std::string reply = run_calls(wire::decode_call(payload));
+          wire::write_frame(fd, wire::kind::reply, {reply});
+          break;
+        }
+        case wire::kind::init: {
+          const wire::call_message message = wire::decode_call(payload);
+          if (message.args.size() != 1) throw protocol_error("bad init: expected one call");
+          const std::string reply = run_calls(message);
+          wire::reader r(reply);
+          r.u64();
+          r.u32();
+          const bool ok = r.u8() == 1;
+          const std::string_view result = r.bytes();
+          if (ok) {
+            wire::write_frame(fd, wire::kind::init_ok, {});
+          } else {
+            wire::write_frame(fd, wire::kind::init_failed, {result});
+            return 3;
+          }
+          break;
+        }
+        case wire::kind::exit:
+          return 0;
+        default:
+          throw protocol_error("unexpected message in a worker");
+      }
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cfutures worker %d: %s\n", static_cast<int>(getpid()), e.what());
+    return 2;
+  }
+}
+
+}  // namespace cfutures::detail
