@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Runs each benchmark program and its peers interleaved (A B A B ...), N runs each, and
+prints per metric the median and min-max of every implementation and the ratio of cfutures
+to each peer (>1 means cfutures is better, whether the unit is a rate or a time).
+
+    python3 bench/run.py [--runs 5] [--build build/bench]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOWER_IS_BETTER = ("us", "ms", "s")
+
+
+def workloads(build):
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    return {
+        "process_pool": {
+            "cfutures": [os.path.join(build, "bench", "bench_process_pool")],
+            "cpython": [python, os.path.join(HERE, "process_pool", "python_process_pool.py")],
+        },
+    }
+
+
+def run_once(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    metrics = {}
+    for line in out.splitlines():
+        name, value, unit = line.split()
+        metrics[name] = (float(value), unit)
+    return metrics
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--build", default=os.path.join(os.path.dirname(HERE), "build", "bench"))
+    args = parser.parse_args()
+    for workload, impls in workloads(args.build).items():
+        samples = {impl: {} for impl in impls}
+        units = {}
+        for _ in range(args.runs):
+            for impl, cmd in impls.items():
+                for name, (value, unit) in run_once(cmd).items():
+                    samples[impl].setdefault(name, []).append(value)
+                    units[name] = unit
+        print(f"## {workload} ({args.runs} interleaved runs; median [min-max])")
+        peers = [i for i in impls if i != "cfutures"]
+        header = ["metric"] + list(impls) + [f"cfutures vs {p}" for p in peers]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for name, unit in units.items():
+            row = [f"{name} ({unit})"]
+            medians = {}
+            for impl in impls:
+                values = samples[impl].get(name, [])
+                medians[impl] = statistics.median(values)
+                row.append(f"{medians[impl]:.4g} [{min(values):.4g}-{max(values):.4g}]")
+            for peer in peers:
+                ours, theirs = medians["cfutures"], medians[peer]
+                ratio = theirs / ours if unit in LOWER_IS_BETTER else ours / theirs
+                row.append(f"{ratio:.1f}x")
+            print("| " + " | ".join(row) + " |")
+        print()
+
+
+if __name__ == "__main__":
+    main()
