@@ -32,6 +32,7 @@ constexpr const char* worker_fd_variable = "CFUTURES_WORKER_FD";
 constexpr int forgot_serve_exit_code = 86;
 constexpr auto hello_timeout = std::chrono::seconds(20);
 constexpr auto exit_grace = std::chrono::milliseconds(5000);
+constexpr int socket_buffer_bytes = 4 << 20;
 
 bool serving_as_worker = false;
 
@@ -173,6 +174,12 @@ void process_pool_core::start_worker() {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     throw error(std::string("socketpair: ") + std::strerror(errno));
+  }
+  // Large buffers let a big argument or result cross in few round trips of the scheduler
+  // (the kernel caps the request at net.core.wmem_max / rmem_max).
+  for (int fd : sv) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
   }
   // Everything exec needs is prepared before fork: the child may only call
   // async-signal-safe functions in a multi-threaded program.
