@@ -20,69 +20,29 @@
 
 namespace cfutures {
 
-class any_future {
+class any_future : public detail::handle_base<any_future, detail::state_base> {
  public:
   any_future() noexcept = default;
   template <class T>
   any_future(const future<T>& f) noexcept  // NOLINT(google-explicit-constructor): like Python
-      : state_(detail::ref_ptr<detail::state_base>::share(detail::future_access::state(f))) {}
-
-  bool valid() const noexcept { return static_cast<bool>(state_); }
-  bool cancel() const { return checked().cancel(); }
-  bool cancelled() const { return checked().get_status() == detail::status::cancelled; }
-  bool running() const { return checked().get_status() == detail::status::running; }
-  bool done() const { return checked().done(); }
-
-  std::exception_ptr exception() const { return exception_until(detail::deadline::never()); }
-  template <class Rep, class Period>
-  std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
-    return exception_until(detail::deadline::after(timeout));
-  }
-
-  void wait() const { checked().wait_until(detail::deadline::never()); }
-  template <class Rep, class Period>
-  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return checked().wait_until(detail::deadline::after(timeout));
-  }
-
-  template <class Fn>
-  void add_done_callback(Fn fn) const {
-    static_assert(std::is_invocable_v<Fn&, const any_future&>,
-                  "add_done_callback: the callback must be callable as fn(const any_future&)");
-    checked().add_callback(
-        std::make_unique<detail::handle_callback<any_future, detail::state_base, Fn>>(
-            std::move(fn)));
-  }
-
-  bool request_stop() const { return checked().request_stop(); }
+      : base(detail::ref_ptr<detail::state_base>::share(detail::future_access::state(f))) {}
 
   friend bool operator==(const any_future& a, const any_future& b) noexcept {
-    return a.state_.get() == b.state_.get();
+    return detail::future_access::state(a) == detail::future_access::state(b);
   }
   template <class T>
   friend bool operator==(const any_future& a, const future<T>& b) noexcept {
-    return a.state_.get() == detail::future_access::state(b);
+    return detail::future_access::state(a) == detail::future_access::state(b);
   }
 
  private:
   friend struct detail::future_access;
   template <class, class, class>
   friend class detail::handle_callback;
+  using base = detail::handle_base<any_future, detail::state_base>;
 
   explicit any_future(detail::ref_ptr<detail::state_base> state) noexcept
-      : state_(std::move(state)) {}
-
-  detail::state_base& checked() const {
-    if (!state_) detail::throw_no_state();
-    return *state_;
-  }
-  std::exception_ptr exception_until(const detail::deadline& until) const {
-    detail::state_base& s = checked();
-    if (!s.wait_until(until)) throw timeout_error();
-    return s.exception_of_done();
-  }
-
-  detail::ref_ptr<detail::state_base> state_;
+      : base(std::move(state)) {}
 };
 
 }  // namespace cfutures

@@ -281,5 +281,16 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
   return map_range<result_type>(std::move(in_flight), std::move(more), until);
 }
 
+// Executor::map(f, ranges..., [map_options]) for every executor.
+template <class Executor, class F, class... Args>
+auto executor_map(Executor& executor, F&& f, Args&&... args) {
+  return split_map_args(
+      [&executor](auto&& fn, const map_options& options, auto&&... ranges) {
+        return make_map_range(executor, std::forward<decltype(fn)>(fn), options,
+                              std::forward<decltype(ranges)>(ranges)...);
+      },
+      std::forward<F>(f), std::forward<Args>(args)...);
+}
+
 }  // namespace detail
 }  // namespace cfutures

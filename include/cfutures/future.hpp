@@ -85,10 +85,65 @@ class handle_callback final : public callback_node {
   Fn fn_;
 };
 
+// What future<T> and any_future share: every observer of the state but result().
+// Handle is the derived handle type (callbacks receive it), State its state type.
+template <class Handle, class State>
+class handle_base {
+ public:
+  bool valid() const noexcept { return static_cast<bool>(state_); }
+
+  // Pending: becomes cancelled, returns true. Already cancelled: true. Running or done: false.
+  bool cancel() const { return checked().cancel(); }
+  bool cancelled() const { return checked().get_status() == status::cancelled; }
+  bool running() const { return checked().get_status() == status::running; }
+  bool done() const { return checked().done(); }
+
+  // Blocks until done; the call's exception, or null if it returned a value.
+  std::exception_ptr exception() const { return exception_until(deadline::never()); }
+  template <class Rep, class Period>
+  std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
+    return exception_until(deadline::after(timeout));
+  }
+
+  void wait() const { checked().wait_until(deadline::never()); }
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return checked().wait_until(deadline::after(timeout));
+  }
+
+  // fn(const Handle&) runs once the future is done, in the thread that finished or
+  // cancelled it, or at once in this thread if it is already done. In the order added.
+  template <class Fn>
+  void add_done_callback(Fn fn) const {
+    static_assert(std::is_invocable_v<Fn&, const Handle&>,
+                  "add_done_callback: the callback must be callable as fn(const future&)");
+    checked().add_callback(std::make_unique<handle_callback<Handle, State, Fn>>(std::move(fn)));
+  }
+
+  // Asks the running task to stop through its std::stop_token; false if it takes none.
+  bool request_stop() const { return checked().request_stop(); }
+
+ protected:
+  handle_base() noexcept = default;
+  explicit handle_base(ref_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+  State& checked() const {
+    if (!state_) throw_no_state();
+    return *state_;
+  }
+  std::exception_ptr exception_until(const deadline& until) const {
+    State& s = checked();
+    if (!s.wait_until(until)) throw timeout_error();
+    return s.exception_of_done();
+  }
+
+  ref_ptr<State> state_;
+};
+
 }  // namespace detail
 
 template <class T>
-class future {
+class future : public detail::handle_base<future<T>, detail::shared_state<T>> {
   static_assert(!std::is_reference_v<T>, "cfutures::future<T>: T must not be a reference");
   static_assert(std::is_void_v<T> || (std::is_object_v<T> && std::is_destructible_v<T>),
                 "cfutures::future<T>: T must be void or a destructible object type");
@@ -99,14 +154,6 @@ class future {
   using value_type = T;
 
   future() noexcept = default;
-
-  bool valid() const noexcept { return static_cast<bool>(state_); }
-
-  // Pending: becomes cancelled, returns true. Already cancelled: true. Running or done: false.
-  bool cancel() const { return checked().cancel(); }
-  bool cancelled() const { return checked().get_status() == detail::status::cancelled; }
-  bool running() const { return checked().get_status() == detail::status::running; }
-  bool done() const { return checked().done(); }
 
   // Blocks until done; the value, the call's exception rethrown, or cancelled_error.
   typename detail::result_cref<T>::type result() const& {
@@ -122,34 +169,8 @@ class future {
     return std::move(*this).result_until(detail::deadline::after(timeout));
   }
 
-  // Blocks until done; the call's exception, or null if it returned a value.
-  std::exception_ptr exception() const { return exception_until(detail::deadline::never()); }
-  template <class Rep, class Period>
-  std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
-    return exception_until(detail::deadline::after(timeout));
-  }
-
-  void wait() const { checked().wait_until(detail::deadline::never()); }
-  template <class Rep, class Period>
-  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return checked().wait_until(detail::deadline::after(timeout));
-  }
-
-  // fn(const future<T>&) runs once the future is done, in the thread that finished or
-  // cancelled it, or at once in this thread if it is already done. In the order added.
-  template <class Fn>
-  void add_done_callback(Fn fn) const {
-    static_assert(std::is_invocable_v<Fn&, const future<T>&>,
-                  "add_done_callback: the callback must be callable as fn(const future<T>&)");
-    checked().add_callback(
-        std::make_unique<detail::handle_callback<future<T>, state_type, Fn>>(std::move(fn)));
-  }
-
-  // Asks the running task to stop through its std::stop_token; false if it takes none.
-  bool request_stop() const { return checked().request_stop(); }
-
   friend bool operator==(const future& a, const future& b) noexcept {
-    return a.state_.get() == b.state_.get();
+    return detail::future_access::state(a) == detail::future_access::state(b);
   }
 
  private:
@@ -157,12 +178,10 @@ class future {
   template <class, class, class>
   friend class detail::handle_callback;
 
-  explicit future(detail::ref_ptr<state_type> state) noexcept : state_(std::move(state)) {}
+  using base = detail::handle_base<future<T>, state_type>;
+  using base::checked;
 
-  state_type& checked() const {
-    if (!state_) detail::throw_no_state();
-    return *state_;
-  }
+  explicit future(detail::ref_ptr<state_type> state) noexcept : base(std::move(state)) {}
 
   typename detail::result_cref<T>::type result_until(const detail::deadline& until) const& {
     state_type& s = checked();
@@ -176,13 +195,6 @@ class future {
     s.throw_if_failed();
     if constexpr (!std::is_void_v<T>) return std::move(s.value());
   }
-  std::exception_ptr exception_until(const detail::deadline& until) const {
-    state_type& s = checked();
-    if (!s.wait_until(until)) throw timeout_error();
-    return s.exception_of_done();
-  }
-
-  detail::ref_ptr<state_type> state_;
 };
 
 }  // namespace cfutures

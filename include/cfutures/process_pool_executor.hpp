@@ -192,12 +192,7 @@ class process_pool_executor {
 
   template <class F, class... Args>
   auto map(F&& f, Args&&... args) {
-    return detail::split_map_args(
-        [this](auto&& fn, const map_options& options, auto&&... ranges) {
-          return detail::make_map_range(*this, std::forward<decltype(fn)>(fn), options,
-                                        std::forward<decltype(ranges)>(ranges)...);
-        },
-        std::forward<F>(f), std::forward<Args>(args)...);
+    return detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   void shutdown(shutdown_options options = {}) noexcept;
