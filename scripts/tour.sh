@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake --preset release
-cmake --build --preset release --target tour all
+cmake --build --preset release --target tour
 ./build/release/examples/tour "$@"
