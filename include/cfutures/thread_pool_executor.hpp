@@ -69,13 +69,16 @@ class thread_pool_executor {
   std::size_t max_workers() const noexcept;
 
   template <class F, class... Args>
-  future<detail::call_result_t<F, Args...>> submit(F&& f, Args&&... args) {
-    static_assert(detail::call_traits<F, Args...>::callable,
+  auto submit(F&& f, Args&&... args) {
+    constexpr bool callable = detail::call_traits<F, Args...>::callable;
+    static_assert(callable,
                   "thread_pool_executor::submit(f, args...): f is not callable with these "
                   "arguments (they are decay-copied and passed as rvalues, like std::thread)");
-    auto [fut, task] = detail::make_task(std::forward<F>(f), std::forward<Args>(args)...);
-    enqueue(task);
-    return std::move(fut);
+    if constexpr (callable) {
+      auto [fut, task] = detail::make_task(std::forward<F>(f), std::forward<Args>(args)...);
+      enqueue(task);
+      return std::move(fut);
+    }
   }
 
   template <class F, class... Args>

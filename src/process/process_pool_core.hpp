@@ -74,6 +74,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
     std::chrono::steady_clock::time_point started;
   };
 
+  void close(bool wait, bool cancel_futures, int signal) noexcept;
   void manage() noexcept;
   void start_worker();
   void handle_message(worker_process& w);

@@ -134,12 +134,22 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
 }
 
 void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
+  close(wait, cancel_futures, 0);
+}
+
+void process_pool_core::force_shutdown(int signal) noexcept { close(false, true, signal); }
+
+// One critical section closes the queue, takes the calls to cancel and asks for the signal,
+// so the manager cannot signal the workers (and fail the queued calls as broken) before
+// they are cancelled.
+void process_pool_core::close(bool wait, bool cancel_futures, int signal) noexcept {
   std::deque<remote_job> dropped;
   std::thread::id manager_id;
   {
     std::lock_guard lock(mutex_);
     shutdown_ = true;
     if (cancel_futures) dropped.swap(queue_);
+    if (signal) kill_signal_ = signal;
     manager_id = manager_.get_id();
   }
   wake();
@@ -152,14 +162,6 @@ void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
 void process_pool_core::detach_if_manager() noexcept {
   std::lock_guard lock(join_mutex_);
   if (manager_.joinable() && manager_.get_id() == std::this_thread::get_id()) manager_.detach();
-}
-
-void process_pool_core::force_shutdown(int signal) noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    kill_signal_ = signal;
-  }
-  shutdown(false, true);
 }
 
 // ---- manager thread ------------------------------------------------------------------

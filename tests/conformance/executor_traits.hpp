@@ -14,12 +14,13 @@
 //
 //   TYPED_TEST_SUITE(SomeTest, conformance::executor_types, conformance::executor_names);
 //
-// Adding an executor to the suite (the process pools: fork and spawn) means adding a
-// traits type to `executor_types`. For that to work, every task a typed test submits is a
-// plain function from tasks.hpp (or a captureless lambda) taking and returning serializable
-// values — the process pools run it in another process — and cross-task coordination goes
-// through files (test_support.hpp). Tests that need shared memory belong in
-// thread_pool_test.cpp.
+// The suite runs against the thread pool and the process pool with both start methods
+// (fork, spawn); adding an executor means adding a traits type to `executor_types`. Every
+// task a typed test submits is a plain function from tasks.hpp (or a captureless lambda)
+// taking and returning serializable values — the process pools run it in another process —
+// and cross-task coordination goes through files (test_support.hpp). Tests that need shared
+// memory, or that check what only threads do, belong in thread_pool_test.cpp; what only
+// processes do, in process_pool_test.cpp.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -44,8 +45,25 @@ struct thread_pool_traits {
   }
 };
 
-// The executors every typed suite runs against. The process pools (fork, spawn) join here.
-using executor_types = ::testing::Types<thread_pool_traits>;
+// The process pool, once per start method. Its workers are child processes of the test
+// binary, whose main() (main.cpp) calls serve_if_worker first, as spawn requires.
+template <cfutures::start_method Method>
+struct process_pool_traits {
+  using executor_type = cfutures::process_pool_executor;
+  static std::string name() {
+    return Method == cfutures::start_method::fork ? "process_pool_fork" : "process_pool_spawn";
+  }
+  static std::unique_ptr<executor_type> make(std::size_t workers) {
+    return std::make_unique<executor_type>(
+        cfutures::process_pool_options{.max_workers = workers, .method = Method});
+  }
+};
+using process_pool_fork_traits = process_pool_traits<cfutures::start_method::fork>;
+using process_pool_spawn_traits = process_pool_traits<cfutures::start_method::spawn>;
+
+// The executors every typed suite runs against.
+using executor_types =
+    ::testing::Types<thread_pool_traits, process_pool_fork_traits, process_pool_spawn_traits>;
 
 struct executor_names {
   template <class Traits>
