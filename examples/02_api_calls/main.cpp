@@ -8,28 +8,12 @@
 #include <vector>
 
 #include "demo.hpp"
+#include "tutorial_tasks.hpp"
 
 namespace {
 
-struct api_response {
-  std::string api;
-  double response_time;
-  std::string data;
-  std::string status;
-};
-
-demo::gauge calls;  // how many calls run at once
-
-// Simulates calling an API with a response time between 1 and 3 s.
-api_response simulate_api_call(const std::string& api_name) {
-  const auto inside = calls.enter();
-  auto rng = demo::rng_for(api_name);
-  const double delay = demo::uniform(rng, 1, 3);
-  demo::say("📡 Starting API call to ", api_name);
-  demo::sleep(delay);
-  demo::say("✅ Completed API call to ", api_name);
-  return {api_name, demo::scaled(delay), "Data from " + api_name, "success"};
-}
+using tutorial::api_response;
+using tutorial::simulate_api_call;
 
 }  // namespace
 
@@ -64,7 +48,8 @@ int main(int argc, char** argv) {
   demo::say("⏱️  Total execution time: ", demo::secs(total));
 
   demo::expect(succeeded == apis.size(), "only ", succeeded, " calls succeeded");
-  demo::expect(calls.peak() == 2, "expected 2 calls at once, saw ", calls.peak());
+  demo::expect(tutorial::api_calls.peak() == 2, "expected 2 calls at once, saw ",
+               tutorial::api_calls.peak());
   return demo::finish(apis.size(),
                       " API calls on 2 workers, handled as completed: ", demo::secs(total),
                       " (sequential ", demo::secs(demo::total_slept()), ")");

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cfutures/cfutures.hpp>
+#include <cmath>
 #include <thread>
 #include <vector>
 
@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
                "the pools computed different prime counts");
   demo::expect(process_speedup >= 0.8 * ideal, "processes reached only ",
                demo::fixed(process_speedup), "x of the ideal ", demo::fixed(ideal, 1), "x");
-  return demo::finish("4 prime counts (", demo::secs(sequential / 4), " each) on 4 processes: ",
-                      demo::fixed(process_speedup), "x, threads ", demo::fixed(thread_speedup),
-                      "x (ideal ", demo::fixed(ideal, 1), "x on ", cores, " cores)");
+  return demo::finish("4 prime counts (", demo::secs(sequential / 4),
+                      " each) on 4 processes: ", demo::fixed(process_speedup), "x, threads ",
+                      demo::fixed(thread_speedup), "x (ideal ", demo::fixed(ideal, 1), "x on ",
+                      cores, " cores)");
 }

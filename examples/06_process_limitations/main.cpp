@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
     }
   }
   demo::expect(remote_errors == 1, "expected one remote_error");
-  return demo::finish("sent squares, doubles and a user type to 2 worker processes; a user "
-                      "exception came back as remote_error, std::out_of_range as itself");
+  return demo::finish(
+      "sent squares, doubles and a user type to 2 worker processes; a user "
+      "exception came back as remote_error, std::out_of_range as itself");
 }

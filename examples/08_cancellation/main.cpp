@@ -7,17 +7,11 @@
 #include <thread>
 
 #include "demo.hpp"
+#include "tutorial_tasks.hpp"
 
 namespace {
 
-std::string long_running_task(int task_id, double duration) {
-  demo::say("🚀 Task ", task_id, " starting (will take ", demo::secs(demo::scaled(duration)), ")");
-  demo::sleep(duration);
-  std::string result =
-      demo::cat("Task ", task_id, " completed after ", demo::secs(demo::scaled(duration)));
-  demo::say("✅ ", result);
-  return result;
-}
+using tutorial::long_running_task;
 
 }  // namespace
 

@@ -3,13 +3,12 @@
 // What: the exceptions cfutures throws, mirroring concurrent.futures' exception hierarchy:
 //   error (Python Error)                     base of the library's own errors
 //   ├─ cancelled_error (CancelledError)       result()/exception() of a cancelled future
-//   ├─ timeout_error (TimeoutError)           a timeout elapsed (result, exception, as_completed, map)
-//   ├─ invalid_state_error (InvalidStateError) a promise completed twice, or after cancellation
-//   ├─ shutdown_error (RuntimeError "cannot schedule new futures after shutdown")
-//   ├─ broken_executor (BrokenExecutor)       the executor can no longer run work
-//   │   ├─ broken_thread_pool (BrokenThreadPool)
-//   │   └─ broken_process_pool (BrokenProcessPool)
-//   └─ remote_error                           an exception from another process whose type
+//   ├─ timeout_error (TimeoutError)           a timeout elapsed (result, exception, as_completed,
+//   map) ├─ invalid_state_error (InvalidStateError) a promise completed twice, or after
+//   cancellation ├─ shutdown_error (RuntimeError "cannot schedule new futures after shutdown") ├─
+//   broken_executor (BrokenExecutor)       the executor can no longer run work │   ├─
+//   broken_thread_pool (BrokenThreadPool) │   └─ broken_process_pool (BrokenProcessPool) └─
+//   remote_error                           an exception from another process whose type
 //                                             cannot be recreated here
 // Thread safety: immutable after construction; copy like any std::exception.
 // Python deviation: shutdown_error is its own type (Python raises a plain RuntimeError).

@@ -41,7 +41,7 @@ namespace cfutures {
 
 struct map_options {
   std::optional<std::chrono::nanoseconds> timeout{};  // unset: no limit
-  std::size_t chunksize = 1;                        // calls per message (process/MPI); 0: invalid
+  std::size_t chunksize = 1;                          // calls per message (process/MPI); 0: invalid
   std::optional<std::size_t> buffersize{};  // unset: submit everything at once; 0: invalid
 };
 
@@ -177,10 +177,11 @@ decltype(auto) split_map_args(Build&& build, F&& f, Args&&... args) {
   if constexpr (n > 0 &&
                 std::is_same_v<std::remove_cvref_t<std::tuple_element_t<n - 1, decltype(all)>>,
                                map_options>) {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) -> decltype(auto) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
       return build(std::forward<F>(f), map_options(std::get<n - 1>(all)),
                    std::get<I>(std::move(all))...);
-    }(std::make_index_sequence<n - 1>{});
+    }
+    (std::make_index_sequence<n - 1>{});
   } else {
     return build(std::forward<F>(f), map_options{}, std::forward<Args>(args)...);
   }
@@ -216,14 +217,14 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
           fn(std::forward<F>(f)),
           chunksize(chunk),
           ranges(std::views::all(std::forward<Ranges>(rs))...),
-          its(std::apply([](auto&... r) { return std::tuple(std::ranges::begin(r)...); },
-                         ranges)) {}
+          its(std::apply([](auto&... r) { return std::tuple(std::ranges::begin(r)...); }, ranges)) {
+    }
 
     bool exhausted() {
       return std::apply(
           [&](auto&... it) {
-            return std::apply(
-                [&](auto&... r) { return ((it == std::ranges::end(r)) || ...); }, ranges);
+            return std::apply([&](auto&... r) { return ((it == std::ranges::end(r)) || ...); },
+                              ranges);
           },
           its);
     }

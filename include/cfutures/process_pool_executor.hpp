@@ -115,8 +115,8 @@ class process_initializer {
  public:
   process_initializer() = default;
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, process_initializer>)
-  process_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, process_initializer>)
+      process_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
   {
     static_assert(detail::check_remote_call<F, Args...>());
     call_ = detail::encode_call(std::decay_t<F>(std::forward<F>(f)), std::decay_t<Args>(args)...);
@@ -174,8 +174,8 @@ class process_pool_executor {
     futures.reserve(calls.size());
     std::vector<detail::remote_job> jobs;
     for (std::size_t i = 0; i < calls.size(); ++i) {
-      detail::encoded_call call = std::apply(
-          [&](const Args&... a) { return detail::encode_call(f, a...); }, calls[i]);
+      detail::encoded_call call =
+          std::apply([&](const Args&... a) { return detail::encode_call(f, a...); }, calls[i]);
       if (i % chunksize == 0) {
         jobs.emplace_back();
         jobs.back().entry = call.entry;

@@ -38,26 +38,22 @@ class promise {
   bool set_running_or_notify_cancel() const { return state_->set_running_or_notify_cancel(); }
 
   template <class U = T>
-    requires(!std::is_void_v<U> && std::is_copy_constructible_v<U>)
-  void set_result(const std::type_identity_t<U>& value) const {
+  requires(!std::is_void_v<U> && std::is_copy_constructible_v<U>) void set_result(
+      const std::type_identity_t<U>& value) const {
     check(state_->try_set_result(value));
   }
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  void set_result(std::type_identity_t<U>&& value) const {
+  requires(!std::is_void_v<U>) void set_result(std::type_identity_t<U>&& value) const {
     check(state_->try_set_result(std::move(value)));
   }
-  void set_result() const
-    requires std::is_void_v<T>
-  {
-    check(state_->try_set_result());
-  }
+  void set_result() const requires std::is_void_v<T> { check(state_->try_set_result()); }
 
   void set_exception(std::exception_ptr error) const { state_->set_exception(std::move(error)); }
 
  private:
   static void check(bool completed) {
-    if (!completed) throw invalid_state_error("set_result: the future is already done or cancelled");
+    if (!completed)
+      throw invalid_state_error("set_result: the future is already done or cancelled");
   }
 
   detail::ref_ptr<state_type> state_;

@@ -40,9 +40,10 @@ namespace detail {
 // unconstrained), so the std types are looked through here, element by element.
 template <class T>
 struct deep_serializable
-    : std::bool_constant<!std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-                         cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-                         cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value> {};
+    : std::bool_constant<
+          !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
+          cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
+          cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value> {};
 
 template <class... Ts>
 inline constexpr bool all_serializable_v = (deep_serializable<std::remove_cv_t<Ts>>::value && ...);
@@ -71,8 +72,8 @@ struct deep_serializable<std::unordered_set<K, H, E, A>>
 template <class K, class V, class C, class A>
 struct deep_serializable<std::map<K, V, C, A>> : std::bool_constant<all_serializable_v<K, V>> {};
 template <class K, class V, class C, class A>
-struct deep_serializable<std::multimap<K, V, C, A>>
-    : std::bool_constant<all_serializable_v<K, V>> {};
+struct deep_serializable<std::multimap<K, V, C, A>> : std::bool_constant<all_serializable_v<K, V>> {
+};
 template <class K, class V, class H, class E, class A>
 struct deep_serializable<std::unordered_map<K, V, H, E, A>>
     : std::bool_constant<all_serializable_v<K, V>> {};

@@ -63,13 +63,13 @@ inline constexpr bool is_handle_v<any_future> = true;
 template <class E>
 struct handle_of {};
 template <class E>
-  requires is_handle_v<std::remove_cv_t<E>>
+requires is_handle_v<std::remove_cv_t<E>>
 struct handle_of<E> {
   using type = std::remove_cv_t<E>;
   static const type& get(const E& e) noexcept { return e; }
 };
 template <class K, class V>
-  requires is_handle_v<std::remove_cv_t<K>>
+requires is_handle_v<std::remove_cv_t<K>>
 struct handle_of<std::pair<K, V>> {
   using type = std::remove_cv_t<K>;
   static const type& get(const std::pair<K, V>& e) noexcept { return e.first; }
@@ -79,8 +79,9 @@ template <class R>
 using range_handle_t = typename handle_of<std::ranges::range_value_t<const R>>::type;
 
 template <class R>
-concept future_range = std::ranges::input_range<const R> &&
-                       requires { typename range_handle_t<R>; };
+concept future_range = std::ranges::input_range<const R> && requires {
+  typename range_handle_t<R>;
+};
 
 // The distinct handles of `fs`, in input order.
 template <class R>
@@ -117,17 +118,15 @@ wait_result<H> wait_impl(std::vector<H> items, const deadline& until, return_whe
 }  // namespace detail
 
 template <class Range>
-  requires detail::future_range<Range>
-wait_result<detail::range_handle_t<Range>> wait(const Range& fs,
-                                                return_when when = return_when::all_completed) {
+requires detail::future_range<Range> wait_result<detail::range_handle_t<Range>> wait(
+    const Range& fs, return_when when = return_when::all_completed) {
   return detail::wait_impl(detail::distinct(fs), detail::deadline::never(), when);
 }
 
 template <class Range, class Rep, class Period>
-  requires detail::future_range<Range>
-wait_result<detail::range_handle_t<Range>> wait(const Range& fs,
-                                                std::chrono::duration<Rep, Period> timeout,
-                                                return_when when = return_when::all_completed) {
+requires detail::future_range<Range> wait_result<detail::range_handle_t<Range>> wait(
+    const Range& fs, std::chrono::duration<Rep, Period> timeout,
+    return_when when = return_when::all_completed) {
   return detail::wait_impl(detail::distinct(fs), detail::deadline::after(timeout), when);
 }
 
@@ -230,14 +229,13 @@ class as_completed_range {
 };
 
 template <class Range>
-  requires detail::future_range<Range>
-as_completed_range<detail::range_handle_t<Range>> as_completed(const Range& fs) {
+requires detail::future_range<Range> as_completed_range<detail::range_handle_t<Range>> as_completed(
+    const Range& fs) {
   return {detail::distinct(fs), detail::deadline::never()};
 }
 
 template <class Range, class Rep, class Period>
-  requires detail::future_range<Range>
-as_completed_range<detail::range_handle_t<Range>> as_completed(
+requires detail::future_range<Range> as_completed_range<detail::range_handle_t<Range>> as_completed(
     const Range& fs, std::chrono::duration<Rep, Period> timeout) {
   return {detail::distinct(fs), detail::deadline::after(timeout)};
 }

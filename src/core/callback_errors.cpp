@@ -33,8 +33,8 @@ handler_slot& slot() {
 }  // namespace
 
 callback_error_handler set_callback_error_handler(callback_error_handler handler) {
-  auto next = handler ? std::make_shared<const callback_error_handler>(std::move(handler))
-                      : nullptr;
+  auto next =
+      handler ? std::make_shared<const callback_error_handler>(std::move(handler)) : nullptr;
   std::lock_guard lock(slot().mutex);
   auto previous = std::exchange(slot().handler, std::move(next));
   return previous ? *previous : callback_error_handler(default_handler);

@@ -15,8 +15,8 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
 
 long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t val, const timespec* ts,
            std::uint32_t mask) noexcept {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op | FUTEX_PRIVATE_FLAG,
-                 val, ts, nullptr, mask);
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op | FUTEX_PRIVATE_FLAG, val,
+                 ts, nullptr, mask);
 }
 
 }  // namespace
@@ -29,9 +29,8 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
     const auto since_epoch = until->time_since_epoch();
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
     ts.tv_sec = static_cast<time_t>(secs.count());
-    ts.tv_nsec = static_cast<long>((since_epoch - secs).count() *
-                                   clock::duration::period::num * 1'000'000'000 /
-                                   clock::duration::period::den);
+    ts.tv_nsec = static_cast<long>((since_epoch - secs).count() * clock::duration::period::num *
+                                   1'000'000'000 / clock::duration::period::den);
   }
   const long rc =
       futex(word, FUTEX_WAIT_BITSET, expected, until ? &ts : nullptr, FUTEX_BITSET_MATCH_ANY);

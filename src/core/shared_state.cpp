@@ -20,9 +20,8 @@ std::uint32_t state_base::lock() noexcept {
   std::uint32_t w = word_.load(std::memory_order_relaxed);
   for (int spins = 0;; ++spins) {
     // acquire: pairs with the release in unlock() / publish_locked().
-    if (!(w & lock_bit) &&
-        word_.compare_exchange_weak(w, w | lock_bit, std::memory_order_acquire,
-                                    std::memory_order_relaxed)) {
+    if (!(w & lock_bit) && word_.compare_exchange_weak(w, w | lock_bit, std::memory_order_acquire,
+                                                       std::memory_order_relaxed)) {
       return w | lock_bit;
     }
     if (spins < 64) {
@@ -110,7 +109,8 @@ bool state_base::try_start() noexcept {
 bool state_base::set_running_or_notify_cancel() {
   if (try_start()) return true;
   if (get_status() == status::cancelled) return false;
-  throw invalid_state_error("set_running_or_notify_cancel: the future is already running or finished");
+  throw invalid_state_error(
+      "set_running_or_notify_cancel: the future is already running or finished");
 }
 
 bool state_base::try_set_exception(std::exception_ptr error) noexcept {

@@ -17,8 +17,7 @@ bool satisfied(return_when when, std::size_t done, std::size_t total, bool excep
 
 }  // namespace
 
-void wait_states(const std::vector<state_base*>& states, const deadline& until,
-                 return_when when) {
+void wait_states(const std::vector<state_base*>& states, const deadline& until, return_when when) {
   std::size_t done = 0;
   bool exception_seen = false;
   for (const state_base* s : states) {

@@ -122,8 +122,10 @@ void process_pool_core::wake() noexcept {
 void process_pool_core::enqueue(std::vector<remote_job> jobs) {
   std::lock_guard lock(mutex_);
   if (broken_) {
-    throw broken_process_pool("A child process terminated abruptly, the process pool is not "
-                              "usable anymore (" + *broken_ + ")");
+    throw broken_process_pool(
+        "A child process terminated abruptly, the process pool is not "
+        "usable anymore (" +
+        *broken_ + ")");
   }
   if (shutdown_) throw shutdown_error();
   for (auto& job : jobs) queue_.push_back(std::move(job));
@@ -259,12 +261,15 @@ int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) 
 void process_pool_core::lost(worker_process& w, const std::string& why) {
   const int status = reap(w, exit_grace);
   if (w.state == phase::exiting) return;
-  std::string message = "A process in the process pool was terminated abruptly while the "
-                        "future was running or pending: " + describe_status(w.pid, status);
+  std::string message =
+      "A process in the process pool was terminated abruptly while the "
+      "future was running or pending: " +
+      describe_status(w.pid, status);
   if (!why.empty()) message += " (" + why + ")";
   if (w.state == phase::starting && method_ == start_method::spawn) {
-    message += ". It ended before serving: a program using start_method::spawn must call "
-               "cfutures::serve_if_worker(argc, argv) at the start of main()";
+    message +=
+        ". It ended before serving: a program using start_method::spawn must call "
+        "cfutures::serve_if_worker(argc, argv) at the start of main()";
   }
   break_pool(message);
 }
@@ -300,8 +305,9 @@ std::optional<remote_job> process_pool_core::next_job(std::size_t limit) {
       rest.entry = job.entry;
       rest.fn = job.fn;
       rest.complete = job.complete;
-      rest.items.assign(std::make_move_iterator(job.items.begin() + static_cast<std::ptrdiff_t>(limit)),
-                        std::make_move_iterator(job.items.end()));
+      rest.items.assign(
+          std::make_move_iterator(job.items.begin() + static_cast<std::ptrdiff_t>(limit)),
+          std::make_move_iterator(job.items.end()));
       job.items.resize(limit);
       queue_.push_front(std::move(rest));
     }
@@ -426,9 +432,8 @@ void process_pool_core::handle_message(worker_process& w) {
 }
 
 bool process_pool_core::work_left() const {
-  return std::any_of(workers_.begin(), workers_.end(), [](const worker_process& w) {
-    return w.state == phase::busy;
-  });
+  return std::any_of(workers_.begin(), workers_.end(),
+                     [](const worker_process& w) { return w.state == phase::busy; });
 }
 
 void process_pool_core::manage() noexcept {
@@ -449,8 +454,9 @@ void process_pool_core::manage() noexcept {
         for (auto& w : workers_) kill(w.pid, signal);
       }
       // Keep the pool at its size while there is work (replacing retired workers).
-      const auto live = static_cast<std::size_t>(std::count_if(
-          workers_.begin(), workers_.end(), [](const worker_process& w) { return w.state != phase::exiting; }));
+      const auto live = static_cast<std::size_t>(
+          std::count_if(workers_.begin(), workers_.end(),
+                        [](const worker_process& w) { return w.state != phase::exiting; }));
       if (!signal && !queue_empty) {
         for (std::size_t i = live; i < max_workers_; ++i) start_worker();
       }

@@ -62,7 +62,8 @@ const void* local_address(const code_ref& ref) {
   if (!l.module_found) {
     throw protocol_error("module '" + ref.module + "' is not loaded in the worker process");
   }
-  if (!l.address) throw protocol_error("the address sent is not code of module '" + ref.module + "'");
+  if (!l.address)
+    throw protocol_error("the address sent is not code of module '" + ref.module + "'");
   return l.address;
 }
 

@@ -14,16 +14,31 @@ namespace {
 
 enum class kind : std::uint16_t {
   other = 0,
-  logic_error, domain_error, invalid_argument, length_error, out_of_range,
-  runtime_error, range_error, overflow_error, underflow_error, bad_alloc,
-  cf_error, cancelled_error, timeout_error, invalid_state_error, shutdown_error,
-  broken_executor, broken_thread_pool, broken_process_pool, remote_error,
+  logic_error,
+  domain_error,
+  invalid_argument,
+  length_error,
+  out_of_range,
+  runtime_error,
+  range_error,
+  overflow_error,
+  underflow_error,
+  bad_alloc,
+  cf_error,
+  cancelled_error,
+  timeout_error,
+  invalid_state_error,
+  shutdown_error,
+  broken_executor,
+  broken_thread_pool,
+  broken_process_pool,
+  remote_error,
 };
 
 std::string demangle(const char* name) {
   int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                                  &std::free);
+  std::unique_ptr<char, decltype(&std::free)> out(
+      abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
   return status == 0 && out ? out.get() : name;
 }
 
@@ -72,7 +87,7 @@ std::string encode_exception(std::exception_ptr error_ptr) {
   } catch (const cfutures::remote_error& e) {
     tag = static_cast<std::uint16_t>(classify(e));
     type_name = tag == static_cast<std::uint16_t>(kind::remote_error) ? e.type_name()
-                                                                       : demangle(typeid(e).name());
+                                                                      : demangle(typeid(e).name());
     message = e.what();
     traceback = e.traceback();
   } catch (const std::exception& e) {
@@ -100,24 +115,42 @@ std::exception_ptr decode_exception(std::string_view bytes) {
     return std::current_exception();
   }
   switch (static_cast<kind>(tag)) {
-    case kind::logic_error: return make<std::logic_error>(message);
-    case kind::domain_error: return make<std::domain_error>(message);
-    case kind::invalid_argument: return make<std::invalid_argument>(message);
-    case kind::length_error: return make<std::length_error>(message);
-    case kind::out_of_range: return make<std::out_of_range>(message);
-    case kind::runtime_error: return make<std::runtime_error>(message);
-    case kind::range_error: return make<std::range_error>(message);
-    case kind::overflow_error: return make<std::overflow_error>(message);
-    case kind::underflow_error: return make<std::underflow_error>(message);
-    case kind::bad_alloc: return std::make_exception_ptr(std::bad_alloc());
-    case kind::cf_error: return make<error>(message);
-    case kind::cancelled_error: return make<cancelled_error>(message);
-    case kind::timeout_error: return make<timeout_error>(message);
-    case kind::invalid_state_error: return make<invalid_state_error>(message);
-    case kind::shutdown_error: return make<shutdown_error>(message);
-    case kind::broken_executor: return make<broken_executor>(message);
-    case kind::broken_thread_pool: return make<broken_thread_pool>(message);
-    case kind::broken_process_pool: return make<broken_process_pool>(message);
+    case kind::logic_error:
+      return make<std::logic_error>(message);
+    case kind::domain_error:
+      return make<std::domain_error>(message);
+    case kind::invalid_argument:
+      return make<std::invalid_argument>(message);
+    case kind::length_error:
+      return make<std::length_error>(message);
+    case kind::out_of_range:
+      return make<std::out_of_range>(message);
+    case kind::runtime_error:
+      return make<std::runtime_error>(message);
+    case kind::range_error:
+      return make<std::range_error>(message);
+    case kind::overflow_error:
+      return make<std::overflow_error>(message);
+    case kind::underflow_error:
+      return make<std::underflow_error>(message);
+    case kind::bad_alloc:
+      return std::make_exception_ptr(std::bad_alloc());
+    case kind::cf_error:
+      return make<error>(message);
+    case kind::cancelled_error:
+      return make<cancelled_error>(message);
+    case kind::timeout_error:
+      return make<timeout_error>(message);
+    case kind::invalid_state_error:
+      return make<invalid_state_error>(message);
+    case kind::shutdown_error:
+      return make<shutdown_error>(message);
+    case kind::broken_executor:
+      return make<broken_executor>(message);
+    case kind::broken_thread_pool:
+      return make<broken_thread_pool>(message);
+    case kind::broken_process_pool:
+      return make<broken_process_pool>(message);
     case kind::remote_error:
     case kind::other:
       break;

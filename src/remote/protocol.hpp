@@ -37,7 +37,13 @@ constexpr std::size_t header_size = 16;
 constexpr std::uint32_t max_payload = 1u << 30;
 
 enum class kind : std::uint16_t {
-  hello = 1, init = 2, init_ok = 3, init_failed = 4, call = 5, reply = 6, exit = 7,
+  hello = 1,
+  init = 2,
+  init_ok = 3,
+  init_failed = 4,
+  call = 5,
+  reply = 6,
+  exit = 7,
 };
 
 struct header {

@@ -1,6 +1,5 @@
 // Built against an installed cfutures: proves the exported package is complete.
 #include <cfutures/cfutures.hpp>
-
 #include <cstdio>
 #include <vector>
 

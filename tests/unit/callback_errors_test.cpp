@@ -8,9 +8,8 @@
 
 TEST(CallbackErrors, DefaultHandlerWritesOneLineToStderr) {
   cfutures::promise<int> p;
-  p.get_future().add_done_callback([](const cfutures::future<int>&) {
-    throw std::runtime_error("callback failed");
-  });
+  p.get_future().add_done_callback(
+      [](const cfutures::future<int>&) { throw std::runtime_error("callback failed"); });
   testing::internal::CaptureStderr();
   p.set_result(1);
   const std::string err = testing::internal::GetCapturedStderr();

@@ -1,7 +1,7 @@
 #include "cfutures/process_pool_executor.hpp"
 
-#include <gtest/gtest.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,9 +57,7 @@ std::size_t open_fds() {
   return n;
 }
 
-bool has_children() {
-  return waitpid(-1, nullptr, WNOHANG) != -1 || errno != ECHILD;
-}
+bool has_children() { return waitpid(-1, nullptr, WNOHANG) != -1 || errno != ECHILD; }
 
 class ProcessPool : public testing::TestWithParam<start_method> {
  protected:

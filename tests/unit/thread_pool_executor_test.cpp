@@ -1,7 +1,7 @@
 #include "cfutures/thread_pool_executor.hpp"
 
-#include <gtest/gtest.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -114,7 +114,10 @@ TEST(ThreadPool, WorkersAreNamedWithPrefix) {
   {
     thread_pool_executor pool({.max_workers = 2, .thread_name_prefix = "tpx"});
     std::latch both(2);
-    auto f1 = pool.submit([&] { both.arrive_and_wait(); return thread_names(); });
+    auto f1 = pool.submit([&] {
+      both.arrive_and_wait();
+      return thread_names();
+    });
     auto f2 = pool.submit([&] { both.arrive_and_wait(); });
     for (auto& n : f1.result()) names.insert(n);
     f2.result();
@@ -173,7 +176,11 @@ TEST(ThreadPool, ShutdownRunsQueuedWork) {
   std::atomic<int> ran{0};
   {
     thread_pool_executor pool(1);
-    for (int i = 0; i < 10; ++i) pool.submit([&] { std::this_thread::sleep_for(1ms); ++ran; });
+    for (int i = 0; i < 10; ++i)
+      pool.submit([&] {
+        std::this_thread::sleep_for(1ms);
+        ++ran;
+      });
     pool.shutdown({.wait = false});
   }
   EXPECT_EQ(ran.load(), 10);
@@ -200,15 +207,17 @@ TEST(ThreadPool, ShutdownCancelFuturesCancelsQueued) {
 TEST(ThreadPool, StopTokenTaskStopsOnRequest) {
   thread_pool_executor pool(1);
   std::latch started(1);
-  auto f = pool.submit([&](std::stop_token st, int step) {
-    started.count_down();
-    int n = 0;
-    while (!st.stop_requested()) {
-      n += step;
-      std::this_thread::sleep_for(1ms);
-    }
-    return n;
-  }, 1);
+  auto f = pool.submit(
+      [&](std::stop_token st, int step) {
+        started.count_down();
+        int n = 0;
+        while (!st.stop_requested()) {
+          n += step;
+          std::this_thread::sleep_for(1ms);
+        }
+        return n;
+      },
+      1);
   started.wait();
   EXPECT_TRUE(f.request_stop());
   EXPECT_GE(f.result(5s), 0);
@@ -273,7 +282,10 @@ TEST(ThreadPool, MaxPendingNeverBlocksOwnWorker) {
 
 TEST(ThreadPool, ShutdownFromOwnWorkerDoesNotDeadlock) {
   auto pool = std::make_unique<thread_pool_executor>(2);
-  auto f = pool->submit([p = pool.get()] { p->shutdown({.wait = true}); return 1; });
+  auto f = pool->submit([p = pool.get()] {
+    p->shutdown({.wait = true});
+    return 1;
+  });
   EXPECT_EQ(f.result(5s), 1);
   pool.reset();
 }
@@ -293,10 +305,13 @@ TEST(ThreadPool, NoWorkerOutlivesItsExecutor) {
 TEST(ThreadPool, MapKeepsInputOrder) {
   thread_pool_executor pool(4);
   std::vector<int> in{5, 1, 4, 2, 3};
-  auto out = pool.map([](int x) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(x * 5));
-    return x * 10;
-  }, in).to_vector();
+  auto out = pool.map(
+                     [](int x) {
+                       std::this_thread::sleep_for(std::chrono::milliseconds(x * 5));
+                       return x * 10;
+                     },
+                     in)
+                 .to_vector();
   EXPECT_EQ(out, (std::vector<int>{50, 10, 40, 20, 30}));
 }
 
@@ -318,10 +333,12 @@ TEST(ThreadPool, MapOfVoidYieldsMonostate) {
 TEST(ThreadPool, MapRethrowsAtPosition) {
   thread_pool_executor pool(2);
   std::vector<int> in{1, 2, 0, 4};
-  auto results = pool.map([](int x) {
-    if (x == 0) throw std::domain_error("zero");
-    return 10 / x;
-  }, in);
+  auto results = pool.map(
+      [](int x) {
+        if (x == 0) throw std::domain_error("zero");
+        return 10 / x;
+      },
+      in);
   auto it = results.begin();
   EXPECT_EQ(*it, 10);
   ++it;
@@ -333,10 +350,12 @@ TEST(ThreadPool, MapRethrowsAtPosition) {
 
 TEST(ThreadPool, MapTimeoutIsMeasuredFromTheCall) {
   thread_pool_executor pool(2);
-  auto results = pool.map([](int ms) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-    return ms;
-  }, std::vector<int>{0, 700}, cfutures::map_options{.timeout = 100ms});
+  auto results = pool.map(
+      [](int ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        return ms;
+      },
+      std::vector<int>{0, 700}, cfutures::map_options{.timeout = 100ms});
   auto it = results.begin();
   EXPECT_EQ(*it, 0);
   ++it;
@@ -349,8 +368,8 @@ TEST(ThreadPool, MapBufferSizeBoundsCallsInFlight) {
   thread_pool_executor pool(4);
   std::atomic<int> started{0};
   std::vector<int> in(20);
-  auto results = pool.map([&](int) { return ++started; }, in,
-                          cfutures::map_options{.buffersize = 2});
+  auto results =
+      pool.map([&](int) { return ++started; }, in, cfutures::map_options{.buffersize = 2});
   std::this_thread::sleep_for(50ms);
   EXPECT_LE(started.load(), 2);
   int consumed = 0;
@@ -374,11 +393,13 @@ TEST(ThreadPool, DestroyingMapEarlyCancelsUnstartedCalls) {
   thread_pool_executor pool(1);
   std::atomic<int> ran{0};
   {
-    auto results = pool.map([&](int) {
-      std::this_thread::sleep_for(20ms);
-      ++ran;
-      return 0;
-    }, std::vector<int>(10));
+    auto results = pool.map(
+        [&](int) {
+          std::this_thread::sleep_for(20ms);
+          ++ran;
+          return 0;
+        },
+        std::vector<int>(10));
     auto it = results.begin();
     (void)*it;
   }
@@ -389,7 +410,10 @@ TEST(ThreadPool, DestroyingMapEarlyCancelsUnstartedCalls) {
 TEST(ThreadPool, CallbackRunsInWorkerThread) {
   thread_pool_executor pool(1);
   std::latch go(1);
-  auto f = pool.submit([&] { go.wait(); return 1; });
+  auto f = pool.submit([&] {
+    go.wait();
+    return 1;
+  });
   std::atomic<bool> in_other_thread{false};
   const auto self = std::this_thread::get_id();
   std::latch called(1);

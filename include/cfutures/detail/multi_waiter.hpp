@@ -4,8 +4,8 @@
 // future's state (O(n) in all). A state that completes calls notify(index) while holding
 // its LOCK; notify appends the index to `ready_` (capacity reserved up front, so it never
 // allocates there) and wakes the consumer through the futex word `ticks_`. The consumer
-// takes indices with take_ready(), and may retire() them. detach() unlinks every node still linked, under each
-// state's LOCK, so no notification can arrive once it returns.
+// takes indices with take_ready(), and may retire() them. detach() unlinks every node still linked,
+// under each state's LOCK, so no notification can arrive once it returns.
 #pragma once
 
 #include <atomic>
@@ -49,7 +49,7 @@ class multi_waiter {
  private:
   std::unique_ptr<waiter_node[]> nodes_;
   std::vector<std::pair<state_base*, std::uint32_t>> watched_;  // nodes that may be linked
-  std::mutex mutex_;                  // guards ready_
+  std::mutex mutex_;                                            // guards ready_
   std::vector<std::uint32_t> ready_;
   std::atomic<std::size_t> ready_total_{0};
   std::atomic<bool> exception_seen_{false};

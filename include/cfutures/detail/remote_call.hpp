@@ -67,7 +67,8 @@ class string_sink : public std::streambuf {
 
  protected:
   int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    if (!traits_type::eq_int_type(c, traits_type::eof()))
+      out_.push_back(traits_type::to_char_type(c));
     return traits_type::not_eof(c);
   }
   std::streamsize xsputn(const char* s, std::streamsize n) override {
@@ -102,9 +103,10 @@ void read_values(std::string_view in, T&... values) {
 // What can be sent: a function pointer, or a lambda without captures (default-constructible
 // and empty), which the worker builds afresh.
 template <class F>
-inline constexpr bool is_sendable_function_v =
-    (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
-    (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
+inline constexpr bool is_sendable_function_v = (std::is_pointer_v<F> &&
+                                                std::is_function_v<std::remove_pointer_t<F>>) ||
+                                               (std::is_class_v<F> && std::is_empty_v<F> &&
+                                                std::is_default_constructible_v<F>);
 
 template <class F, class R, class... Args>
 void invoke_serialized(const void* fn, std::string_view in, std::string& out) {

@@ -96,7 +96,7 @@ class state_base {
   // The executor's form: PENDING -> RUNNING (true), or false for any other state.
   bool try_start() noexcept;
 
-  void set_exception(std::exception_ptr error);        // invalid_state_error if done
+  void set_exception(std::exception_ptr error);               // invalid_state_error if done
   bool try_set_exception(std::exception_ptr error) noexcept;  // false if done
 
   // Blocks until done or the deadline passes; returns done().

@@ -34,8 +34,7 @@ struct call_result {
   using type = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
 };
 template <class F, class... Args>
-  requires call_traits<F, Args...>::takes_stop_token
-struct call_result<F, Args...> {
+requires call_traits<F, Args...>::takes_stop_token struct call_result<F, Args...> {
   using type = std::remove_cvref_t<
       std::invoke_result_t<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>>;
 };
@@ -103,7 +102,8 @@ class task final : public shared_state<R> {
         [&](Fn& fn, Args&... args) -> decltype(auto) {
           if constexpr (takes_stop_token) {
             // The task's own token, also stopped when the executor asks for a stop.
-            std::stop_callback link(executor_stop, [this]() noexcept { stop_.source.request_stop(); });
+            std::stop_callback link(executor_stop,
+                                    [this]() noexcept { stop_.source.request_stop(); });
             return std::invoke(std::move(fn), stop_.source.get_token(), std::move(args)...);
           } else {
             return std::invoke(std::move(fn), std::move(args)...);
@@ -122,7 +122,7 @@ template <class F, class... Args>
 auto make_task(F&& f, Args&&... args) {
   using R = call_result_t<F, Args...>;
   auto* t = new task<R, std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(f),
-                                                                 std::forward<Args>(args)...);
+                                                                std::forward<Args>(args)...);
   return std::pair{future_access::make<R>(ref_ptr<shared_state<R>>::adopt(t)),
                    static_cast<state_base*>(t)};
 }
