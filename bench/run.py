@@ -17,11 +17,24 @@ LOWER_IS_BETTER = ("us", "ms", "s")
 
 def workloads(build):
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    return {
+    result = {
         "process_pool": {
             "cfutures": [os.path.join(build, "bench", "bench_process_pool")],
             "cpython": [python, os.path.join(HERE, "process_pool", "python_process_pool.py")],
         },
+        "thread_pool": {
+            "cfutures": [os.path.join(build, "bench", "bench_thread_pool")],
+            "std_async": [os.path.join(build, "bench", "bench_thread_pool_std_async")],
+            "asio": [os.path.join(build, "bench", "bench_thread_pool_asio")],
+            "tbb": [os.path.join(build, "bench", "bench_thread_pool_tbb")],
+            "cpython": [python, os.path.join(HERE, "thread_pool", "python_thread_pool.py")],
+        },
+    }
+    # Peers built only when their library was found (Boost, oneTBB) are skipped if absent.
+    return {
+        workload: {impl: cmd for impl, cmd in impls.items()
+                   if impl == "cfutures" or cmd[0] == python or os.path.exists(cmd[0])}
+        for workload, impls in result.items()
     }
 
 
@@ -57,10 +70,17 @@ def main():
             medians = {}
             for impl in impls:
                 values = samples[impl].get(name, [])
+                if not values:  # a peer may omit a metric it has no counterpart for
+                    medians[impl] = None
+                    row.append("—")
+                    continue
                 medians[impl] = statistics.median(values)
                 row.append(f"{medians[impl]:.4g} [{min(values):.4g}-{max(values):.4g}]")
             for peer in peers:
                 ours, theirs = medians["cfutures"], medians[peer]
+                if ours is None or theirs is None:
+                    row.append("—")
+                    continue
                 ratio = theirs / ours if unit in LOWER_IS_BETTER else ours / theirs
                 row.append(f"{ratio:.1f}x")
             print("| " + " | ".join(row) + " |")

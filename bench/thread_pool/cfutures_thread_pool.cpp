@@ -1,0 +1,57 @@
+// Thread-pool workloads, cfutures side (cfutures::thread_pool_executor(2)). Prints one
+// "metric value unit" line per workload; the peers in this folder print the same names.
+//   trivial_1m            tasks/s: 1 000 000 trivial tasks (i + 1), submit all then collect
+//   round_trip_us         median submit → result of a trivial task, one at a time (20 000)
+//   round_trip_p99_us     99th percentile of the same samples
+//   fanout_primes_x       serial time / pool time of 64 × count-primes(< 10000)
+//   as_completed_100k_ms  ms to iterate as_completed over 100 000 already-finished futures
+#include <cfutures/cfutures.hpp>
+#include <cstdio>
+#include <vector>
+
+#include "common.hpp"
+
+using bench::clock_type;
+using bench::seconds_since;
+
+int main() {
+  cfutures::thread_pool_executor pool(2);
+  pool.submit([] { return 0; }).result();
+
+  {
+    constexpr int n = 1000000;
+    std::vector<cfutures::future<int>> fs;
+    fs.reserve(n);
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (int i = 0; i < n; ++i) fs.push_back(pool.submit([i] { return i + 1; }));
+    for (auto& f : fs) sum += f.result();
+    const double t = seconds_since(start);
+    if (sum == 0) std::fprintf(stderr, "impossible\n");
+    std::printf("trivial_1m %.6g tasks/s\n", n / t);
+  }
+
+  bench::print_round_trip([&](int i) { return pool.submit([i] { return i + 1; }).result(); });
+
+  bench::print_fanout([&](int tasks) {
+    std::vector<cfutures::future<int>> fs;
+    for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit(bench::count_primes, 10000));
+    long sum = 0;
+    for (auto& f : fs) sum += f.result();
+    return sum;
+  });
+
+  {
+    constexpr int n = 100000;
+    std::vector<cfutures::future<int>> fs;
+    fs.reserve(n);
+    for (int i = 0; i < n; ++i) fs.push_back(pool.submit([i] { return i + 1; }));
+    for (auto& f : fs) f.wait();
+    long sum = 0;
+    const auto start = clock_type::now();
+    for (const auto& f : cfutures::as_completed(fs)) sum += f.result();
+    const double t = seconds_since(start);
+    if (sum == 0) std::fprintf(stderr, "impossible\n");
+    std::printf("as_completed_100k_ms %.6g ms\n", t * 1e3);
+  }
+}

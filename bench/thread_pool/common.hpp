@@ -1,0 +1,67 @@
+// Shared by the C++ programs of bench/thread_pool: timing, the prime-counting task, and the
+// printing of the round-trip percentiles. Each program supplies its own pool.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+namespace bench {
+
+using clock_type = std::chrono::steady_clock;
+
+inline double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Counts the primes below `below` by trial division (the fan-out workload's task).
+inline int count_primes(int below) {
+  int count = 0;
+  for (int n = 2; n < below; ++n) {
+    bool prime = true;
+    for (int d = 2; d * d <= n; ++d) {
+      if (n % d == 0) {
+        prime = false;
+        break;
+      }
+    }
+    count += prime;
+  }
+  return count;
+}
+
+// Times `round_trip()` (one submit → result) 20 000 times after 2 000 warm-up calls and prints
+// round_trip_us (median) and round_trip_p99_us.
+template <class F>
+void print_round_trip(F round_trip) {
+  for (int i = 0; i < 2000; ++i) round_trip(i);
+  std::vector<double> samples;
+  samples.reserve(20000);
+  for (int i = 0; i < 20000; ++i) {
+    const auto start = clock_type::now();
+    round_trip(i);
+    samples.push_back(seconds_since(start) * 1e6);
+  }
+  std::sort(samples.begin(), samples.end());
+  std::printf("round_trip_us %.6g us\n", samples[samples.size() / 2]);
+  std::printf("round_trip_p99_us %.6g us\n", samples[samples.size() * 99 / 100]);
+}
+
+// Times 64 × count_primes(10000) serially, then through `submit_all_collect(tasks)` (which
+// returns the sum of the counts), and prints fanout_primes_x = serial time / pool time.
+template <class F>
+void print_fanout(F submit_all_collect) {
+  constexpr int tasks = 64;
+  long serial_sum = 0;
+  auto start = clock_type::now();
+  for (int i = 0; i < tasks; ++i) serial_sum += count_primes(10000);
+  const double serial = seconds_since(start);
+  start = clock_type::now();
+  const long pool_sum = submit_all_collect(tasks);
+  const double parallel = seconds_since(start);
+  if (serial_sum != pool_sum) std::fprintf(stderr, "fan-out: wrong sum\n");
+  std::printf("fanout_primes_x %.6g x\n", serial / parallel);
+}
+
+}  // namespace bench
