@@ -50,6 +50,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <tuple>
@@ -119,6 +120,7 @@ class process_initializer {
       process_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
   {
     static_assert(detail::check_remote_call<F, Args...>());
+    std::shared_lock no_fork(detail::fork_barrier());
     call_ = detail::encode_call(std::decay_t<F>(std::forward<F>(f)), std::decay_t<Args>(args)...);
     set_ = true;
   }
@@ -154,6 +156,7 @@ class process_pool_executor {
     static_assert(detail::check_remote_call<F, Args...>());
     using fn = std::decay_t<F>;
     using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
+    std::shared_lock no_fork(detail::fork_barrier());
     detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
     auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
     detail::remote_job job;
@@ -170,6 +173,7 @@ class process_pool_executor {
   auto submit_chunked(F f, std::vector<std::tuple<Args...>> calls, std::size_t chunksize) {
     static_assert(detail::check_remote_call<F, Args...>());
     using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+    std::shared_lock no_fork(detail::fork_barrier());
     std::vector<future<R>> futures;
     futures.reserve(calls.size());
     std::vector<detail::remote_job> jobs;

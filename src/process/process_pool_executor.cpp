@@ -203,6 +203,7 @@ void process_pool_core::start_worker() {
   }
   char* argv[] = {argv0.data(), nullptr};
   std::fflush(nullptr);  // or the child would flush the parent's buffered output again
+  std::unique_lock no_submit(fork_barrier());
   const pid_t pid = fork();
   if (pid < 0) {
     const int e = errno;
@@ -228,6 +229,7 @@ void process_pool_core::start_worker() {
     std::fflush(nullptr);
     _exit(code);
   }
+  no_submit.unlock();
   ::close(sv[1]);
   worker_process w;
   w.pid = pid;

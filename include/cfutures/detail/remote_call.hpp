@@ -17,6 +17,7 @@
 #include <exception>
 #include <istream>
 #include <ostream>
+#include <shared_mutex>
 #include <streambuf>
 #include <string>
 #include <string_view>
@@ -149,6 +150,13 @@ encoded_call encode_call(F f, const Args&... args) {
   write_values(call.args, std::tuple<const Args&...>(args...));
   return call;
 }
+
+// Held (shared) by threads while they serialize calls and allocate their states; held
+// exclusively around fork(). A forked child inherits only the forking thread, so any lock
+// another thread held at that moment (the allocator's, the iostream locale's) would stay
+// locked in the child forever: forking only while no thread is inside submit keeps the
+// library's own work out of that window.
+std::shared_mutex& fork_barrier() noexcept;
 
 // Exceptions across the boundary: the exact dynamic types of <stdexcept>, std::bad_alloc and
 // cfutures' errors come back as themselves; anything else as remote_error.
