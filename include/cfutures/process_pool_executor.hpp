@@ -25,7 +25,10 @@
 //   method               start_method::fork (default; needs nothing) or start_method::spawn
 //                        (runs this program again; its main() must call serve_if_worker
 //                        first — forgetting it is reported as broken_process_pool naming
-//                        the fix, never a hang)
+//                        the fix, never a hang). As in Python, a forked child keeps any lock
+//                        another thread of the parent held at the moment of fork; cfutures
+//                        forks only while no thread is inside its own submit, but a program
+//                        whose other threads hold locks of their own should use spawn
 // Semantics: as thread_pool_executor (executor.hpp), plus:
 //   - A call is running() only while a worker process has it; until then cancel() succeeds
 //     (CPython marks up to max_workers + 1 queued calls running).
