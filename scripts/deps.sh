@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages cfutures needs to build, test and run its examples.
-# Skips apt entirely when they are all present already.
+# Installs the Debian packages cfutures needs to build, test and run its examples (the list
+# is scripts/packages.txt). Skips apt entirely when they are all present already.
 set -euo pipefail
-packages=(cmake g++ make libgtest-dev libgmock-dev libcereal-dev)
+mapfile -t packages < "$(dirname "$0")/packages.txt"
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -57,8 +57,10 @@ int calibrate(double target) {
   }
 }
 
+// Runs the four tasks on a fresh pool of four workers; returns the time map() took.
 template <class Executor>
-double run(Executor& executor, const std::vector<int>& numbers, std::vector<int>& results) {
+double run(const std::vector<int>& numbers, std::vector<int>& results) {
+  Executor executor(4);
   const demo::stopwatch watch;
   results = executor.map(cpu_intensive_task, numbers).to_vector();
   return watch.seconds();
@@ -83,20 +85,12 @@ int main(int argc, char** argv) {
 
   demo::say("=== Threading (threads run in parallel in C++) ===");
   std::vector<int> thread_results;
-  double thread_time = 0;
-  {
-    cfutures::thread_pool_executor executor(4);
-    thread_time = run(executor, numbers, thread_results);
-  }
+  const double thread_time = run<cfutures::thread_pool_executor>(numbers, thread_results);
   demo::say("⏱️  Threading time: ", demo::secs(thread_time));
 
   demo::say("=== Multiprocessing (true parallelism, isolated workers) ===");
   std::vector<int> process_results;
-  double process_time = 0;
-  {
-    cfutures::process_pool_executor executor(4);
-    process_time = run(executor, numbers, process_results);
-  }
+  const double process_time = run<cfutures::process_pool_executor>(numbers, process_results);
   demo::say("⏱️  Multiprocessing time: ", demo::secs(process_time));
 
   const double thread_speedup = sequential / thread_time;
