@@ -83,12 +83,37 @@ class thread_pool_executor {
 
   template <class F, class... Args>
   auto map(F&& f, Args&&... args) {
-    return detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
+    submit_batch batch(*this);
+    auto results = detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
+    batch.flush();
+    return results;
   }
 
   void shutdown(shutdown_options options = {}) noexcept;
 
  private:
+  // While one is open on a thread, that thread's submits to this pool are queued together,
+  // `size` at a time (one lock and one wake-up per batch). Closing it without flush()
+  // cancels what it holds.
+  class submit_batch {
+   public:
+    static constexpr std::size_t size = 256;
+    explicit submit_batch(thread_pool_executor& pool);
+    ~submit_batch();
+    submit_batch(const submit_batch&) = delete;
+    submit_batch& operator=(const submit_batch&) = delete;
+    void flush();  // throws as submit() does
+
+   private:
+    friend class thread_pool_executor;
+    thread_pool_executor* pool_;
+    submit_batch* outer_;
+    detail::state_base* first_ = nullptr;
+    detail::state_base* last_ = nullptr;
+    std::size_t count_ = 0;
+  };
+  static thread_local submit_batch* current_batch_;
+
   // Takes over the task's queue reference; on failure abandons it and throws.
   void enqueue(detail::state_base* task);
 

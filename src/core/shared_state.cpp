@@ -1,19 +1,44 @@
 #include "cfutures/detail/shared_state.hpp"
 
+#include <chrono>
 #include <thread>
 
 #include "cfutures/detail/futex.hpp"
-#include "cfutures/detail/multi_waiter.hpp"
 #include "cfutures/errors.hpp"
 
 namespace cfutures::detail {
 namespace {
-constexpr int spin_before_sleep = 128;
+
+// How long a waiter spins before it sleeps: longer than a short task's round trip, far
+// shorter than a scheduler tick.
+constexpr auto spin_window = std::chrono::microseconds(50);
+
+struct thread_helper {
+  wait_helper* helper = nullptr;
+  const void* origin = nullptr;
+};
+thread_local thread_helper current_helper;
+
+// Reverses a callback list (newest first -> oldest first).
+callback_node* reversed(callback_node* list) noexcept {
+  callback_node* out = nullptr;
+  while (list) {
+    callback_node* node = std::exchange(list, list->next);
+    node->next = out;
+    out = node;
+  }
+  return out;
+}
+
+}  // namespace
+
+void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept {
+  current_helper = {helper, origin};
 }
 
 state_base::~state_base() {
   // Callbacks of a state that never completed are dropped with it.
-  while (callbacks_head_) delete std::exchange(callbacks_head_, callbacks_head_->next);
+  while (callbacks_) delete std::exchange(callbacks_, callbacks_->next);
 }
 
 std::uint32_t state_base::lock() noexcept {
@@ -37,8 +62,7 @@ void state_base::unlock() noexcept { word_.fetch_and(~lock_bit, std::memory_orde
 
 bool state_base::publish_locked(status to, bool with_exception) noexcept {
   waiter_node* waiters = std::exchange(waiters_, nullptr);
-  callback_node* callbacks = std::exchange(callbacks_head_, nullptr);
-  callback_node* callbacks_tail = std::exchange(callbacks_tail_, nullptr);
+  callback_node* callbacks = std::exchange(callbacks_, nullptr);
   const std::uint32_t terminal =
       static_cast<std::uint32_t>(to) | (with_exception ? exception_bit : 0);
   // Only a pending state can be cancelled; a worker may move PENDING to RUNNING meanwhile.
@@ -49,8 +73,7 @@ bool state_base::publish_locked(status to, bool with_exception) noexcept {
   for (;;) {
     if (!may_leave(w)) {
       waiters_ = waiters;
-      callbacks_head_ = callbacks;
-      callbacks_tail_ = callbacks_tail;
+      callbacks_ = callbacks;
       unlock();
       return false;
     }
@@ -74,6 +97,7 @@ bool state_base::publish_locked(status to, bool with_exception) noexcept {
             sleepers_bit) != 0;
   }
   if (wake) futex_wake_all(word_);
+  callbacks = reversed(callbacks);
   while (callbacks) {
     std::unique_ptr<callback_node> node(std::exchange(callbacks, callbacks->next));
     node->invoke(*this);
@@ -131,10 +155,21 @@ void state_base::set_exception(std::exception_ptr error) {
 }
 
 bool state_base::wait_until(const deadline& until) const noexcept {
-  for (int i = 0; i < spin_before_sleep; ++i) {
+  if (is_done(word_.load(std::memory_order_acquire))) return true;
+  const thread_helper here = current_helper;
+  if (here.helper && origin && origin == here.origin) {
+    // Waiting is not a mutation; the helper links a waiter node, as wait() does.
+    return here.helper->help_until(const_cast<state_base&>(*this), until);
+  }
+  const auto spin_end = clock::now() + spin_window;
+  for (unsigned i = 1;; ++i) {
     if (is_done(word_.load(std::memory_order_acquire))) return true;
-    if (until.passed()) return false;
     cpu_relax();
+    if (i % 32 == 0) {
+      const auto now = clock::now();
+      if (now >= spin_end) break;
+      if (until.time_point() && now >= *until.time_point()) return done();
+    }
   }
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_acquire);
@@ -165,12 +200,8 @@ void state_base::add_callback(std::unique_ptr<callback_node> node) {
     return;
   }
   callback_node* raw = node.release();
-  if (callbacks_tail_) {
-    callbacks_tail_->next = raw;
-  } else {
-    callbacks_head_ = raw;
-  }
-  callbacks_tail_ = raw;
+  raw->next = callbacks_;
+  callbacks_ = raw;
   unlock();
 }
 
@@ -203,9 +234,7 @@ void state_base::remove_waiter(waiter_node& node) noexcept {
   unlock();
 }
 
-void state_base::run(const run_context& context) noexcept {
-  if (context.finishing) context.finishing->fetch_add(1, std::memory_order_relaxed);
-}
+void state_base::run(const run_context& context) noexcept { context.finishing(); }
 
 void state_base::abandon(std::exception_ptr reason) noexcept {
   if (reason) {

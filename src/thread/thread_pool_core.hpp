@@ -2,18 +2,43 @@
 // worker that outlives the executor object (shutdown from inside the pool) stays valid.
 //
 // Data flow:
-//   submit ──enqueue──▶ FIFO of tasks (intrusive, under mutex_) ──▶ worker_main: pop, run
-//     │  spawns a worker when more tasks wait than workers are idle or finishing
-//     └─ blocks on space_cv_ while max_pending tasks wait (not from the pool's own workers)
-//   shutdown: closes the queue; cancel_futures drains it (futures cancelled) and requests a
-//   stop of running stop_token tasks; workers finish the queue, then exit; wait joins them.
-//   A failing initializer breaks the pool: the queue is drained into broken_thread_pool.
+//
+//   submit from outside ──▶ injection queue (FIFO, mutex_) ─┐ a worker takes a batch:
+//   map() ── 256 at a time ─▶ (one lock, one wake-up)       │ one to run, the rest into
+//                                                           ▼ its own ring
+//   submit from a worker ─────────────────────────▶ worker's ring (task_ring, lock-free)
+//                                                           │
+//   find_work(): own ring ─▶ injection queue ─▶ other workers' rings (stealing)
+//
+// Sleeping and waking (all lock-free on the submit path):
+//   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
+//                            else, or after the window: park on its own futex word
+//   submit ─▶ push; fence; if a worker is parked and none is searching: wake one
+//   "searching" (searching_) = about to look for work: counted just before a worker
+//   publishes a result with its ring empty, and by a waker for the worker it wakes; uncounted
+//   when that worker takes a task or parks. It lets a round trip (submit, result, submit…)
+//   run on one spinning worker without waking another. park() re-checks every queue after
+//   announcing itself (seq_cst, Dekker with the submitter's fence), so no wake-up is lost.
+//
+// Waiting inside the pool (wait_helper): a worker whose task calls result() on a future of
+// its own pool runs queued tasks meanwhile (own ring first), and parks with a waiter node on
+// that future when there is nothing to run; a new task or the future's completion wakes it.
+//
+// Workers start on demand as in Python: every submit takes an "idle token" or starts a
+// worker (up to max_workers); a worker leaves a token just before it publishes a result.
+//
+// shutdown: closes the pool to submits (under mutex_); cancel_futures drains every queue
+// (futures cancelled) and requests a stop of running stop_token tasks; workers run what is
+// left, then exit once they find nothing; wait joins them. A failing initializer breaks the
+// pool: every queue is drained into broken_thread_pool.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,47 +49,119 @@
 
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/thread_pool_executor.hpp"
+#include "task_ring.hpp"
 
 namespace cfutures::detail {
 
-class thread_pool_core : public std::enable_shared_from_this<thread_pool_core> {
+class thread_pool_core final : public std::enable_shared_from_this<thread_pool_core>,
+                               public wait_helper {
  public:
   explicit thread_pool_core(thread_pool_options options);
 
   std::size_t max_workers() const noexcept { return max_workers_; }
+  // Takes over the tasks' queue references; on failure abandons them and throws.
   void enqueue(state_base* task);
+  void enqueue_list(state_base* first, state_base* last, std::size_t count);
+  // Whether submits from this thread may be batched (no max_pending back-pressure).
+  bool batches_submits() const noexcept { return max_pending_ == 0; }
   void shutdown(bool wait, bool cancel_futures) noexcept;
   // Detaches the calling worker's own thread, if any (the executor dies on a worker).
   void detach_current_worker() noexcept;
 
+  bool help_until(state_base& awaited, const deadline& until) noexcept override;
+
  private:
-  void worker_main(std::size_t index);
-  void spawn_worker_locked();
-  state_base* pop_locked() noexcept;
-  state_base* drain_locked() noexcept;  // the whole queue as a list
+  struct worker final : waiter_sink {
+    worker(thread_pool_core& p, std::size_t i);
+    void notify(std::uint32_t, bool) noexcept override;  // the awaited future is done
+
+    thread_pool_core& pool;
+    const std::size_t index;
+    run_context context;          // for the tasks it takes from the queues
+    run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
+    task_ring ring;
+    std::atomic<std::uint32_t> wake_word{0};  // futex: 1 once woken
+    waiter_node awaited_node;                  // linked while parked in help_until
+    // Guarded by park_mutex_:
+    worker* parked_prev = nullptr;
+    worker* parked_next = nullptr;
+    bool parked = false;
+    bool woken_searching = false;  // the waker counted this worker in searching_
+    // Only the worker's own thread:
+    bool searching = false;  // counted in searching_
+  };
+
+  void worker_main(worker& self);
+  void run_task(state_base* task, const run_context& context) noexcept;
+  static void before_publish(void* self) noexcept;
+
+  state_base* find_work(worker* self) noexcept;
+  state_base* take_injected(worker* self) noexcept;
+  bool has_work() const noexcept;
+  bool closing() const noexcept;
+  void took_task(worker& self) noexcept;
+  void stop_searching(worker& self) noexcept;
+
+  void idle(worker& self) noexcept;
+  bool spin_for_work() noexcept;
+  void park(worker& self, state_base* awaited, const deadline& until) noexcept;
+  void notify_work() noexcept;
+  void wake_one() noexcept;
+  void wake_all() noexcept;
+  void unlink_parked_locked(worker& w) noexcept;
+
+  void start_worker_if_needed();
+  // Appends to the injection queue; throws (after abandoning the tasks) once closed.
+  void push_injected(state_base* first, state_base* last, std::size_t count);
+  [[noreturn]] void reject(state_base* first, std::size_t count);
+  bool reserve_space();  // false once closed
+  void count_taken(std::size_t count) noexcept;
+  state_base* drain_all() noexcept;  // every queue, as a list
   void fail_initializer(std::exception_ptr error) noexcept;
   static void abandon_all(state_base* list, const std::exception_ptr& reason) noexcept;
-  bool on_own_worker() const noexcept;
+  worker* own_worker() const noexcept;
+
+  static thread_local const thread_pool_core* this_pool_;
+  static thread_local worker* this_worker_;
 
   const std::size_t max_workers_;
+  const std::size_t max_threads_;  // max_workers_, capped by what an array of slots holds
   const std::string name_prefix_;
   const std::function<void()> initializer_;
   const std::size_t max_pending_;
-
-  std::mutex mutex_;
-  std::condition_variable work_cv_;   // workers wait for tasks
-  std::condition_variable space_cv_;  // submitters wait for room (max_pending)
-  state_base* head_ = nullptr;
-  state_base* tail_ = nullptr;
-  std::size_t queued_ = 0;
-  std::size_t idle_ = 0;
-  std::atomic<std::size_t> finishing_{0};  // see run_context::finishing
-  std::vector<std::thread> threads_;
-  bool shutdown_ = false;
-  std::optional<std::string> broken_;
   std::stop_source stop_;
 
-  std::mutex join_mutex_;  // serializes joiners
+  // The injection queue and the pool's flags.
+  std::mutex mutex_;
+  state_base* head_ = nullptr;
+  state_base* tail_ = nullptr;
+  std::atomic<std::size_t> injected_{0};  // tasks in the injection queue
+  std::atomic<bool> closed_{false};       // shutdown() was called
+  std::atomic<bool> broken_{false};
+  std::string broken_message_;  // guarded by mutex_
+
+  // Workers: slots [0, started_) are set; worker objects live as long as the core.
+  std::unique_ptr<std::atomic<worker*>[]> slots_;
+  std::atomic<std::size_t> started_{0};
+  std::atomic<bool> all_started_{false};
+  std::atomic<std::size_t> idle_tokens_{0};
+  std::mutex threads_mutex_;  // guards workers_, threads_ (growth)
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::mutex join_mutex_;  // serializes joiners and detachers
+
+  // Sleeping workers.
+  std::mutex park_mutex_;
+  worker* parked_head_ = nullptr;
+  std::atomic<std::size_t> parked_count_{0};
+  std::atomic<std::size_t> searching_{0};
+  std::atomic<std::uint32_t> spinning_{0};
+
+  // max_pending back-pressure (only when max_pending_ != 0).
+  std::atomic<std::size_t> waiting_{0};  // queued tasks not yet taken
+  std::atomic<std::size_t> space_waiters_{0};
+  std::mutex space_mutex_;
+  std::condition_variable space_cv_;
 };
 
 }  // namespace cfutures::detail

@@ -20,7 +20,7 @@
 
 namespace cfutures::detail {
 
-class multi_waiter {
+class multi_waiter final : public waiter_sink {
  public:
   explicit multi_waiter(std::size_t capacity);
   ~multi_waiter();
@@ -36,7 +36,7 @@ class multi_waiter {
   void retire(std::uint32_t index) noexcept;
 
   // Called by a completing state under its LOCK.
-  void notify(std::uint32_t index, bool with_exception) noexcept;
+  void notify(std::uint32_t index, bool with_exception) noexcept override;
 
   // Moves the indices that became ready since the last call into `out` (appending).
   void take_ready(std::vector<std::uint32_t>& out);

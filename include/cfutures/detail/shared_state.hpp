@@ -23,6 +23,11 @@
 // detached under LOCK and run after it is released, in registration order, in the
 // completing thread. A callback added to a done state runs at once in the adding thread.
 //
+// Waiting (wait_until): spin for a short window (a wake-up across CPUs costs 15-70 µs), then
+// sleep on the word. A thread-pool worker waiting for a future of its own pool instead runs
+// that pool's queued work meanwhile (wait_helper), so recursive submit-and-wait cannot
+// deadlock the pool.
+//
 // Pending -> running is a CAS that ignores LOCK (it preserves the bit), so cancel() also
 // transitions by CAS and loses cleanly to a worker that has just started the call.
 #pragma once
@@ -43,7 +48,6 @@ namespace cfutures::detail {
 enum class status : std::uint32_t { pending = 0, running = 1, finished = 2, cancelled = 3 };
 
 class state_base;
-class multi_waiter;
 
 // A done-callback, type-erased; owned by the state until it has run.
 struct callback_node {
@@ -52,11 +56,21 @@ struct callback_node {
   virtual ~callback_node() = default;
 };
 
-// One future's link to a multi_waiter (wait / as_completed); owned by the waiter.
+// Whoever waits through waiter nodes: a multi_waiter (wait / as_completed), or a thread-pool
+// worker that runs other work while it waits. notify() is called under the state's LOCK.
+class waiter_sink {
+ public:
+  virtual void notify(std::uint32_t index, bool with_exception) noexcept = 0;
+
+ protected:
+  ~waiter_sink() = default;
+};
+
+// One future's link to a waiter_sink; owned by the sink.
 struct waiter_node {
   waiter_node* prev = nullptr;
   waiter_node* next = nullptr;
-  multi_waiter* owner = nullptr;
+  waiter_sink* owner = nullptr;
   std::uint32_t index = 0;
   bool linked = false;  // guarded by the state's LOCK
 };
@@ -64,10 +78,30 @@ struct waiter_node {
 // What an executor's worker hands to a task it runs.
 struct run_context {
   std::stop_token executor_stop;  // a stop here is forwarded to tasks that take a stop_token
-  // Incremented exactly once by run(): after the call has returned, just before its result
-  // is published, so the executor counts this worker as available before anyone sees it.
-  std::atomic<std::size_t>* finishing = nullptr;
+  // Called exactly once by run(), if set: after the call has returned (or was found
+  // cancelled), just before its result is published, so the executor can count this worker
+  // as available before anyone sees the result.
+  void (*before_publish)(void* arg) noexcept = nullptr;
+  void* arg = nullptr;
+
+  void finishing() const noexcept {
+    if (before_publish) before_publish(arg);
+  }
 };
+
+// A thread that can run other work while it waits for a future of its own executor (a
+// thread-pool worker). Installed per thread; wait_until() hands it the wait when the state's
+// origin is the helper's executor.
+class wait_helper {
+ public:
+  virtual bool help_until(state_base& state, const deadline& until) noexcept = 0;
+
+ protected:
+  ~wait_helper() = default;
+};
+
+// The calling thread's helper and the origin it helps with (null, null: none).
+void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept;
 
 // Calls the process-wide callback-error handler; never throws.
 void report_callback_error(std::exception_ptr error) noexcept;
@@ -120,6 +154,7 @@ class state_base {
   virtual void abandon(std::exception_ptr reason) noexcept;
 
   state_base* next_in_queue = nullptr;  // intrusive link for executors' queues
+  const void* origin = nullptr;          // the executor that queued this task, if any
 
  protected:
   static constexpr std::uint32_t status_mask = 0b11;
@@ -153,8 +188,7 @@ class state_base {
  private:
   mutable std::atomic<std::uint32_t> word_{0};
   std::atomic<std::uint32_t> refs_;
-  callback_node* callbacks_head_ = nullptr;
-  callback_node* callbacks_tail_ = nullptr;
+  callback_node* callbacks_ = nullptr;  // newest first; run oldest first
   waiter_node* waiters_ = nullptr;
 };
 

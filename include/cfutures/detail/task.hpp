@@ -70,7 +70,7 @@ class task final : public shared_state<R> {
   void run(const run_context& context) noexcept override {
     if (!this->try_start()) {
       call_.reset();
-      if (context.finishing) context.finishing->fetch_add(1, std::memory_order_relaxed);
+      context.finishing();
       return;
     }
     bool failed = false;
@@ -85,8 +85,7 @@ class task final : public shared_state<R> {
       failed = true;
     }
     call_.reset();
-    // relaxed: the release publish below orders it before anyone sees the result.
-    if (context.finishing) context.finishing->fetch_add(1, std::memory_order_relaxed);
+    context.finishing();
     this->lock();
     this->publish_locked(status::finished, failed);
   }
