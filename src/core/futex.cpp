@@ -1,6 +1,7 @@
 #include "cfutures/detail/futex.hpp"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,6 +37,16 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
       futex(word, FUTEX_WAIT_BITSET, expected, until ? &ts : nullptr, FUTEX_BITSET_MATCH_ANY);
   if (rc == -1 && errno == ETIMEDOUT) return false;
   return true;
+}
+
+bool spin_wait::next() const noexcept {
+  ++rounds_;
+  if (rounds_ % 16 != 0) {
+    cpu_relax();
+    return true;
+  }
+  if (rounds_ > 64) sched_yield();
+  return clock::now() < end_;
 }
 
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {

@@ -161,16 +161,11 @@ bool state_base::wait_until(const deadline& until) const noexcept {
     // Waiting is not a mutation; the helper links a waiter node, as wait() does.
     return here.helper->help_until(const_cast<state_base&>(*this), until);
   }
-  const auto spin_end = clock::now() + spin_window;
-  for (unsigned i = 1;; ++i) {
+  const spin_wait spin(spin_window);
+  do {
     if (is_done(word_.load(std::memory_order_acquire))) return true;
-    cpu_relax();
-    if (i % 32 == 0) {
-      const auto now = clock::now();
-      if (now >= spin_end) break;
-      if (until.time_point() && now >= *until.time_point()) return done();
-    }
-  }
+    if (until.passed()) return false;
+  } while (spin.next());
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_acquire);
     if (is_done(w)) return true;

@@ -43,12 +43,11 @@ void name_this_thread(const std::string& prefix, std::size_t index) {
 // Spins until `ready()` or `window` has passed; returns whether ready() was seen.
 template <class Ready>
 bool spin_until(Ready ready, std::chrono::microseconds window) noexcept {
-  const auto end = clock::now() + window;
-  for (unsigned i = 1;; ++i) {
+  const spin_wait spin(window);
+  do {
     if (ready()) return true;
-    cpu_relax();
-    if (i % 32 == 0 && clock::now() >= end) return ready();
-  }
+  } while (spin.next());
+  return ready();
 }
 
 }  // namespace
@@ -90,7 +89,6 @@ bool thread_pool_core::closing() const noexcept {
 
 void thread_pool_core::enqueue(state_base* task) {
   task->origin = this;
-  task->next_in_queue = nullptr;
   worker* self = own_worker();
   if (self) {
     // A worker's own submits never block on max_pending and go to its ring.
@@ -114,7 +112,9 @@ void thread_pool_core::enqueue(state_base* task) {
 }
 
 void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::size_t count) {
-  for (state_base* t = first; t; t = t->next_in_queue) t->origin = this;
+  for (state_base* t = first; t; t = t->next_in_queue.load(std::memory_order_relaxed)) {
+    t->origin = this;
+  }
   if (max_pending_ != 0) waiting_.fetch_add(count, std::memory_order_relaxed);
   try {
     for (std::size_t i = 0; i < count && !all_started_.load(std::memory_order_relaxed); ++i) {
@@ -128,26 +128,21 @@ void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::si
 }
 
 void thread_pool_core::push_injected(state_base* first, state_base* last, std::size_t count) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!closing()) {
-      if (tail_) {
-        tail_->next_in_queue = first;
-      } else {
-        head_ = first;
-      }
-      tail_ = last;
-      injected_.fetch_add(count, std::memory_order_relaxed);
-      return;
-    }
+  // seq_cst: Dekker with shutdown()'s store to closed_ and a worker's exit check, which
+  // reads closed_ then submitters_: either this push is rejected, or the worker waits for it.
+  submitters_.fetch_add(1, std::memory_order_seq_cst);
+  if (closing()) {
+    submitters_.fetch_sub(1, std::memory_order_release);
+    reject(first, count);
   }
-  reject(first, count);
+  injected_.push(first, last);
+  submitters_.fetch_sub(1, std::memory_order_release);
 }
 
 void thread_pool_core::reject(state_base* first, std::size_t count) {
   std::exception_ptr reason;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(message_mutex_);
     reason = broken_.load(std::memory_order_relaxed)
                  ? std::make_exception_ptr(broken_thread_pool(broken_message_))
                  : std::make_exception_ptr(shutdown_error());
@@ -226,31 +221,26 @@ state_base* thread_pool_core::find_work(worker* self) noexcept {
   return nullptr;
 }
 
-// Takes one task from the injection queue to run and, for a worker, a share of the rest
-// into its ring (one lock for up to max_batch tasks).
+// Takes one task from the injection queue to run and, for a worker, up to max_batch - 1
+// more into its ring (one turn of the consumer lock for the lot). Null if another thread
+// holds the consumer lock: the caller steals or retries.
 state_base* thread_pool_core::take_injected(worker* self) noexcept {
-  if (injected_.load(std::memory_order_relaxed) == 0) return nullptr;
-  std::lock_guard lock(mutex_);
-  if (!head_) return nullptr;
-  const std::size_t queued = injected_.load(std::memory_order_relaxed);
-  std::size_t take = 1;
-  if (self) {
-    const std::size_t share = queued / std::max<std::size_t>(1, started_.load());
-    take = std::clamp<std::size_t>(share, 1, std::min<std::size_t>(max_batch, self->ring.room() + 1));
+  if (!injected_.non_empty() || !injected_.try_lock()) return nullptr;
+  state_base* first = injected_.pop();
+  if (first && self) {
+    const std::uint64_t room = std::min<std::uint64_t>(max_batch - 1, self->ring.room());
+    for (std::uint64_t i = 0; i < room; ++i) {
+      state_base* task = injected_.pop();
+      if (!task) break;
+      self->ring.push(task);  // room checked above; only this thread pushes to it
+    }
   }
-  state_base* first = head_;
-  head_ = first->next_in_queue;
-  for (std::size_t i = 1; i < take && head_; ++i) {
-    state_base* task = std::exchange(head_, head_->next_in_queue);
-    self->ring.push(task);  // room checked above; only this thread pushes to it
-  }
-  if (!head_) tail_ = nullptr;
-  injected_.fetch_sub(take, std::memory_order_relaxed);
+  injected_.unlock();
   return first;
 }
 
 bool thread_pool_core::has_work() const noexcept {
-  if (injected_.load(std::memory_order_relaxed) != 0) return true;
+  if (injected_.non_empty()) return true;
   const std::size_t n = started_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < n; ++i) {
     worker* w = slots_[i].load(std::memory_order_acquire);
@@ -290,8 +280,10 @@ void thread_pool_core::worker_main(worker& self) {
   }
   set_thread_wait_helper(this, this);
   for (;;) {
-    // Read before looking: once closed, everything queued before the close is visible.
-    const bool closing_now = closing();
+    // Read before looking: once closed and no submit is mid-push, everything queued is
+    // visible to find_work.
+    const bool closing_now =
+        closing() && submitters_.load(std::memory_order_seq_cst) == 0;
     if (state_base* task = find_work(&self)) {
       took_task(self);
       run_task(task, self.context);
@@ -441,28 +433,26 @@ void thread_pool_core::wake_all() noexcept {
 state_base* thread_pool_core::drain_all() noexcept {
   state_base* list = nullptr;
   std::size_t count = 0;
-  {
-    std::lock_guard lock(mutex_);
-    list = std::exchange(head_, nullptr);
-    tail_ = nullptr;
-    count = injected_.exchange(0, std::memory_order_relaxed);
-  }
+  const auto prepend = [&](state_base* task) {
+    task->next_in_queue.store(list, std::memory_order_relaxed);
+    list = task;
+    ++count;
+  };
+  injected_.lock();
+  while (state_base* task = injected_.pop()) prepend(task);
+  injected_.unlock();
   const std::size_t n = started_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < n; ++i) {
     worker* w = slots_[i].load(std::memory_order_acquire);
-    while (state_base* task = w->ring.pop()) {
-      task->next_in_queue = list;
-      list = task;
-      ++count;
-    }
+    while (state_base* task = w->ring.pop()) prepend(task);
   }
   count_taken(count);
-  return list;
+  return list;  // newest first; abandoning order does not matter
 }
 
 void thread_pool_core::abandon_all(state_base* list, const std::exception_ptr& reason) noexcept {
   while (list) {
-    state_base* task = std::exchange(list, list->next_in_queue);
+    state_base* task = std::exchange(list, list->next_in_queue.load(std::memory_order_relaxed));
     task->abandon(reason);
     task->release();
   }
@@ -477,7 +467,7 @@ void thread_pool_core::fail_initializer(std::exception_ptr error) noexcept {
   } catch (...) {
   }
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(message_mutex_);
     if (!broken_.load(std::memory_order_relaxed)) {
       broken_message_ = message;
       broken_.store(true, std::memory_order_release);
@@ -493,10 +483,7 @@ void thread_pool_core::fail_initializer(std::exception_ptr error) noexcept {
 }
 
 void thread_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    closed_.store(true, std::memory_order_release);
-  }
+  closed_.store(true, std::memory_order_seq_cst);
   {
     // A worker being started right now is in threads_ once this lock is ours; no other is.
     std::lock_guard lock(threads_mutex_);

@@ -3,8 +3,8 @@
 //
 // Data flow:
 //
-//   submit from outside ──▶ injection queue (FIFO, mutex_) ─┐ a worker takes a batch:
-//   map() ── 256 at a time ─▶ (one lock, one wake-up)       │ one to run, the rest into
+//   submit from outside ──▶ injection queue (lock-free    ─┐ a worker takes a batch:
+//   map() ── 256 at a time ─▶ FIFO; one push, one wake-up) │ one to run, the rest into
 //                                                           ▼ its own ring
 //   submit from a worker ─────────────────────────▶ worker's ring (task_ring, lock-free)
 //                                                           │
@@ -27,7 +27,8 @@
 // Workers start on demand as in Python: every submit takes an "idle token" or starts a
 // worker (up to max_workers); a worker leaves a token just before it publishes a result.
 //
-// shutdown: closes the pool to submits (under mutex_); cancel_futures drains every queue
+// shutdown: closes the pool to submits (closed_; a submit that passed the check before is
+// counted in submitters_ until its push is done); cancel_futures drains every queue
 // (futures cancelled) and requests a stop of running stop_token tasks; workers run what is
 // left, then exit once they find nothing; wait joins them. A failing initializer breaks the
 // pool: every queue is drained into broken_thread_pool.
@@ -49,6 +50,7 @@
 
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/thread_pool_executor.hpp"
+#include "injection_queue.hpp"
 #include "task_ring.hpp"
 
 namespace cfutures::detail {
@@ -132,13 +134,12 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   std::stop_source stop_;
 
   // The injection queue and the pool's flags.
-  std::mutex mutex_;
-  state_base* head_ = nullptr;
-  state_base* tail_ = nullptr;
-  std::atomic<std::size_t> injected_{0};  // tasks in the injection queue
-  std::atomic<bool> closed_{false};       // shutdown() was called
+  injection_queue injected_;
+  std::atomic<std::size_t> submitters_{0};  // threads between the closed_ check and a push
+  std::atomic<bool> closed_{false};         // shutdown() was called
   std::atomic<bool> broken_{false};
-  std::string broken_message_;  // guarded by mutex_
+  std::mutex message_mutex_;
+  std::string broken_message_;  // guarded by message_mutex_
 
   // Workers: slots [0, started_) are set; worker objects live as long as the core.
   std::unique_ptr<std::atomic<worker*>[]> slots_;

@@ -26,9 +26,9 @@ std::size_t thread_pool_executor::max_workers() const noexcept { return core_->m
 void thread_pool_executor::enqueue(detail::state_base* task) {
   submit_batch* batch = current_batch_;
   if (batch && batch->pool_ == this && core_->batches_submits()) {
-    task->next_in_queue = nullptr;
+    task->next_in_queue.store(nullptr, std::memory_order_relaxed);
     if (batch->last_) {
-      batch->last_->next_in_queue = task;
+      batch->last_->next_in_queue.store(task, std::memory_order_relaxed);
     } else {
       batch->first_ = task;
     }
@@ -52,7 +52,8 @@ thread_pool_executor::submit_batch::~submit_batch() {
   current_batch_ = outer_;
   // Not flushed: an exception is on its way and the futures are gone or being cancelled.
   while (first_) {
-    detail::state_base* task = std::exchange(first_, first_->next_in_queue);
+    detail::state_base* task =
+        std::exchange(first_, first_->next_in_queue.load(std::memory_order_relaxed));
     task->abandon(nullptr);
     task->release();
   }

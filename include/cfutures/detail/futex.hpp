@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "cfutures/detail/deadline.hpp"
@@ -18,6 +19,20 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
+
+
+// A bounded spin before sleeping: call next() between checks until it returns false (the
+// window has passed). The first rounds only pause the CPU; later ones also yield it, so a
+// spinner never starves the very thread it waits for when both share one CPU.
+class spin_wait {
+ public:
+  explicit spin_wait(clock::duration window) noexcept : end_(clock::now() + window) {}
+  bool next() const noexcept;
+
+ private:
+  clock::time_point end_;
+  mutable unsigned rounds_ = 0;
+};
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)

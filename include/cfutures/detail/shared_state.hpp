@@ -153,8 +153,8 @@ class state_base {
   // cancels it when reason is null) and releases the callable.
   virtual void abandon(std::exception_ptr reason) noexcept;
 
-  state_base* next_in_queue = nullptr;  // intrusive link for executors' queues
-  const void* origin = nullptr;          // the executor that queued this task, if any
+  std::atomic<state_base*> next_in_queue{nullptr};  // intrusive link for executors' queues
+  const void* origin = nullptr;  // the executor that queued this task, if any
 
  protected:
   static constexpr std::uint32_t status_mask = 0b11;
