@@ -93,8 +93,8 @@ class thread_pool_executor {
 
  private:
   // While one is open on a thread, that thread's submits to this pool are queued together,
-  // `size` at a time (one lock and one wake-up per batch). Closing it without flush()
-  // cancels what it holds.
+  // `size` at a time (one push and one wake-up per batch). The destructor queues what is
+  // left (if the pool has closed meanwhile, that is cancelled).
   class submit_batch {
    public:
     static constexpr std::size_t size = 256;

@@ -50,12 +50,11 @@ thread_pool_executor::submit_batch::submit_batch(thread_pool_executor& pool)
 
 thread_pool_executor::submit_batch::~submit_batch() {
   current_batch_ = outer_;
-  // Not flushed: an exception is on its way and the futures are gone or being cancelled.
-  while (first_) {
-    detail::state_base* task =
-        std::exchange(first_, first_->next_in_queue.load(std::memory_order_relaxed));
-    task->abandon(nullptr);
-    task->release();
+  // Not flushed (map() is unwinding): what was submitted still runs, as in Python, unless the
+  // pool has closed meanwhile, which cancels it.
+  try {
+    flush();
+  } catch (...) {
   }
 }
 

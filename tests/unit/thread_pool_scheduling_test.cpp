@@ -1,0 +1,249 @@
+// The thread pool's scheduler (src/thread): waiting inside the pool runs queued work instead
+// of deadlocking, workers steal from each other, idle workers stop spinning, map() submits in
+// batches, and nothing is lost when many threads submit at once.
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cfutures/thread_pool_executor.hpp"
+#include "cfutures/wait.hpp"
+
+using namespace std::chrono_literals;
+using cfutures::thread_pool_executor;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The tutorial's recursive pattern: each call submits its two halves to the same pool and
+// waits for them.
+long fib(thread_pool_executor& pool, int n) {
+  if (n < 2) return n;
+  auto a = pool.submit([&pool, n] { return fib(pool, n - 1); });
+  auto b = pool.submit([&pool, n] { return fib(pool, n - 2); });
+  return a.result() + b.result();
+}
+
+}  // namespace
+
+// CPython's ThreadPoolExecutor(1) deadlocks here: the only worker waits for a task queued
+// behind it. cfutures' worker runs the queued task while it waits.
+TEST(ThreadPoolScheduling, TaskWaitingOnItsOwnPoolRunsQueuedWork) {
+  thread_pool_executor pool(1);
+  auto outer = pool.submit([&pool] {
+    auto inner = pool.submit([] { return 41; });
+    return inner.result() + 1;
+  });
+  ASSERT_TRUE(outer.wait_for(10s)) << "the worker deadlocked waiting on its own pool";
+  EXPECT_EQ(outer.result(), 42);
+}
+
+TEST(ThreadPoolScheduling, RecursiveSubmitAndWaitCompletesOnTwoWorkers) {
+  thread_pool_executor pool(2);
+  auto f = pool.submit([&pool] { return fib(pool, 16); });
+  ASSERT_TRUE(f.wait_for(30s)) << "recursive submit-and-wait deadlocked";
+  EXPECT_EQ(f.result(), 987);
+}
+
+TEST(ThreadPoolScheduling, WaitingWorkerRunsWorkSubmittedAfterItStartedWaiting) {
+  thread_pool_executor pool(1);
+  std::promise<cfutures::future<int>> handoff;
+  auto waiter = pool.submit([fut = handoff.get_future()]() mutable {
+    cfutures::future<int> later = fut.get();  // submitted by the main thread below
+    return later.result() * 2;
+  });
+  std::this_thread::sleep_for(50ms);  // let the only worker park in result()
+  handoff.set_value(pool.submit([] { return 21; }));
+  ASSERT_TRUE(waiter.wait_for(10s)) << "a parked waiting worker was not woken for new work";
+  EXPECT_EQ(waiter.result(), 42);
+}
+
+TEST(ThreadPoolScheduling, WaitingWorkerWakesWhenAnotherWorkerFinishes) {
+  thread_pool_executor pool(2);
+  std::latch started(1);
+  auto slow = pool.submit([&] {
+    started.count_down();
+    std::this_thread::sleep_for(100ms);
+    return 7;
+  });
+  started.wait();  // `slow` runs on one worker; the waiter below parks on the other
+  auto waiter = pool.submit([&slow] { return slow.result() + 1; });
+  ASSERT_TRUE(waiter.wait_for(10s));
+  EXPECT_EQ(waiter.result(), 8);
+}
+
+TEST(ThreadPoolScheduling, TimeoutInsideThePoolStillExpires) {
+  thread_pool_executor pool(2);
+  std::latch release(1);
+  auto blocked = pool.submit([&] { release.wait(); });
+  auto waiter = pool.submit([&blocked] {
+    try {
+      blocked.result(50ms);
+      return false;
+    } catch (const cfutures::timeout_error&) {
+      return true;
+    }
+  });
+  EXPECT_TRUE(waiter.result(10s));
+  release.count_down();
+  blocked.result(10s);
+}
+
+TEST(ThreadPoolScheduling, IdleWorkersStealFromABusyWorkersQueue) {
+  thread_pool_executor pool(4);
+  // Warm up all four workers so that stealing, not starting threads, is what is measured.
+  std::latch warm(4);
+  std::vector<cfutures::future<void>> warmup;
+  for (int i = 0; i < 4; ++i) warmup.push_back(pool.submit([&] { warm.arrive_and_wait(); }));
+  for (auto& f : warmup) f.result();
+  // One task queues three 200 ms sleeps on its own worker's queue, then waits for them.
+  auto parent = pool.submit([&pool] {
+    const auto start = clock_type::now();
+    std::vector<cfutures::future<void>> children;
+    for (int i = 0; i < 3; ++i) {
+      children.push_back(pool.submit([] { std::this_thread::sleep_for(200ms); }));
+    }
+    for (auto& c : children) c.result();
+    return clock_type::now() - start;
+  });
+  EXPECT_LT(parent.result(10s), 500ms) << "the children did not run concurrently";
+}
+
+TEST(ThreadPoolScheduling, SingleWorkerRunsTasksInSubmissionOrder) {
+  thread_pool_executor pool(1);
+  std::mutex m;
+  std::vector<int> order;
+  std::vector<cfutures::future<void>> fs;
+  for (int i = 0; i < 1000; ++i) {
+    fs.push_back(pool.submit([&, i] {
+      std::lock_guard lock(m);
+      order.push_back(i);
+    }));
+  }
+  for (auto& f : fs) f.result();
+  ASSERT_EQ(order.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(ThreadPoolScheduling, IdlePoolStopsUsingCpu) {
+  thread_pool_executor pool(4);
+  std::vector<cfutures::future<int>> fs;
+  for (int i = 0; i < 1000; ++i) fs.push_back(pool.submit([i] { return i; }));
+  for (auto& f : fs) f.result();
+  std::this_thread::sleep_for(50ms);  // past every spin window
+  const double cpu_before = process_cpu_seconds();
+  std::this_thread::sleep_for(300ms);
+  const double used = process_cpu_seconds() - cpu_before;
+  // Four spinning workers would use ~1.2 s of CPU here; parked ones use ~0.
+  EXPECT_LT(used, 0.1) << "idle workers kept spinning";
+}
+
+TEST(ThreadPoolScheduling, ManyThreadsSubmittingLoseNothing) {
+  thread_pool_executor pool(3);
+  constexpr int threads = 4;
+  constexpr int per_thread = 20000;
+  std::atomic<long> ran{0};
+  std::vector<std::thread> submitters;
+  std::vector<std::vector<cfutures::future<int>>> futures(threads);
+  for (int t = 0; t < threads; ++t) {
+    submitters.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        futures[t].push_back(pool.submit([&ran, i] {
+          ran.fetch_add(1, std::memory_order_relaxed);
+          return i;
+        }));
+      }
+    });
+  }
+  for (auto& s : submitters) s.join();
+  for (auto& fs : futures) {
+    for (int i = 0; i < per_thread; ++i) ASSERT_EQ(fs[i].result(10s), i);
+  }
+  EXPECT_EQ(ran.load(), long{threads} * per_thread);
+}
+
+TEST(ThreadPoolScheduling, NestedSubmitsFromWorkersAllComplete) {
+  thread_pool_executor pool(2);
+  std::atomic<int> leaves{0};
+  std::vector<cfutures::future<void>> parents;
+  for (int p = 0; p < 50; ++p) {
+    parents.push_back(pool.submit([&] {
+      std::vector<cfutures::future<void>> kids;
+      for (int k = 0; k < 300; ++k) {  // more than a worker's ring holds
+        kids.push_back(pool.submit([&] { leaves.fetch_add(1); }));
+      }
+      for (auto& k : kids) k.result();
+    }));
+  }
+  for (auto& p : parents) ASSERT_TRUE(p.wait_for(30s));
+  EXPECT_EQ(leaves.load(), 50 * 300);
+}
+
+TEST(ThreadPoolScheduling, MapSubmitsInBatchesAndKeepsOrder) {
+  thread_pool_executor pool(2);
+  std::vector<int> in(10000);
+  for (int i = 0; i < 10000; ++i) in[i] = i;
+  const auto out = pool.map([](int x) { return 3 * x; }, in).to_vector();
+  ASSERT_EQ(out.size(), in.size());
+  for (int i = 0; i < 10000; ++i) EXPECT_EQ(out[i], 3 * i);
+}
+
+TEST(ThreadPoolScheduling, MapAfterShutdownThrowsAndLeavesNothingPending) {
+  thread_pool_executor pool(2);
+  pool.shutdown();
+  std::vector<int> in(1000, 1);
+  EXPECT_THROW(pool.map([](int x) { return x; }, in), cfutures::shutdown_error);
+}
+
+TEST(ThreadPoolScheduling, MapWhoseInputThrowsStillRunsWhatWasSubmitted) {
+  thread_pool_executor pool(1);
+  struct throwing_range {
+    struct iterator {
+      using value_type = int;
+      using difference_type = std::ptrdiff_t;
+      int i = 0;
+      int operator*() const {
+        if (i == 100) throw std::runtime_error("input failed");
+        return i;
+      }
+      iterator& operator++() {
+        ++i;
+        return *this;
+      }
+      void operator++(int) { ++i; }
+      bool operator==(const iterator& o) const { return i == o.i; }
+    };
+    iterator begin() const { return {0}; }
+    iterator end() const { return {1000}; }
+  };
+  std::atomic<int> ran{0};
+  EXPECT_THROW(pool.map([&](int) { ran.fetch_add(1); }, throwing_range{}), std::runtime_error);
+  pool.shutdown();
+  EXPECT_EQ(ran.load(), 100) << "as in Python, the calls submitted before the input threw run";
+}
+
+TEST(ThreadPoolScheduling, MapFromInsideThePoolCompletes) {
+  thread_pool_executor pool(1);
+  auto f = pool.submit([&pool] {
+    std::vector<int> in(500, 2);
+    long sum = 0;
+    for (int v : pool.map([](int x) { return x * x; }, in)) sum += v;
+    return sum;
+  });
+  ASSERT_TRUE(f.wait_for(10s));
+  EXPECT_EQ(f.result(), 500 * 4);
+}
