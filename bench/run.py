@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LOWER_IS_BETTER = ("us", "ms", "s")
+LOWER_IS_BETTER = ("us", "ms", "s", "B")
 
 
 def workloads(build):

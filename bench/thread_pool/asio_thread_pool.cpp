@@ -5,12 +5,18 @@
 //   round_trip_us      median post → get() of a trivial task (20 000 samples)
 //   round_trip_p99_us  99th percentile of the same samples
 //   fanout_primes_x    serial time / pool time of 64 × count-primes(< 10000)
+//   pending_bytes_per_task  resident bytes per task waiting to start (1 000 000 of them)
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <future>
 #include <utility>
 #include <vector>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
 
 #include "common.hpp"
 
@@ -31,6 +37,29 @@ auto submit(boost::asio::thread_pool& pool, F f) {
 
 int main() {
   boost::asio::thread_pool pool(2);
+
+  bench::print_pending_bytes(
+      [&](std::atomic<bool>& gate) {
+        auto running = std::make_shared<std::atomic<int>>(0);
+        auto blockers = std::make_shared<std::vector<std::future<int>>>();
+        for (int i = 0; i < 2; ++i) {
+          blockers->push_back(submit(pool, [&gate, running] { ++*running; while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100)); return 0; }));
+        }
+        while (*running < 2) std::this_thread::yield();
+        return [blockers] {
+          for (auto& f : *blockers) f.get();
+        };
+      },
+      [&](int n) {
+        auto fs = std::make_shared<std::vector<std::future<int>>>();
+        fs->reserve(n);
+        for (int i = 0; i < n; ++i) fs->push_back(submit(pool, [i] { return i + 1; }));
+        return [fs] {
+          long sum = 0;
+          for (auto& f : *fs) sum += f.get();
+          return sum;
+        };
+      });
   submit(pool, [] { return 0; }).get();
 
   {

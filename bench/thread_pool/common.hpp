@@ -2,9 +2,14 @@
 // printing of the round-trip percentiles. Each program supplies its own pool.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <thread>
 #include <vector>
 
 namespace bench {
@@ -13,6 +18,32 @@ using clock_type = std::chrono::steady_clock;
 
 inline double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Resident memory of this process, in bytes.
+inline long rss_bytes() {
+  long pages = 0, resident = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// pending_bytes_per_task: resident memory added by 1 000 000 tasks that wait to start (with
+// the futures that hold them), while `block(gate)` occupies both workers. Run it first in the
+// process, before the allocator holds freed memory to reuse.
+//   block(gate)      submits two tasks that spin until *gate is true; returns once both run
+//   submit_all(n)    submits n trivial tasks, keeping their futures; returns a collector
+template <class Block, class SubmitAll>
+void print_pending_bytes(Block block, SubmitAll submit_all) {
+  constexpr int n = 1000000;
+  std::atomic<bool> gate{false};
+  auto release_blockers = block(gate);
+  const long before = rss_bytes();
+  auto collect = submit_all(n);
+  const long after = rss_bytes();
+  gate = true;
+  release_blockers();
+  if (collect() == 0) std::fprintf(stderr, "impossible\n");
+  std::printf("pending_bytes_per_task %.6g B\n", static_cast<double>(after - before) / n);
 }
 
 // Counts the primes below `below` by trial division (the fan-out workload's task).

@@ -25,10 +25,24 @@
 //   requests a stop of running stop_token tasks; wait blocks until every worker has finished
 //   (from one of the pool's own workers it does not wait for that worker). Queued work still
 //   runs unless cancelled. Idempotent, noexcept. The destructor is shutdown({.wait = true}).
+// Scheduling: tasks submitted from outside the pool go to a shared FIFO (lock-free); each
+//   worker also has its own queue, for the tasks it submits itself and for batches it takes
+//   from the shared one, and idle workers steal from the others. With one worker, tasks run
+//   in submission order. map() queues its calls 256 at a time. An idle worker spins for
+//   ~100 µs, then sleeps (an idle pool uses no CPU); result() and wait() spin ~50 µs before
+//   they sleep. See src/thread/thread_pool_core.hpp for the data flow.
+// Waiting inside the pool: a task that calls result()/wait()/exception() on a future of its
+//   own pool runs that pool's queued tasks while it waits, so recursive submit-and-wait
+//   patterns finish even when every worker is waiting (CPython deadlocks there). Such a task
+//   may thus run other tasks of the pool on its own stack: do not hold a lock that those
+//   tasks take while you wait. The free functions wait() and as_completed() do not run
+//   queued work: used inside a task on its own pool's futures they need a free worker, as
+//   in Python.
 // Thread safety: every member may be called from any thread concurrently, including from
 // tasks running in the pool.
-// Deviation from CPython: none intended; the pool never deadlocks at interpreter exit because
-// there is none — the destructor joins.
+// Deviations from CPython: waiting inside the pool runs queued work (above) instead of
+// deadlocking; at most 65 536 threads are started whatever max_workers says; the pool never
+// deadlocks at interpreter exit because there is none — the destructor joins.
 #pragma once
 
 #include <cstddef>
