@@ -31,13 +31,12 @@
 //   in submission order. map() queues its calls 256 at a time. An idle worker spins for
 //   ~100 µs, then sleeps (an idle pool uses no CPU); result() and wait() spin ~50 µs before
 //   they sleep. See src/thread/thread_pool_core.hpp for the data flow.
-// Waiting inside the pool: a task that calls result()/wait()/exception() on a future of its
-//   own pool runs that pool's queued tasks while it waits, so recursive submit-and-wait
-//   patterns finish even when every worker is waiting (CPython deadlocks there). Such a task
-//   may thus run other tasks of the pool on its own stack: do not hold a lock that those
-//   tasks take while you wait. The free functions wait() and as_completed() do not run
-//   queued work: used inside a task on its own pool's futures they need a free worker, as
-//   in Python.
+// Waiting inside the pool: a task that waits for futures of its own pool (future::result(),
+//   wait(), exception(), and the free functions wait() and as_completed()) runs that pool's
+//   queued tasks while it waits, so recursive submit-and-wait patterns finish even when
+//   every worker is waiting (CPython deadlocks there). Such a task may thus run other tasks
+//   of the pool on its own stack: do not hold a lock that those tasks take while you wait,
+//   and expect a timeout to be overrun by the queued task it is running when it passes.
 // Thread safety: every member may be called from any thread concurrently, including from
 // tasks running in the pool.
 // Deviations from CPython: waiting inside the pool runs queued work (above) instead of

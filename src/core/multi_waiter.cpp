@@ -11,7 +11,28 @@ multi_waiter::multi_waiter(std::size_t capacity) : nodes_(new waiter_node[capaci
 
 multi_waiter::~multi_waiter() { detach(); }
 
+class multi_waiter::more_ready final : public help_target {
+ public:
+  more_ready(multi_waiter& waiter, std::size_t seen) noexcept : waiter_(waiter), seen_(seen) {}
+  bool ready() const noexcept override { return waiter_.ready_count() != seen_; }
+  bool subscribe(waiter_sink& sink, waiter_node&) noexcept override {
+    std::lock_guard lock(waiter_.mutex_);
+    if (ready()) return false;
+    waiter_.helper_sink_ = &sink;
+    return true;
+  }
+  void unsubscribe(waiter_node&) noexcept override {
+    std::lock_guard lock(waiter_.mutex_);
+    waiter_.helper_sink_ = nullptr;
+  }
+
+ private:
+  multi_waiter& waiter_;
+  const std::size_t seen_;
+};
+
 void multi_waiter::watch(state_base& state, std::uint32_t index) {
+  if (!help_origin_ && thread_wait_helper_for(state.origin)) help_origin_ = state.origin;
   waiter_node& node = nodes_[index];
   node.owner = this;
   node.index = index;
@@ -40,6 +61,7 @@ void multi_waiter::notify(std::uint32_t index, bool with_exception) noexcept {
   ready_total_.fetch_add(1, std::memory_order_seq_cst);
   ticks_.fetch_add(1, std::memory_order_release);
   if (sleeping_.load(std::memory_order_seq_cst)) futex_wake_all(ticks_);
+  if (helper_sink_) helper_sink_->notify(index, with_exception);
 }
 
 void multi_waiter::retire(std::uint32_t index) noexcept { nodes_[index].owner = nullptr; }
@@ -51,6 +73,10 @@ void multi_waiter::take_ready(std::vector<std::uint32_t>& out) {
 }
 
 bool multi_waiter::wait_for_more(std::size_t seen, const deadline& until) noexcept {
+  if (wait_helper* helper = thread_wait_helper_for(help_origin_)) {
+    more_ready target(*this, seen);
+    return helper->help_until(target, until);
+  }
   for (;;) {
     const std::uint32_t t = ticks_.load(std::memory_order_acquire);
     if (ready_total_.load(std::memory_order_acquire) != seen) return true;

@@ -30,10 +30,29 @@ callback_node* reversed(callback_node* list) noexcept {
   return out;
 }
 
+// A future's state as a help_target.
+class state_target final : public help_target {
+ public:
+  explicit state_target(state_base& state) noexcept : state_(state) {}
+  bool ready() const noexcept override { return state_.done(); }
+  bool subscribe(waiter_sink& sink, waiter_node& node) noexcept override {
+    node.owner = &sink;
+    return state_.add_waiter(node);
+  }
+  void unsubscribe(waiter_node& node) noexcept override { state_.remove_waiter(node); }
+
+ private:
+  state_base& state_;
+};
+
 }  // namespace
 
 void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept {
   current_helper = {helper, origin};
+}
+
+wait_helper* thread_wait_helper_for(const void* origin) noexcept {
+  return origin && origin == current_helper.origin ? current_helper.helper : nullptr;
 }
 
 state_base::~state_base() {
@@ -156,10 +175,10 @@ void state_base::set_exception(std::exception_ptr error) {
 
 bool state_base::wait_until(const deadline& until) const noexcept {
   if (is_done(word_.load(std::memory_order_acquire))) return true;
-  const thread_helper here = current_helper;
-  if (here.helper && origin && origin == here.origin) {
+  if (wait_helper* helper = thread_wait_helper_for(origin)) {
     // Waiting is not a mutation; the helper links a waiter node, as wait() does.
-    return here.helper->help_until(const_cast<state_base&>(*this), until);
+    state_target target(const_cast<state_base&>(*this));
+    return helper->help_until(target, until);
   }
   const spin_wait spin(spin_window);
   do {

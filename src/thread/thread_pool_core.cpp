@@ -59,9 +59,7 @@ thread_pool_core::worker::worker(thread_pool_core& p, std::size_t i)
     : pool(p),
       index(i),
       context{p.stop_.get_token(), &thread_pool_core::before_publish, this},
-      helping_context{p.stop_.get_token()} {
-  awaited_node.owner = this;
-}
+      helping_context{p.stop_.get_token()} {}
 
 void thread_pool_core::worker::notify(std::uint32_t, bool) noexcept {
   wake_word.store(1, std::memory_order_release);
@@ -314,21 +312,20 @@ void thread_pool_core::before_publish(void* arg) noexcept {
   }
 }
 
-bool thread_pool_core::help_until(state_base& awaited, const deadline& until) noexcept {
+bool thread_pool_core::help_until(help_target& awaited, const deadline& until) noexcept {
   worker& self = *own_worker();  // installed on this pool's workers only
-  for (;;) {
-    if (awaited.done()) break;
+  // A queued task runs to its end even if the deadline passes meanwhile.
+  while (!awaited.ready() && !until.passed()) {
     if (state_base* task = find_work(&self)) {
       took_task(self);
       run_task(task, self.helping_context);
       continue;
     }
-    if (until.passed()) break;
-    if (spin_until([&] { return awaited.done() || has_work(); }, helper_spin_window)) continue;
+    if (spin_until([&] { return awaited.ready() || has_work(); }, helper_spin_window)) continue;
     park(self, &awaited, until);
   }
   stop_searching(self);
-  return awaited.done();
+  return awaited.ready();
 }
 
 // ── sleeping and waking ──────────────────────────────────────────────────────────────────
@@ -347,12 +344,12 @@ void thread_pool_core::idle(worker& self) noexcept {
   park(self, nullptr, deadline::never());
 }
 
-// Sleeps until woken by a submit (wake_one / wake_all), by `awaited` completing (if given),
-// or until `until`. Returns at once if there is work, if the pool is closing (when idle), or
-// if awaited is done.
-void thread_pool_core::park(worker& self, state_base* awaited, const deadline& until) noexcept {
+// Sleeps until woken by a submit (wake_one / wake_all), by `awaited` becoming ready (if
+// given), or until `until`. Returns at once if there is work, if the pool is closing (when
+// idle), or if awaited is ready.
+void thread_pool_core::park(worker& self, help_target* awaited, const deadline& until) noexcept {
   self.wake_word.store(0, std::memory_order_relaxed);
-  if (awaited && !awaited->add_waiter(self.awaited_node)) return;  // already done
+  if (awaited && !awaited->subscribe(self, self.awaited_node)) return;  // ready already
   {
     std::lock_guard lock(park_mutex_);
     self.parked_prev = nullptr;
@@ -368,7 +365,7 @@ void thread_pool_core::park(worker& self, state_base* awaited, const deadline& u
   // below sees its task.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const bool stay_awake =
-      has_work() || (awaited ? awaited->done() : closing());
+      has_work() || (awaited ? awaited->ready() : closing());
   if (!stay_awake) {
     while (self.wake_word.load(std::memory_order_acquire) == 0) {
       if (!futex_wait(self.wake_word, 0, until.time_point())) break;
@@ -382,7 +379,7 @@ void thread_pool_core::park(worker& self, state_base* awaited, const deadline& u
       self.searching = true;  // the waker counted this worker in searching_
     }
   }
-  if (awaited) awaited->remove_waiter(self.awaited_node);
+  if (awaited) awaited->unsubscribe(self.awaited_node);
 }
 
 void thread_pool_core::unlink_parked_locked(worker& w) noexcept {

@@ -20,9 +20,10 @@
 //   run on one spinning worker without waking another. park() re-checks every queue after
 //   announcing itself (seq_cst, Dekker with the submitter's fence), so no wake-up is lost.
 //
-// Waiting inside the pool (wait_helper): a worker whose task calls result() on a future of
-// its own pool runs queued tasks meanwhile (own ring first), and parks with a waiter node on
-// that future when there is nothing to run; a new task or the future's completion wakes it.
+// Waiting inside the pool (wait_helper): a worker whose task waits for futures of its own
+// pool (result(), wait(), as_completed()) runs queued tasks meanwhile (own ring first), and
+// parks subscribed to what it waits for when there is nothing to run; a new task or the
+// awaited completion wakes it.
 //
 // Workers start on demand as in Python: every submit takes an "idle token" or starts a
 // worker (up to max_workers); a worker leaves a token just before it publishes a result.
@@ -70,7 +71,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   // Detaches the calling worker's own thread, if any (the executor dies on a worker).
   void detach_current_worker() noexcept;
 
-  bool help_until(state_base& awaited, const deadline& until) noexcept override;
+  bool help_until(help_target& target, const deadline& until) noexcept override;
 
  private:
   struct worker final : waiter_sink {
@@ -83,7 +84,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
     run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
     task_ring ring;
     std::atomic<std::uint32_t> wake_word{0};  // futex: 1 once woken
-    waiter_node awaited_node;                  // linked while parked in help_until
+    waiter_node awaited_node;                  // subscribed while parked in help_until
     // Guarded by park_mutex_:
     worker* parked_prev = nullptr;
     worker* parked_next = nullptr;
@@ -106,7 +107,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
 
   void idle(worker& self) noexcept;
   bool spin_for_work() noexcept;
-  void park(worker& self, state_base* awaited, const deadline& until) noexcept;
+  void park(worker& self, help_target* awaited, const deadline& until) noexcept;
   void notify_work() noexcept;
   void wake_one() noexcept;
   void wake_all() noexcept;

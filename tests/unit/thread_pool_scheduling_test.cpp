@@ -52,6 +52,33 @@ TEST(ThreadPoolScheduling, TaskWaitingOnItsOwnPoolRunsQueuedWork) {
   EXPECT_EQ(outer.result(), 42);
 }
 
+TEST(ThreadPoolScheduling, FreeWaitInsideThePoolRunsQueuedWork) {
+  thread_pool_executor pool(1);
+  auto outer = pool.submit([&pool] {
+    std::vector<cfutures::future<int>> kids;
+    for (int i = 0; i < 5; ++i) kids.push_back(pool.submit([i] { return i; }));
+    const auto [done, not_done] = cfutures::wait(kids);
+    int sum = 0;
+    for (auto& k : kids) sum += k.result();
+    return static_cast<int>(done.size() + not_done.size()) * 100 + sum;
+  });
+  ASSERT_TRUE(outer.wait_for(10s)) << "wait() inside the only worker deadlocked";
+  EXPECT_EQ(outer.result(), 510);
+}
+
+TEST(ThreadPoolScheduling, AsCompletedInsideThePoolRunsQueuedWork) {
+  thread_pool_executor pool(1);
+  auto outer = pool.submit([&pool] {
+    std::vector<cfutures::future<int>> kids;
+    for (int i = 1; i <= 4; ++i) kids.push_back(pool.submit([i] { return i; }));
+    int sum = 0;
+    for (auto& k : cfutures::as_completed(kids)) sum += k.result();
+    return sum;
+  });
+  ASSERT_TRUE(outer.wait_for(10s)) << "as_completed() inside the only worker deadlocked";
+  EXPECT_EQ(outer.result(), 10);
+}
+
 TEST(ThreadPoolScheduling, RecursiveSubmitAndWaitCompletesOnTwoWorkers) {
   thread_pool_executor pool(2);
   auto f = pool.submit([&pool] { return fib(pool, 16); });

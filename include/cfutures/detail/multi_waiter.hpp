@@ -43,7 +43,9 @@ class multi_waiter final : public waiter_sink {
   std::size_t ready_count() const noexcept { return ready_total_.load(std::memory_order_acquire); }
   bool exception_seen() const noexcept { return exception_seen_.load(std::memory_order_acquire); }
 
-  // Blocks until ready_count() != seen or the deadline passes; false on timeout.
+  // Blocks until ready_count() != seen or the deadline passes; false on timeout. On a
+  // thread-pool worker watching futures of its own pool, runs that pool's queued work
+  // meanwhile (wait_helper).
   bool wait_for_more(std::size_t seen, const deadline& until) noexcept;
 
  private:
@@ -55,6 +57,10 @@ class multi_waiter final : public waiter_sink {
   std::atomic<bool> exception_seen_{false};
   std::atomic<std::uint32_t> ticks_{0};  // futex word: bumped on every notify
   std::atomic<bool> sleeping_{false};
+  const void* help_origin_ = nullptr;     // a watched future's executor this thread helps
+  waiter_sink* helper_sink_ = nullptr;    // a waiting helper to notify; guarded by mutex_
+
+  class more_ready;  // "ready_count() != seen" as a help_target
 };
 
 }  // namespace cfutures::detail

@@ -89,19 +89,34 @@ struct run_context {
   }
 };
 
+// What a waiting thread waits for, seen by a wait_helper: one future's state (result(),
+// wait()) or a multi_waiter (the free functions wait() and as_completed()).
+class help_target {
+ public:
+  virtual bool ready() const noexcept = 0;
+  // Makes `sink` be notified (through `node` if the target needs one) once ready; false,
+  // and nothing subscribed, if it is ready already.
+  virtual bool subscribe(waiter_sink& sink, waiter_node& node) noexcept = 0;
+  virtual void unsubscribe(waiter_node& node) noexcept = 0;
+
+ protected:
+  ~help_target() = default;
+};
+
 // A thread that can run other work while it waits for a future of its own executor (a
-// thread-pool worker). Installed per thread; wait_until() hands it the wait when the state's
-// origin is the helper's executor.
+// thread-pool worker). Installed per thread, with the origin (executor) it helps with.
 class wait_helper {
  public:
-  virtual bool help_until(state_base& state, const deadline& until) noexcept = 0;
+  // Runs queued work until target.ready() or the deadline; returns target.ready().
+  virtual bool help_until(help_target& target, const deadline& until) noexcept = 0;
 
  protected:
   ~wait_helper() = default;
 };
 
-// The calling thread's helper and the origin it helps with (null, null: none).
 void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept;
+// The calling thread's helper if it helps with futures of `origin` (non-null), else null.
+wait_helper* thread_wait_helper_for(const void* origin) noexcept;
 
 // Calls the process-wide callback-error handler; never throws.
 void report_callback_error(std::exception_ptr error) noexcept;
