@@ -92,20 +92,14 @@ void thread_pool_core::enqueue(state_base* task) {
     // A worker's own submits never block on max_pending and go to its ring.
     if (closing()) reject(task, 0);
     if (max_pending_ != 0) waiting_.fetch_add(1, std::memory_order_relaxed);
-    start_worker_if_needed();
     if (!self->ring.push(task)) push_injected(task, task, 1);
   } else {
     if (max_pending_ != 0 && !reserve_space()) reject(task, 0);
-    try {
-      start_worker_if_needed();
-    } catch (...) {
-      count_taken(max_pending_ != 0 ? 1 : 0);
-      task->abandon(nullptr);
-      task->release();
-      throw;
-    }
     push_injected(task, task, 1);
   }
+  // Queued first, then a worker started, as in Python: a worker whose initializer fails
+  // right away breaks the pool under this task's future, not under this submit.
+  start_workers(1);
   notify_work();
 }
 
@@ -114,15 +108,21 @@ void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::si
     t->origin = this;
   }
   if (max_pending_ != 0) waiting_.fetch_add(count, std::memory_order_relaxed);
+  push_injected(first, last, count);
+  start_workers(count);
+  notify_work();
+}
+
+void thread_pool_core::start_workers(std::size_t submitted) {
   try {
-    for (std::size_t i = 0; i < count && !all_started_.load(std::memory_order_relaxed); ++i) {
+    for (std::size_t i = 0; i < submitted && !all_started_.load(std::memory_order_relaxed); ++i) {
       start_worker_if_needed();
     }
   } catch (...) {
-    reject(first, count);
+    // Not even one worker could be started: nobody would ever run what is queued.
+    abandon_all(drain_all(), nullptr);
+    throw;
   }
-  push_injected(first, last, count);
-  notify_work();
 }
 
 void thread_pool_core::push_injected(state_base* first, state_base* last, std::size_t count) {

@@ -113,7 +113,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   void wake_all() noexcept;
   void unlink_parked_locked(worker& w) noexcept;
 
-  void start_worker_if_needed();
+  void start_worker_if_needed();  // throws only if no worker exists and none could start
+  void start_workers(std::size_t submitted);
   // Appends to the injection queue; throws (after abandoning the tasks) once closed.
   void push_injected(state_base* first, state_base* last, std::size_t count);
   [[noreturn]] void reject(state_base* first, std::size_t count);
