@@ -6,17 +6,16 @@
 //   round_trip_p99_us  99th percentile of the same samples
 //   fanout_primes_x    serial time / pool time of 64 × count-primes(< 10000)
 //   pending_bytes_per_task  resident bytes per task waiting to start (1 000 000 of them)
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <cstdio>
 #include <future>
-#include <utility>
-#include <vector>
-
-#include <atomic>
-#include <chrono>
 #include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common.hpp"
 
@@ -43,7 +42,11 @@ int main() {
         auto running = std::make_shared<std::atomic<int>>(0);
         auto blockers = std::make_shared<std::vector<std::future<int>>>();
         for (int i = 0; i < 2; ++i) {
-          blockers->push_back(submit(pool, [&gate, running] { ++*running; while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100)); return 0; }));
+          blockers->push_back(submit(pool, [&gate, running] {
+            ++*running;
+            while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100));
+            return 0;
+          }));
         }
         while (*running < 2) std::this_thread::yield();
         return [blockers] {
@@ -79,7 +82,8 @@ int main() {
 
   bench::print_fanout([&](int tasks) {
     std::vector<std::future<int>> fs;
-    for (int i = 0; i < tasks; ++i) fs.push_back(submit(pool, [] { return bench::count_primes(10000); }));
+    for (int i = 0; i < tasks; ++i)
+      fs.push_back(submit(pool, [] { return bench::count_primes(10000); }));
     long sum = 0;
     for (auto& f : fs) sum += f.get();
     return sum;

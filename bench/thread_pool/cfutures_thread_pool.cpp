@@ -6,14 +6,13 @@
 //   fanout_primes_x       serial time / pool time of 64 × count-primes(< 10000)
 //   as_completed_100k_ms  ms to iterate as_completed over 100 000 already-finished futures
 //   pending_bytes_per_task  resident bytes per task waiting to start (1 000 000 of them)
-#include <cfutures/cfutures.hpp>
-#include <cstdio>
-#include <vector>
-
 #include <atomic>
+#include <cfutures/cfutures.hpp>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "common.hpp"
 
@@ -28,7 +27,11 @@ int main() {
         auto running = std::make_shared<std::atomic<int>>(0);
         auto blockers = std::make_shared<std::vector<cfutures::future<int>>>();
         for (int i = 0; i < 2; ++i) {
-          blockers->push_back(pool.submit([&gate, running] { ++*running; while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100)); return 0; }));
+          blockers->push_back(pool.submit([&gate, running] {
+            ++*running;
+            while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100));
+            return 0;
+          }));
         }
         while (*running < 2) std::this_thread::yield();
         return [blockers] {

@@ -1,8 +1,9 @@
 // Thread-pool workloads, oneTBB peer: a tbb::task_arena with 2 TBB worker threads (arena of
 // 3 slots, 1 reserved for the main thread, which only enters to spawn; global_control lifts
 // TBB's default cap of hardware_concurrency - 1 = 1 worker on a 2-vCPU machine) running a
-// tbb::task_group; each task is a std::packaged_task whose std::future is the result. Prints the same "metric value unit"
-// lines as cfutures_thread_pool.cpp, except as_completed_100k_ms (TBB has no as_completed).
+// tbb::task_group; each task is a std::packaged_task whose std::future is the result. Prints the
+// same "metric value unit" lines as cfutures_thread_pool.cpp, except as_completed_100k_ms (TBB has
+// no as_completed).
 //   trivial_1m         tasks/s: 1 000 000 trivial tasks (i + 1), submit all then collect
 //   round_trip_us      median run → get() of a trivial task (20 000 samples)
 //   round_trip_p99_us  99th percentile of the same samples
@@ -12,15 +13,14 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
-#include <cstdio>
-#include <future>
-#include <utility>
-#include <vector>
-
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <future>
 #include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common.hpp"
 
@@ -51,13 +51,16 @@ auto submit(F f) {
 }  // namespace
 
 int main() {
-
   bench::print_pending_bytes(
       [&](std::atomic<bool>& gate) {
         auto running = std::make_shared<std::atomic<int>>(0);
         auto blockers = std::make_shared<std::vector<std::future<int>>>();
         for (int i = 0; i < 2; ++i) {
-          blockers->push_back(submit([&gate, running] { ++*running; while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100)); return 0; }));
+          blockers->push_back(submit([&gate, running] {
+            ++*running;
+            while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100));
+            return 0;
+          }));
         }
         while (*running < 2) std::this_thread::yield();
         return [blockers] {

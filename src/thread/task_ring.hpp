@@ -36,8 +36,8 @@ class task_ring {
 
   // Owner only: how many more tasks push() would accept now (at least).
   std::uint64_t room() const noexcept {
-    return capacity - (tail_.load(std::memory_order_relaxed) -
-                       head_.load(std::memory_order_acquire));
+    return capacity -
+           (tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire));
   }
 
   // Any thread. Null when empty.

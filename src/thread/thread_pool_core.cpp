@@ -10,6 +10,22 @@
 #include "cfutures/detail/futex.hpp"
 #include "cfutures/errors.hpp"
 
+// Memory orders, in one place (the Dekker pairs are also marked where they are):
+//  - Tasks are published by the queues: task_ring (tail_ release / acquire) and
+//    injection_queue (exchange acq_rel, link release / acquire).
+//  - slots_[i] and started_ are stored with release once the worker object is built and
+//    loaded with acquire before it is used.
+//  - No lost wake-up, no lost task, by seq_cst pairs: notify_work()'s fence with park()'s
+//    fence (queues against parked_count_ / searching_); push_injected()'s submitters_
+//    increment with shutdown()'s closed_ store and the workers' exit check;
+//    count_taken()'s decrement with reserve_space()'s space_waiters_ increment.
+//  - Counters that only steer decisions (idle_tokens_, all_started_, waiting_, the
+//    decrements of parked_count_) are relaxed: no data is published through them, and what
+//    they steer is re-checked where it matters (park() re-checks the queues, reserve_space()
+//    re-checks under space_mutex_).
+//  - wake_word: release store by the waker, acquire load by the parked worker.
+//  - closed_ / broken_: release stores (broken_message_ is written first, under its mutex),
+//    acquire loads. spinning_ is a token (at most one spinner) and orders nothing.
 namespace cfutures::detail {
 namespace {
 
@@ -185,9 +201,8 @@ bool thread_pool_core::reserve_space() {
     std::unique_lock lock(space_mutex_);
     // seq_cst: Dekker with count_taken()'s decrement, then its load of space_waiters_.
     space_waiters_.fetch_add(1, std::memory_order_seq_cst);
-    space_cv_.wait(lock, [&] {
-      return waiting_.load(std::memory_order_seq_cst) < max_pending_ || closing();
-    });
+    space_cv_.wait(
+        lock, [&] { return waiting_.load(std::memory_order_seq_cst) < max_pending_ || closing(); });
     space_waiters_.fetch_sub(1, std::memory_order_relaxed);
     if (closing()) return false;
   }
@@ -280,8 +295,7 @@ void thread_pool_core::worker_main(worker& self) {
   for (;;) {
     // Read before looking: once closed and no submit is mid-push, everything queued is
     // visible to find_work.
-    const bool closing_now =
-        closing() && submitters_.load(std::memory_order_seq_cst) == 0;
+    const bool closing_now = closing() && submitters_.load(std::memory_order_seq_cst) == 0;
     if (state_base* task = find_work(&self)) {
       took_task(self);
       run_task(task, self.context);
@@ -364,8 +378,7 @@ void thread_pool_core::park(worker& self, help_target* awaited, const deadline& 
   // Dekker with notify_work(): either a submitter sees this worker parked, or the re-check
   // below sees its task.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const bool stay_awake =
-      has_work() || (awaited ? awaited->ready() : closing());
+  const bool stay_awake = has_work() || (awaited ? awaited->ready() : closing());
   if (!stay_awake) {
     while (self.wake_word.load(std::memory_order_acquire) == 0) {
       if (!futex_wait(self.wake_word, 0, until.time_point())) break;

@@ -84,7 +84,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
     run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
     task_ring ring;
     std::atomic<std::uint32_t> wake_word{0};  // futex: 1 once woken
-    waiter_node awaited_node;                  // subscribed while parked in help_until
+    waiter_node awaited_node;                 // subscribed while parked in help_until
     // Guarded by park_mutex_:
     worker* parked_prev = nullptr;
     worker* parked_next = nullptr;

@@ -20,7 +20,6 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 
-
 // A bounded spin before sleeping: call next() between checks until it returns false (the
 // window has passed). The first rounds only pause the CPU; later ones also yield it, so a
 // spinner never starves the very thread it waits for when both share one CPU.

@@ -57,8 +57,8 @@ class multi_waiter final : public waiter_sink {
   std::atomic<bool> exception_seen_{false};
   std::atomic<std::uint32_t> ticks_{0};  // futex word: bumped on every notify
   std::atomic<bool> sleeping_{false};
-  const void* help_origin_ = nullptr;     // a watched future's executor this thread helps
-  waiter_sink* helper_sink_ = nullptr;    // a waiting helper to notify; guarded by mutex_
+  const void* help_origin_ = nullptr;   // a watched future's executor this thread helps
+  waiter_sink* helper_sink_ = nullptr;  // a waiting helper to notify; guarded by mutex_
 
   class more_ready;  // "ready_count() != seen" as a help_target
 };

@@ -169,7 +169,7 @@ class state_base {
   virtual void abandon(std::exception_ptr reason) noexcept;
 
   std::atomic<state_base*> next_in_queue{nullptr};  // intrusive link for executors' queues
-  const void* origin = nullptr;  // the executor that queued this task, if any
+  const void* origin = nullptr;                     // the executor that queued this task, if any
 
  protected:
   static constexpr std::uint32_t status_mask = 0b11;
