@@ -45,8 +45,10 @@ bool spin_wait::next() const noexcept {
     cpu_relax();
     return true;
   }
+  const auto now = clock::now();
+  if (rounds_ == 16) end_ = now + window_;
   if (rounds_ > 64) sched_yield();
-  return clock::now() < end_;
+  return now < end_;
 }
 
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {

@@ -25,11 +25,12 @@ void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 // spinner never starves the very thread it waits for when both share one CPU.
 class spin_wait {
  public:
-  explicit spin_wait(clock::duration window) noexcept : end_(clock::now() + window) {}
+  explicit spin_wait(clock::duration window) noexcept : window_(window) {}
   bool next() const noexcept;
 
  private:
-  clock::time_point end_;
+  clock::duration window_;
+  mutable clock::time_point end_{};  // read from the clock at the first check, not before
   mutable unsigned rounds_ = 0;
 };
 
