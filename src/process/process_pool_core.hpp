@@ -6,18 +6,23 @@
 //   ────────────                 ─────────────────────────────           ────────────────
 //   submit/map ─ serialize args,
 //     push remote_job on queue_,
-//     write wake_fd_ ──────────▶ poll(wake_fd_, worker sockets, pidfds)
-//                                starts workers (fork, or fork+exec)  ──▶ hello {pid}
-//                                ◀──────────────────────────────────────── (first message)
+//     write wake_fd_ only if the
+//     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
+//                                starts workers (fork, or fork+exec);  ──▶ hello {pid}
+//                                  a worker takes calls at once (they      (first message;
+//                                  wait in its socket until it serves)     read whenever)
 //                                init {initializer call} (if any) ─────▶ runs it
 //                                ◀──────────────────────────── init_ok | init_failed
-//                                idle worker + queued job:
-//                                  try_start() each call (RUNNING from
-//                                  here; cancelled calls are dropped),
-//                                  call {id, invoker, fn, n × args} ───▶ runs the n calls
-//                                ◀──────────────────────── reply {id, n × (ok, bytes)}
-//                                  set_result / set_exception
-//                                  (done-callbacks run here)
+//                                idle worker + queued jobs:
+//                                  take a batch (1 job, or up to 64 when
+//                                  many are queued), try_start() each
+//                                  call (RUNNING from here; cancelled
+//                                  calls are dropped), one write of
+//                                  n × call {id, invoker, fn, args} ───▶ runs them in order
+//                                ◀──────────── n × reply {id, n × (ok, bytes)}, sent together
+//                                  set_result / set_exception             (a reply waits at
+//                                  (done-callbacks run here)              most 50 µs for the
+//                                                                         rest of its batch)
 //                                after max_tasks_per_child calls:
 //                                  exit ───────────────────────────────▶ ends (code 0)
 //                                  reap, start a replacement
@@ -28,11 +33,19 @@
 //                                  fail every pending call with
 //                                  broken_process_pool, kill and reap the rest
 //
+// Frames go through wire::channel (channel.hpp): buffered reads, one write per batch, and
+// payloads over 64 KiB through a memfd (copied once into shared memory, read in place).
+// Wake-ups: the manager and the workers each poll their sockets for a short window after
+// their last activity (a sleeping thread takes 15-70 µs to wake on a busy machine) and then
+// sleep in poll / recvmsg, so an idle pool uses no CPU.
+//
 // Only the manager thread touches workers_; queue_ and the flags are guarded by mutex_.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -44,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../remote/channel.hpp"
 #include "cfutures/process_pool_executor.hpp"
 
 namespace cfutures::detail {
@@ -63,13 +77,14 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void detach_if_manager() noexcept;
 
  private:
-  enum class phase { starting, initializing, idle, busy, exiting };
+  enum class phase { initializing, ready, exiting };
   struct worker_process {
     pid_t pid = -1;
-    int fd = -1;
+    wire::channel link{-1};
     int pidfd = -1;
-    phase state = phase::starting;
-    std::optional<remote_job> job;
+    phase state = phase::ready;
+    bool greeted = false;         // its hello arrived
+    std::deque<remote_job> jobs;  // sent, awaiting their replies in this order
     std::size_t calls_done = 0;
     std::chrono::steady_clock::time_point started;
   };
@@ -77,10 +92,12 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void close(bool wait, bool cancel_futures, int signal) noexcept;
   void manage() noexcept;
   void start_worker();
-  void handle_message(worker_process& w);
+  void handle_input(worker_process& w);
+  void handle_frame(worker_process& w, const wire::frame& f);
   void dispatch();
-  std::optional<remote_job> next_job(std::size_t limit);
-  void send_job(worker_process& w);
+  std::vector<remote_job> next_jobs(std::size_t call_limit);
+  void send_job(worker_process& w, const remote_job& job);
+  bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms);
   void retire(worker_process& w);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;
   void lost(worker_process& w, const std::string& why);
@@ -104,7 +121,10 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::mutex join_mutex_;  // serializes joiners of manager_
 
   int wake_fd_ = -1;
-  std::vector<worker_process> workers_;  // manager thread only
+  std::atomic<std::uint64_t> posted_{0};  // enqueue() calls so far: the manager spins on it
+  std::atomic<bool> sleeping_{false};     // the manager is (about to be) blocked in poll
+  std::uint64_t seen_posted_ = 0;         // manager thread only
+  std::vector<worker_process> workers_;   // manager thread only
   std::unordered_map<const void*, code_ref> addresses_;
   std::uint64_t next_id_ = 1;
   bool signal_sent_ = false;

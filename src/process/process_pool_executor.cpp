@@ -20,6 +20,7 @@
 
 #include "../remote/protocol.hpp"
 #include "../remote/worker.hpp"
+#include "cfutures/detail/futex.hpp"
 #include "process_pool_core.hpp"
 
 extern char** environ;
@@ -32,7 +33,13 @@ constexpr const char* worker_fd_variable = "CFUTURES_WORKER_FD";
 constexpr int forgot_serve_exit_code = 86;
 constexpr auto hello_timeout = std::chrono::seconds(20);
 constexpr auto exit_grace = std::chrono::milliseconds(5000);
-constexpr int socket_buffer_bytes = 4 << 20;
+// After its last activity the manager polls without sleeping this long (see
+// process_pool_core.hpp).
+constexpr std::chrono::microseconds spin_window(100);
+// A batch given to an idle worker at once: at most this many jobs, and it stops growing
+// once its arguments pass this size (so a write to an idle worker never blocks for long).
+constexpr std::size_t max_batch_jobs = 64;
+constexpr std::size_t max_batch_bytes = 64 << 10;
 
 bool serving_as_worker = false;
 
@@ -132,7 +139,9 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
   if (!manager_.joinable()) {
     manager_ = std::thread([self = shared_from_this()] { self->manage(); });
   }
-  wake();
+  // Pairs with wait_for_events(): post first, then look whether the manager sleeps.
+  posted_.fetch_add(1);
+  if (sleeping_.load()) wake();
 }
 
 void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
@@ -179,12 +188,6 @@ void process_pool_core::start_worker() {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     throw error(std::string("socketpair: ") + std::strerror(errno));
   }
-  // Large buffers let a big argument or result cross in few round trips of the scheduler
-  // (the kernel caps the request at net.core.wmem_max / rmem_max).
-  for (int fd : sv) {
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
-  }
   // Everything exec needs is prepared before fork: the child may only call
   // async-signal-safe functions in a multi-threaded program.
   std::string argv0;
@@ -221,7 +224,7 @@ void process_pool_core::start_worker() {
     ::close(sv[0]);
     ::close(wake_fd_);
     for (auto& w : workers_) {
-      ::close(w.fd);
+      w.link.close_inherited();
       ::close(w.pidfd);
     }
     serving_as_worker = true;
@@ -233,10 +236,26 @@ void process_pool_core::start_worker() {
   ::close(sv[1]);
   worker_process w;
   w.pid = pid;
-  w.fd = sv[0];
+  w.link = wire::channel(sv[0]);
   w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   w.started = std::chrono::steady_clock::now();
-  workers_.push_back(w);
+  // The worker reads its socket once it serves: the initializer, or calls, can be sent now.
+  if (initializer_) {
+    const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
+    const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
+    const std::string head = wire::encode_call_head(0, entry, fn, 1);
+    const auto length = static_cast<std::uint32_t>(initializer_.call_.args.size());
+    try {
+      w.link.put(wire::kind::init,
+                 {head, std::string_view(reinterpret_cast<const char*>(&length), 4),
+                  initializer_.call_.args});
+      w.link.flush();
+    } catch (const std::exception&) {
+      // Already gone: its socket or pidfd tells.
+    }
+    w.state = phase::initializing;
+  }
+  workers_.push_back(std::move(w));
 }
 
 int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) noexcept {
@@ -255,7 +274,7 @@ int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) 
   do {
     r = waitpid(w.pid, &status, 0);
   } while (r < 0 && errno == EINTR);
-  close_if_open(w.fd);
+  w.link.close();
   close_if_open(w.pidfd);
   return r == w.pid ? status : -1;
 }
@@ -268,7 +287,7 @@ void process_pool_core::lost(worker_process& w, const std::string& why) {
       "future was running or pending: " +
       describe_status(w.pid, status);
   if (!why.empty()) message += " (" + why + ")";
-  if (w.state == phase::starting && method_ == start_method::spawn) {
+  if (!w.greeted && method_ == start_method::spawn) {
     message +=
         ". It ended before serving: a program using start_method::spawn must call "
         "cfutures::serve_if_worker(argc, argv) at the start of main()";
@@ -276,6 +295,8 @@ void process_pool_core::lost(worker_process& w, const std::string& why) {
   break_pool(message);
 }
 
+// Fails everything and ends every worker. The workers stay in workers_ (closed) until the
+// manager loop erases them, so that references held by its callers stay valid.
 void process_pool_core::break_pool(const std::string& message) {
   std::deque<remote_job> queued;
   {
@@ -285,23 +306,32 @@ void process_pool_core::break_pool(const std::string& message) {
   }
   const std::exception_ptr error = broken(message);
   for (auto& w : workers_) {
-    if (w.job) fail_job(*w.job, error);
-    w.job.reset();
-    if (w.fd >= 0) {
+    for (auto& job : w.jobs) fail_job(job, error);
+    w.jobs.clear();
+    if (w.link.fd() >= 0) {
       kill(w.pid, SIGKILL);
       reap(w, std::chrono::milliseconds(0));
     }
     w.state = phase::exiting;
   }
-  workers_.clear();
   for (auto& job : queued) fail_job(job, error);
 }
 
-std::optional<remote_job> process_pool_core::next_job(std::size_t limit) {
+// The next batch for an idle worker: one job, or (when many wait) a fair share of the queue
+// of up to max_batch_jobs jobs and about max_batch_bytes of arguments, so that a long queue
+// of small calls costs one write and one read per batch. Calls that are not taken stay
+// cancellable.
+std::vector<remote_job> process_pool_core::next_jobs(std::size_t call_limit) {
+  std::vector<remote_job> batch;
+  std::size_t calls = 0;
+  std::size_t bytes = 0;
   std::lock_guard lock(mutex_);
-  while (!queue_.empty()) {
+  const std::size_t share =
+      std::clamp<std::size_t>(queue_.size() / (2 * max_workers_), 1, max_batch_jobs);
+  while (!queue_.empty() && batch.size() < share && calls < call_limit && bytes < max_batch_bytes) {
     remote_job job = std::move(queue_.front());
     queue_.pop_front();
+    const std::size_t limit = call_limit - calls;
     if (job.items.size() > limit) {
       remote_job rest;
       rest.entry = job.entry;
@@ -315,13 +345,15 @@ std::optional<remote_job> process_pool_core::next_job(std::size_t limit) {
     }
     // From here the calls are RUNNING; cancelled ones are dropped.
     std::erase_if(job.items, [](const remote_job::item& item) { return !item.state->try_start(); });
-    if (!job.items.empty()) return job;
+    if (job.items.empty()) continue;
+    calls += job.items.size();
+    for (const auto& item : job.items) bytes += item.args.size();
+    batch.push_back(std::move(job));
   }
-  return std::nullopt;
+  return batch;
 }
 
-void process_pool_core::send_job(worker_process& w) {
-  remote_job& job = *w.job;
+void process_pool_core::send_job(worker_process& w, const remote_job& job) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
   const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
   const std::string head = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
@@ -330,27 +362,29 @@ void process_pool_core::send_job(worker_process& w) {
   std::vector<std::string_view> parts;
   parts.reserve(1 + 2 * job.items.size());
   parts.push_back(head);
-  for (auto& item : job.items) {
+  for (const auto& item : job.items) {
     lengths.push_back(static_cast<std::uint32_t>(item.args.size()));
     parts.emplace_back(reinterpret_cast<const char*>(&lengths.back()), sizeof(std::uint32_t));
     parts.push_back(item.args);
   }
-  wire::write_frame(w.fd, wire::kind::call, parts);
+  w.link.put(wire::kind::call, parts);
 }
 
 void process_pool_core::dispatch() {
   for (auto& w : workers_) {
-    if (w.state != phase::idle) continue;
+    if (w.state != phase::ready || !w.jobs.empty() || w.link.fd() < 0) continue;
     const std::size_t limit =
         max_tasks_per_child_ ? *max_tasks_per_child_ - w.calls_done : static_cast<std::size_t>(-1);
-    std::optional<remote_job> job = next_job(limit);
-    if (!job) return;
-    w.job = std::move(job);
-    w.state = phase::busy;
+    std::vector<remote_job> batch = next_jobs(limit);
+    if (batch.empty()) return;
     try {
-      send_job(w);
+      for (auto& job : batch) {
+        w.jobs.push_back(std::move(job));
+        send_job(w, w.jobs.back());
+      }
+      w.link.flush();
     } catch (const std::exception&) {
-      // The worker is gone; its socket reports it and lost() fails this job.
+      // The worker is gone; its socket reports it and lost() fails these jobs.
     }
   }
 }
@@ -358,46 +392,38 @@ void process_pool_core::dispatch() {
 void process_pool_core::retire(worker_process& w) {
   w.state = phase::exiting;
   try {
-    wire::write_frame(w.fd, wire::kind::exit, {});
+    w.link.put(wire::kind::exit, {});
+    w.link.flush();
   } catch (const std::exception&) {
     // Already gone: reaping tells.
   }
 }
 
-void process_pool_core::handle_message(worker_process& w) {
-  wire::header h{};
-  std::string payload;
+void process_pool_core::handle_input(worker_process& w) {
+  bool open = false;
   try {
-    if (!wire::read_frame(w.fd, h, payload)) {
-      lost(w, "");
-      return;
-    }
+    open = w.link.receive(false);
+    wire::frame f;
+    while (w.link.fd() >= 0 && w.link.next(f)) handle_frame(w, f);
   } catch (const std::exception& e) {
-    lost(w, e.what());
+    if (w.link.fd() >= 0) lost(w, e.what());
     return;
   }
-  switch (h.kind) {
+  if (!open && w.link.fd() >= 0) lost(w, "");
+}
+
+void process_pool_core::handle_frame(worker_process& w, const wire::frame& f) {
+  switch (f.kind) {
     case wire::kind::hello:
-      if (initializer_) {
-        const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
-        const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
-        const std::string head = wire::encode_call_head(0, entry, fn, 1);
-        const auto length = static_cast<std::uint32_t>(initializer_.call_.args.size());
-        wire::write_frame(w.fd, wire::kind::init,
-                          {head, std::string_view(reinterpret_cast<const char*>(&length), 4),
-                           initializer_.call_.args});
-        w.state = phase::initializing;
-      } else {
-        w.state = phase::idle;
-      }
+      w.greeted = true;
       return;
     case wire::kind::init_ok:
-      w.state = phase::idle;
+      if (w.state == phase::initializing) w.state = phase::ready;
       return;
     case wire::kind::init_failed: {
       std::string what = "unknown error";
       try {
-        std::rethrow_exception(decode_exception(payload));
+        std::rethrow_exception(decode_exception(f.payload));
       } catch (const std::exception& e) {
         what = e.what();
       }
@@ -408,14 +434,14 @@ void process_pool_core::handle_message(worker_process& w) {
       return;
     }
     case wire::kind::reply: {
-      if (!w.job) {
+      if (w.jobs.empty()) {
         lost(w, "a reply without a call");
         return;
       }
-      remote_job job = std::move(*w.job);
-      w.job.reset();
+      remote_job job = std::move(w.jobs.front());
+      w.jobs.pop_front();
       try {
-        const wire::reply_message reply = wire::decode_reply(payload);
+        const wire::reply_message reply = wire::decode_reply(f.payload);
         if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
         for (std::size_t i = 0; i < job.items.size(); ++i) {
           job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
@@ -424,8 +450,9 @@ void process_pool_core::handle_message(worker_process& w) {
         fail_job(job, std::current_exception());
       }
       w.calls_done += job.items.size();
-      w.state = phase::idle;
-      if (max_tasks_per_child_ && w.calls_done >= *max_tasks_per_child_) retire(w);
+      if (w.jobs.empty() && max_tasks_per_child_ && w.calls_done >= *max_tasks_per_child_) {
+        retire(w);
+      }
       return;
     }
     default:
@@ -435,15 +462,42 @@ void process_pool_core::handle_message(worker_process& w) {
 
 bool process_pool_core::work_left() const {
   return std::any_of(workers_.begin(), workers_.end(),
-                     [](const worker_process& w) { return w.state == phase::busy; });
+                     [](const worker_process& w) { return !w.jobs.empty(); });
+}
+
+// Waits for a socket, a pidfd or the wake-up eventfd; returns whether anything is ready.
+// Polls without blocking for spin_window after the last activity, then sleeps in poll.
+bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
+  const auto spin_until = std::chrono::steady_clock::now() + spin_window;
+  for (;;) {
+    const int rc = poll(fds.data(), fds.size(), 0);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+    if (posted_.load(std::memory_order_relaxed) != seen_posted_) return false;
+    if (std::chrono::steady_clock::now() >= spin_until) break;
+    sched_yield();
+  }
+  // Pairs with enqueue(): it bumps posted_ and then reads sleeping_ (both seq_cst), so either
+  // it sees sleeping_ and writes wake_fd_, or this load sees its post.
+  sleeping_.store(true);
+  if (posted_.load() != seen_posted_) {
+    sleeping_.store(false);
+    return false;
+  }
+  const int rc = poll(fds.data(), fds.size(), timeout_ms);
+  sleeping_.store(false);
+  if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+  return rc > 0;
 }
 
 void process_pool_core::manage() noexcept {
   try {
+    std::vector<pollfd> fds;
     for (;;) {
       bool stop;
       bool queue_empty;
       int signal;
+      seen_posted_ = posted_.load();
       {
         std::lock_guard lock(mutex_);
         stop = shutdown_;
@@ -469,42 +523,40 @@ void process_pool_core::manage() noexcept {
       }
       if (signal_sent_ && workers_.empty()) break;
 
-      std::vector<pollfd> fds;
+      fds.clear();
       fds.push_back({wake_fd_, POLLIN, 0});
       int timeout_ms = -1;
       const auto now = std::chrono::steady_clock::now();
       for (const auto& w : workers_) {
-        fds.push_back({w.fd, POLLIN, 0});
+        fds.push_back({w.link.fd(), POLLIN, 0});
         fds.push_back({w.pidfd, POLLIN, 0});
-        if (w.state == phase::starting) {
+        if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
               w.started + hello_timeout - now);
           timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
         }
       }
-      const int rc = poll(fds.data(), fds.size(), timeout_ms);
-      if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+      if (!wait_for_events(fds, timeout_ms)) continue;
       if (fds[0].revents) {
         std::uint64_t count = 0;
         [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
       }
       const std::size_t n_workers = workers_.size();
-      for (std::size_t i = 0; i < n_workers && i < workers_.size(); ++i) {
+      for (std::size_t i = 0; i < n_workers; ++i) {
         worker_process& w = workers_[i];
-        if (w.fd < 0) continue;
+        if (w.link.fd() < 0) continue;
         const short sock = fds[1 + 2 * i].revents;
         const short died = fds[2 + 2 * i].revents;
         if (sock) {
-          handle_message(w);
+          handle_input(w);
         } else if (died) {
           lost(w, "");
-        } else if (w.state == phase::starting &&
-                   std::chrono::steady_clock::now() - w.started > hello_timeout) {
+        } else if (!w.greeted && std::chrono::steady_clock::now() - w.started > hello_timeout) {
           kill(w.pid, SIGKILL);
           lost(w, "it did not start serving within 20 s");
         }
       }
-      std::erase_if(workers_, [](const worker_process& w) { return w.fd < 0; });
+      std::erase_if(workers_, [](const worker_process& w) { return w.link.fd() < 0; });
     }
   } catch (const std::exception& e) {
     break_pool(std::string("the process pool's manager failed: ") + e.what());
@@ -514,11 +566,11 @@ void process_pool_core::manage() noexcept {
 
 void process_pool_core::finish() noexcept {
   for (auto& w : workers_) {
-    if (w.fd < 0) continue;
+    if (w.link.fd() < 0) continue;
     if (w.state != phase::exiting) retire(w);
   }
   for (auto& w : workers_) {
-    if (w.fd >= 0) reap(w, exit_grace);
+    if (w.link.fd() >= 0) reap(w, exit_grace);
   }
   workers_.clear();
 }

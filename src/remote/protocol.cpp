@@ -1,12 +1,5 @@
 #include "protocol.hpp"
 
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstring>
 
 namespace cfutures::detail::wire {
@@ -41,7 +34,7 @@ header decode_header(const char* bytes) {
     throw protocol_error("bad frame: protocol version " + std::to_string(v) + ", expected " +
                          std::to_string(version));
   }
-  if (k < static_cast<std::uint16_t>(kind::hello) || k > static_cast<std::uint16_t>(kind::exit)) {
+  if (k < static_cast<std::uint16_t>(kind::hello) || k > static_cast<std::uint16_t>(kind::shm)) {
     throw protocol_error("bad frame: unknown message kind " + std::to_string(k));
   }
   if (len > max_payload) throw protocol_error("bad frame: payload length over the limit");
@@ -136,74 +129,6 @@ reply_message decode_reply(std::string_view payload) {
   }
   r.expect_end();
   return m;
-}
-
-namespace {
-
-void write_all(int fd, std::vector<iovec>& iov) {
-  std::size_t first = 0;
-  while (first < iov.size()) {
-    msghdr msg{};
-    msg.msg_iov = iov.data() + first;
-    msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
-    const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw error(std::string("cannot write to a worker: ") + std::strerror(errno));
-    }
-    std::size_t left = static_cast<std::size_t>(n);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (left > 0) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
-  }
-}
-
-// Reads exactly n bytes; returns the number read before end of stream.
-std::size_t read_all(int fd, char* p, std::size_t n) {
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, p + got, n - got);
-    if (r == 0) break;
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECONNRESET) break;
-      throw error(std::string("cannot read from a worker: ") + std::strerror(errno));
-    }
-    got += static_cast<std::size_t>(r);
-  }
-  return got;
-}
-
-}  // namespace
-
-void write_frame(int fd, kind k, const std::vector<std::string_view>& parts) {
-  std::size_t length = 0;
-  for (auto p : parts) length += p.size();
-  const auto head = encode_header(k, length);
-  std::vector<iovec> iov;
-  iov.reserve(parts.size() + 1);
-  iov.push_back({const_cast<char*>(head.data()), head.size()});
-  for (auto p : parts) {
-    if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
-  }
-  write_all(fd, iov);
-}
-
-void write_frame(int fd, kind k, std::initializer_list<std::string_view> parts) {
-  write_frame(fd, k, std::vector<std::string_view>(parts));
-}
-
-bool read_frame(int fd, header& h, std::string& payload) {
-  char head[header_size];
-  const std::size_t got = read_all(fd, head, header_size);
-  if (got == 0) return false;
-  if (got < header_size) throw protocol_error("truncated frame header");
-  h = decode_header(head);
-  payload.resize(h.length);
-  if (read_all(fd, payload.data(), h.length) < h.length) throw protocol_error("truncated frame");
-  return true;
 }
 
 void frame_decoder::feed(std::string_view bytes) {

@@ -13,6 +13,8 @@
 //                                 u32 n, n × bytes (one serialized argument tuple per call)
 //   reply        worker → parent  u64 id, u32 n, n × (u8 ok, bytes)  — ok=0: exception bytes
 //   exit         parent → worker  empty                          (finish and end the process)
+//   shm          either way       u32 kind, u32 0, u64 length    (a frame of that kind whose
+//                                 payload is in the memfd sent with it: channel.hpp)
 // where a ref is (bytes module, u64 offset) and bytes is (u32 length, length bytes).
 // Decoding never trusts a length: every read is bounds-checked and a violation throws
 // protocol_error, so a malformed, truncated or lying frame cannot crash the reader or make
@@ -32,7 +34,7 @@
 namespace cfutures::detail::wire {
 
 constexpr std::uint32_t magic = 0x54554643;  // "CFUT" in memory order
-constexpr std::uint16_t version = 1;
+constexpr std::uint16_t version = 2;
 constexpr std::size_t header_size = 16;
 constexpr std::uint32_t max_payload = 1u << 30;
 
@@ -44,6 +46,7 @@ enum class kind : std::uint16_t {
   call = 5,
   reply = 6,
   exit = 7,
+  shm = 8,
 };
 
 struct header {
@@ -109,14 +112,6 @@ struct reply_message {
   std::vector<reply_item> items;
 };
 reply_message decode_reply(std::string_view payload);
-
-// Frame I/O on a stream socket. write_frame sends header + the concatenation of
-// `parts` (which must total at most max_payload); throws error on failure (e.g. the peer
-// died). read_frame returns false on a clean end of stream before a header; throws
-// protocol_error on a truncated or invalid frame.
-void write_frame(int fd, kind k, std::initializer_list<std::string_view> parts);
-void write_frame(int fd, kind k, const std::vector<std::string_view>& parts);
-bool read_frame(int fd, header& h, std::string& payload);
 
 // Decodes complete frames from a byte stream fed in arbitrary pieces (the fuzzer's entry
 // point and the reference for what a reader accepts).

@@ -1,12 +1,14 @@
 // The worker loop, written once for every out-of-process executor: reads frames, runs calls,
-// writes replies. Driven here by a socket (process pool); the MPI executor drives the same
-// call runner over MPI messages.
+// writes replies. Driven here by a socket (process pool, through channel.hpp: calls arrive in
+// batches, replies leave in batches, the worker spins briefly before sleeping); the MPI
+// executor drives the same call runner over MPI messages.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "channel.hpp"
 #include "protocol.hpp"
 
 namespace cfutures::detail {
