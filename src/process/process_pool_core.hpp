@@ -70,6 +70,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   process_pool_core& operator=(const process_pool_core&) = delete;
 
   std::size_t max_workers() const noexcept { return max_workers_; }
+  bool limits_tasks_per_child() const noexcept { return max_tasks_per_child_.has_value(); }
   void enqueue(std::vector<remote_job> jobs);
   void shutdown(bool wait, bool cancel_futures) noexcept;
   void force_shutdown(int signal) noexcept;

@@ -600,6 +600,10 @@ void process_pool_executor::enqueue_all(std::vector<detail::remote_job> jobs) {
   core_->enqueue(std::move(jobs));
 }
 
+bool process_pool_executor::limits_tasks_per_child() const noexcept {
+  return core_->limits_tasks_per_child();
+}
+
 void process_pool_executor::shutdown(shutdown_options options) noexcept {
   core_->shutdown(options.wait, options.cancel_futures);
 }

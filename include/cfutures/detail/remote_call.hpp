@@ -24,6 +24,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/errors.hpp"
@@ -133,6 +134,49 @@ struct invoker_entry {
   static inline const bool registered = register_invoker(&invoke_serialized<F, R, Args...>);
 };
 
+// map's chunks: one remote call runs f over a vector of argument tuples, in order, and stops
+// at the first exception. Its result is (the values so far — or their count for a void f —,
+// u8 failed, [exception bytes]), so the caller gets every value before the failing position
+// and the exception at it.
+std::string encode_exception(std::exception_ptr error);
+
+template <class F, class R, class... Args>
+void invoke_chunk(const void* fn, std::string_view in, std::string& out) {
+  std::vector<std::tuple<Args...>> calls;
+  read_values(in, calls);
+  auto call = [&](std::tuple<Args...>& args) -> decltype(auto) {
+    if constexpr (std::is_pointer_v<F>) {
+      return std::apply(reinterpret_cast<F>(const_cast<void*>(fn)), std::move(args));
+    } else {
+      return std::apply(F{}, std::move(args));
+    }
+  };
+  std::conditional_t<std::is_void_v<R>, std::uint64_t, std::vector<R>> done{};
+  if constexpr (!std::is_void_v<R>) done.reserve(calls.size());
+  std::string error;
+  for (auto& args : calls) {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        call(args);
+        ++done;
+      } else {
+        done.push_back(call(args));
+      }
+    } catch (...) {
+      error = encode_exception(std::current_exception());
+      break;
+    }
+  }
+  const std::uint8_t failed = error.empty() ? 0 : 1;
+  write_values(out, done, failed);
+  if (failed) write_values(out, error);
+}
+
+template <class F, class R, class... Args>
+struct chunk_invoker_entry {
+  static inline const bool registered = register_invoker(&invoke_chunk<F, R, Args...>);
+};
+
 // A call ready to be sent: invoker, function (null for lambdas) and serialized arguments.
 struct encoded_call {
   invoker entry = nullptr;
@@ -151,6 +195,18 @@ encoded_call encode_call(F f, const Args&... args) {
   return call;
 }
 
+// The calls of one chunk of map(), as one call of invoke_chunk.
+template <class F, class... Args>
+encoded_call encode_chunk(F f, const std::vector<std::tuple<Args...>>& calls) {
+  using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+  (void)chunk_invoker_entry<F, R, Args...>::registered;
+  encoded_call call;
+  call.entry = &invoke_chunk<F, R, Args...>;
+  if constexpr (std::is_pointer_v<F>) call.fn = reinterpret_cast<const void*>(f);
+  write_values(call.args, calls);
+  return call;
+}
+
 // Held (shared) by threads while they serialize calls and allocate their states; held
 // exclusively around fork(). A forked child inherits only the forking thread, so any lock
 // another thread held at that moment (the allocator's, the iostream locale's) would stay
@@ -159,8 +215,8 @@ encoded_call encode_call(F f, const Args&... args) {
 std::shared_mutex& fork_barrier() noexcept;
 
 // Exceptions across the boundary: the exact dynamic types of <stdexcept>, std::bad_alloc and
-// cfutures' errors come back as themselves; anything else as remote_error.
-std::string encode_exception(std::exception_ptr error);
+// cfutures' errors come back as themselves; anything else as remote_error (encode_exception
+// is declared above, with invoke_chunk).
 std::exception_ptr decode_exception(std::string_view bytes);
 
 // Completes `state` (a shared_state<R>) from a worker's reply.
