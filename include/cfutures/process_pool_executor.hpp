@@ -107,7 +107,7 @@ constexpr bool check_remote_call() {
 struct remote_job {
   struct item {
     ref_ptr<state_base> state;
-    std::string args;
+    payload args;
   };
   invoker entry = nullptr;
   const void* fn = nullptr;

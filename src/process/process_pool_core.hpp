@@ -94,10 +94,10 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void manage() noexcept;
   void start_worker();
   void handle_input(worker_process& w);
-  void handle_frame(worker_process& w, const wire::frame& f);
+  void handle_frame(worker_process& w, wire::frame& f);
   void dispatch();
   std::vector<remote_job> next_jobs(std::size_t call_limit);
-  void send_job(worker_process& w, const remote_job& job);
+  void send_job(worker_process& w, remote_job& job);
   bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms);
   void retire(worker_process& w);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;

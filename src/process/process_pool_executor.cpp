@@ -243,12 +243,13 @@ void process_pool_core::start_worker() {
   if (initializer_) {
     const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
     const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
-    const std::string head = wire::encode_call_head(0, entry, fn, 1);
-    const auto length = static_cast<std::uint32_t>(initializer_.call_.args.size());
+    std::string body = wire::encode_call_head(0, entry, fn, 1);
+    std::vector<shared_block> attachments;
+    payload args = initializer_.call_.args;  // every worker gets its own copy
+    wire::writer out(body);
+    wire::put_item(out, args, attachments);
     try {
-      w.link.put(wire::kind::init,
-                 {head, std::string_view(reinterpret_cast<const char*>(&length), 4),
-                  initializer_.call_.args});
+      w.link.put(wire::kind::init, {body}, std::move(attachments));
       w.link.flush();
     } catch (const std::exception&) {
       // Already gone: its socket or pidfd tells.
@@ -353,21 +354,15 @@ std::vector<remote_job> process_pool_core::next_jobs(std::size_t call_limit) {
   return batch;
 }
 
-void process_pool_core::send_job(worker_process& w, const remote_job& job) {
+void process_pool_core::send_job(worker_process& w, remote_job& job) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
   const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
-  const std::string head = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
-  std::vector<std::uint32_t> lengths;
-  lengths.reserve(job.items.size());
-  std::vector<std::string_view> parts;
-  parts.reserve(1 + 2 * job.items.size());
-  parts.push_back(head);
-  for (const auto& item : job.items) {
-    lengths.push_back(static_cast<std::uint32_t>(item.args.size()));
-    parts.emplace_back(reinterpret_cast<const char*>(&lengths.back()), sizeof(std::uint32_t));
-    parts.push_back(item.args);
-  }
-  w.link.put(wire::kind::call, parts);
+  std::string body = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
+  std::vector<shared_block> attachments;
+  wire::writer out(body);
+  // Large arguments are in shared memory already: their blocks go with the frame.
+  for (auto& item : job.items) wire::put_item(out, item.args, attachments);
+  w.link.put(wire::kind::call, {body}, std::move(attachments));
 }
 
 void process_pool_core::dispatch() {
@@ -412,7 +407,7 @@ void process_pool_core::handle_input(worker_process& w) {
   if (!open && w.link.fd() >= 0) lost(w, "");
 }
 
-void process_pool_core::handle_frame(worker_process& w, const wire::frame& f) {
+void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
   switch (f.kind) {
     case wire::kind::hello:
       w.greeted = true;
@@ -441,7 +436,7 @@ void process_pool_core::handle_frame(worker_process& w, const wire::frame& f) {
       remote_job job = std::move(w.jobs.front());
       w.jobs.pop_front();
       try {
-        const wire::reply_message reply = wire::decode_reply(f.payload);
+        const wire::reply_message reply = wire::decode_reply(f.payload, f);
         if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
         for (std::size_t i = 0; i < job.items.size(); ++i) {
           job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
@@ -586,6 +581,7 @@ process_pool_executor::process_pool_executor(process_pool_options options)
 process_pool_executor::~process_pool_executor() {
   core_->shutdown(true, false);
   core_->detach_if_manager();
+  detail::release_block_pool();
 }
 
 std::size_t process_pool_executor::max_workers() const noexcept { return core_->max_workers(); }

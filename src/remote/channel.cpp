@@ -20,34 +20,37 @@ namespace cfutures::detail::wire {
 namespace {
 
 constexpr std::size_t read_chunk = 64 << 10;
-constexpr std::size_t max_fds_per_read = 8;
+constexpr std::size_t max_fds = 253;  // SCM_MAX_FD: per sendmsg, and so per recvmsg
 
 [[noreturn]] void fail(const char* what) {
   throw error(std::string(what) + ": " + std::strerror(errno));
 }
 
-void send_all(int fd, std::vector<iovec>& iov, int memfd) {
+void send_all(int fd, std::vector<iovec>& iov, const std::vector<shared_block>& blocks) {
   std::size_t first = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
+  bool with_fds = !blocks.empty();
   while (first < iov.size()) {
     msghdr msg{};
     msg.msg_iov = iov.data() + first;
     msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
-    if (memfd >= 0) {  // only with the first byte of the frame that refers to it
+    if (with_fds) {  // with the first bytes sent: before the frames that use them
       msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * blocks.size());
       cmsghdr* c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &memfd, sizeof(int));
+      c->cmsg_len = CMSG_LEN(sizeof(int) * blocks.size());
+      for (std::size_t i = 0; i < blocks.size(); ++i) {
+        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &blocks[i].fd, sizeof(int));
+      }
     }
     const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("cannot write to the other process");
     }
-    memfd = -1;
+    with_fds = false;
     auto left = static_cast<std::size_t>(n);
     while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
     if (left > 0) {
@@ -59,42 +62,23 @@ void send_all(int fd, std::vector<iovec>& iov, int memfd) {
 
 }  // namespace
 
-shared_bytes::shared_bytes(int fd, std::size_t length) : length_(length) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < length) {
-    ::close(fd);
-    throw protocol_error("bad shared frame: the memory is smaller than its length");
-  }
-  if (length > 0) {
-    data_ = mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-  }
-  ::close(fd);
-  if (data_ == MAP_FAILED) {
-    data_ = nullptr;
-    length_ = 0;
-    fail("cannot map a shared payload");
-  }
+std::string_view frame::next_attachment(std::uint64_t length) {
+  if (!from_) throw protocol_error("bad frame: an attachment where none can be");
+  blocks_.push_back(adopt_block(from_->take_fd(), length));
+  return {blocks_.back().data, static_cast<std::size_t>(length)};
 }
 
-shared_bytes::shared_bytes(shared_bytes&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), length_(std::exchange(other.length_, 0)) {}
-
-shared_bytes& shared_bytes::operator=(shared_bytes&& other) noexcept {
-  if (this != &other) {
-    if (data_) munmap(data_, length_);
-    data_ = std::exchange(other.data_, nullptr);
-    length_ = std::exchange(other.length_, 0);
-  }
-  return *this;
-}
-
-shared_bytes::~shared_bytes() {
-  if (data_) munmap(data_, length_);
+void frame::release() noexcept {
+  for (auto& b : blocks_) recycle_block(b);
+  blocks_.clear();
+  from_ = nullptr;
+  payload = {};
 }
 
 channel::channel(channel&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       out_(std::move(other.out_)),
+      out_blocks_(std::move(other.out_blocks_)),
       out_since_(other.out_since_),
       in_(std::move(other.in_)),
       in_begin_(std::exchange(other.in_begin_, 0)),
@@ -108,6 +92,7 @@ channel& channel::operator=(channel&& other) noexcept {
     close();
     fd_ = std::exchange(other.fd_, -1);
     out_ = std::move(other.out_);
+    out_blocks_ = std::move(other.out_blocks_);
     out_since_ = other.out_since_;
     in_ = std::move(other.in_);
     in_begin_ = std::exchange(other.in_begin_, 0);
@@ -127,6 +112,8 @@ void channel::close() noexcept {
   fds_.clear();
   in_begin_ = in_end_ = 0;
   out_.clear();
+  for (auto& b : out_blocks_) drop_block(b);
+  out_blocks_.clear();
 }
 
 void channel::close_inherited() noexcept {
@@ -134,57 +121,66 @@ void channel::close_inherited() noexcept {
   for (int fd : fds_) ::close(fd);
 }
 
-void channel::put(kind k, std::initializer_list<std::string_view> parts) {
-  put(k, std::vector<std::string_view>(parts));
-}
-
-void channel::put(kind k, const std::vector<std::string_view>& parts) {
+void channel::put(kind k, std::initializer_list<std::string_view> parts,
+                  std::vector<shared_block> attachments) {
+  struct dropper {
+    std::vector<shared_block>& blocks;
+    ~dropper() {
+      for (auto& b : blocks) drop_block(b);
+    }
+  } drop_unsent{attachments};
   std::size_t length = 0;
   for (auto p : parts) length += p.size();
-  if (length > shm_threshold) {
-    send_shared(k, parts, length);
-    return;
-  }
+  if (out_blocks_.size() + attachments.size() + 1 > max_fds) flush();
   if (out_.empty()) out_since_ = std::chrono::steady_clock::now();
-  const auto head = encode_header(k, length);
-  out_.append(head.data(), head.size());
-  for (auto p : parts) out_.append(p);
-}
-
-void channel::send_shared(kind k, const std::vector<std::string_view>& parts, std::size_t length) {
-  if (length > max_payload) throw protocol_error("message too large to send");
-  // What is queued goes first: frames keep their order.
-  flush();
-  const int memfd = memfd_create("cfutures", MFD_CLOEXEC);
-  if (memfd < 0) fail("memfd_create");
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } close_memfd{memfd};
-  if (ftruncate(memfd, static_cast<off_t>(length)) != 0) fail("cannot size a shared payload");
-  void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
-  if (p == MAP_FAILED) fail("cannot map a shared payload");
-  char* at = static_cast<char*>(p);
-  for (auto part : parts) {
-    std::memcpy(at, part.data(), part.size());
-    at += part.size();
+  if (length <= shm_threshold) {
+    const auto head = encode_header(k, length);
+    out_.append(head.data(), head.size());
+    for (auto p : parts) out_.append(p);
+  } else {
+    if (length > max_payload) throw protocol_error("message too large to send");
+    shared_block body = acquire_block(length);
+    char* at = body.data;
+    for (auto part : parts) {
+      std::memcpy(at, part.data(), part.size());
+      at += part.size();
+    }
+    out_blocks_.push_back(body);
+    std::string shm;
+    writer w(shm);
+    w.u32(static_cast<std::uint32_t>(k));
+    w.u32(0);
+    w.u64(length);
+    const auto head = encode_header(kind::shm, shm.size());
+    out_.append(head.data(), head.size());
+    out_.append(shm);
   }
-  munmap(p, length);
-  std::string body;
-  writer w(body);
-  w.u32(static_cast<std::uint32_t>(k));
-  w.u32(0);
-  w.u64(length);
-  const auto head = encode_header(kind::shm, body.size());
-  std::vector<iovec> iov{{const_cast<char*>(head.data()), head.size()}, {body.data(), body.size()}};
-  send_all(fd_, iov, memfd);
+  for (auto& b : attachments) {
+    out_blocks_.push_back(b);
+    b = {};
+  }
+  attachments.clear();
 }
 
 void channel::flush() {
   if (out_.empty()) return;
   std::vector<iovec> iov{{out_.data(), out_.size()}};
-  send_all(fd_, iov, -1);
-  out_.clear();
+  struct sent {
+    channel& c;
+    ~sent() {  // sent, or the peer is gone: either way the blocks are no longer ours
+      c.out_.clear();
+      for (auto& b : c.out_blocks_) drop_block(b);
+      c.out_blocks_.clear();
+    }
+  } done{*this};
+  send_all(fd_, iov, out_blocks_);
+}
+
+int channel::take_fd() {
+  if (fds_.empty()) throw protocol_error("bad frame: a shared payload without its descriptor");
+  const int fd = fds_.front();
+  fds_.pop_front();
+  return fd;
 }
 
 bool channel::read_some(int flags) {
@@ -198,7 +194,7 @@ bool channel::read_some(int flags) {
     if (in_.size() - in_end_ < read_chunk) in_.resize(in_end_ + read_chunk);
   }
   iovec iov{in_.data() + in_end_, in_.size() - in_end_};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_read)];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -247,7 +243,7 @@ bool channel::receive(bool block, std::chrono::nanoseconds spin) {
 }
 
 bool channel::next(frame& f) {
-  f.shared = shared_bytes();
+  f.release();
   if (in_end_ - in_begin_ < header_size) return false;
   const header h = decode_header(in_.data() + in_begin_);
   if (in_end_ - in_begin_ - header_size < h.length) {
@@ -257,8 +253,10 @@ bool channel::next(frame& f) {
     }
     return false;
   }
-  std::string_view payload(in_.data() + in_begin_ + header_size, h.length);
+  std::string_view payload(in_.data() + in_begin_, header_size + h.length);
+  payload.remove_prefix(header_size);
   in_begin_ += header_size + h.length;
+  f.from_ = this;
   if (h.kind != kind::shm) {
     f.kind = h.kind;
     f.payload = payload;
@@ -273,12 +271,8 @@ bool channel::next(frame& f) {
     throw protocol_error("bad shared frame: unknown message kind");
   }
   if (length > max_payload) throw protocol_error("bad shared frame: payload over the limit");
-  if (fds_.empty()) throw protocol_error("bad shared frame: no descriptor");
-  const int fd = fds_.front();
-  fds_.pop_front();
   f.kind = static_cast<kind>(k);
-  f.shared = shared_bytes(fd, length);
-  f.payload = f.shared.view();
+  f.payload = f.next_attachment(length);
   return true;
 }
 

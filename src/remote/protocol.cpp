@@ -75,6 +75,30 @@ std::string_view reader::bytes() {
   pos_ += n;
   return out;
 }
+std::string_view reader::item(attachment_source& attachments) {
+  const std::uint32_t n = u32();
+  if (n != attached_item) {
+    if (in_.size() - pos_ < n) throw protocol_error("bad message: length past the end");
+    std::string_view out = in_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+  const std::uint64_t length = u64();
+  if (length > max_payload) throw protocol_error("bad message: shared item over the limit");
+  return attachments.next_attachment(length);
+}
+
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments) {
+  if (!item.shared()) {
+    w.bytes(item.view());
+    return;
+  }
+  if (item.size() > max_payload) throw protocol_error("value too large to send");
+  w.u32(attached_item);
+  w.u64(item.size());
+  attachments.push_back(item.release_block());
+}
+
 code_ref reader::ref() {
   code_ref r;
   r.module = std::string(bytes());
@@ -97,7 +121,7 @@ std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const co
   return out;
 }
 
-call_message decode_call(std::string_view payload) {
+call_message decode_call(std::string_view payload, attachment_source& attachments) {
   reader r(payload);
   call_message m;
   m.id = r.u64();
@@ -110,12 +134,12 @@ call_message decode_call(std::string_view payload) {
   // Each argument takes at least its 4-byte length: bounds the reservation by the payload.
   if (n > payload.size() / 4) throw protocol_error("bad call: argument count past the end");
   m.args.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) m.args.push_back(r.bytes());
+  for (std::uint32_t i = 0; i < n; ++i) m.args.push_back(r.item(attachments));
   r.expect_end();
   return m;
 }
 
-reply_message decode_reply(std::string_view payload) {
+reply_message decode_reply(std::string_view payload, attachment_source& attachments) {
   reader r(payload);
   reply_message m;
   m.id = r.u64();
@@ -125,7 +149,7 @@ reply_message decode_reply(std::string_view payload) {
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint8_t ok = r.u8();
     if (ok > 1) throw protocol_error("bad reply: invalid status");
-    m.items.push_back({ok == 1, r.bytes()});
+    m.items.push_back({ok == 1, r.item(attachments)});
   }
   r.expect_end();
   return m;

@@ -10,12 +10,14 @@
 //   init_ok      worker → parent  empty
 //   init_failed  worker → parent  exception bytes
 //   call         parent → worker  call body: u64 id, invoker ref, u8 has_fn, [fn ref],
-//                                 u32 n, n × bytes (one serialized argument tuple per call)
-//   reply        worker → parent  u64 id, u32 n, n × (u8 ok, bytes)  — ok=0: exception bytes
+//                                 u32 n, n × item (one serialized argument tuple per call)
+//   reply        worker → parent  u64 id, u32 n, n × (u8 ok, item)  — ok=0: exception bytes
 //   exit         parent → worker  empty                          (finish and end the process)
 //   shm          either way       u32 kind, u32 0, u64 length    (a frame of that kind whose
 //                                 payload is in the memfd sent with it: channel.hpp)
-// where a ref is (bytes module, u64 offset) and bytes is (u32 length, length bytes).
+// where a ref is (bytes module, u64 offset), bytes is (u32 length, length bytes), and an item
+// is either bytes or (u32 0xffffffff, u64 length): a payload in shared memory, whose memfd
+// travels with the frame (SCM_RIGHTS; the frame's items take the frame's memfds in order).
 // Decoding never trusts a length: every read is bounds-checked and a violation throws
 // protocol_error, so a malformed, truncated or lying frame cannot crash the reader or make
 // it allocate more than max_payload.
@@ -64,6 +66,7 @@ class writer {
   void u32(std::uint32_t v) { raw(&v, sizeof v); }
   void u64(std::uint64_t v) { raw(&v, sizeof v); }
   void bytes(std::string_view b);
+  void raw_bytes(std::string_view b) { out_.append(b); }
   void ref(const code_ref& r) {
     bytes(r.module);
     u64(r.offset);
@@ -74,6 +77,21 @@ class writer {
   std::string& out_;
 };
 
+constexpr std::uint32_t attached_item = 0xffffffff;
+
+// Appends `item` to a frame body: its bytes, or (when it is in shared memory) a reference
+// to the next attachment, whose block is moved to `attachments`.
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments);
+
+// The memfds received with a frame, handed out mapped and in order.
+class attachment_source {
+ public:
+  virtual std::string_view next_attachment(std::uint64_t length) = 0;
+
+ protected:
+  ~attachment_source() = default;
+};
+
 class reader {
  public:
   explicit reader(std::string_view in) : in_(in) {}
@@ -81,6 +99,7 @@ class reader {
   std::uint32_t u32();
   std::uint64_t u64();
   std::string_view bytes();
+  std::string_view item(attachment_source& attachments);
   code_ref ref();
   void expect_end() const;
 
@@ -101,7 +120,7 @@ struct call_message {
 // The fixed part of a call payload (everything before the argument list's items).
 std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
                              std::size_t n_args);
-call_message decode_call(std::string_view payload);
+call_message decode_call(std::string_view payload, attachment_source& attachments);
 
 struct reply_item {
   bool ok = false;
@@ -111,7 +130,7 @@ struct reply_message {
   std::uint64_t id = 0;
   std::vector<reply_item> items;
 };
-reply_message decode_reply(std::string_view payload);
+reply_message decode_reply(std::string_view payload, attachment_source& attachments);
 
 // Decodes complete frames from a byte stream fed in arbitrary pieces (the fuzzer's entry
 // point and the reference for what a reader accepts).

@@ -32,11 +32,8 @@ resolved_call resolve(const wire::call_message& message) {
 
 }  // namespace
 
-std::string run_calls(const wire::call_message& message) {
-  std::string payload;
-  wire::writer w(payload);
-  w.u64(message.id);
-  w.u32(static_cast<std::uint32_t>(message.args.size()));
+std::vector<call_outcome> run_calls(const wire::call_message& message) {
+  std::vector<call_outcome> outcomes(message.args.size());
   resolved_call call;
   std::exception_ptr unresolvable;
   try {
@@ -44,28 +41,30 @@ std::string run_calls(const wire::call_message& message) {
   } catch (...) {
     unresolvable = std::current_exception();
   }
-  std::string out;
-  for (std::string_view args : message.args) {
-    out.clear();
-    bool ok = false;
+  auto failed = [](call_outcome& o, const std::exception_ptr& e) {
+    o.bytes = payload();
+    const std::string bytes = encode_exception(e);
+    o.bytes.append(bytes.data(), bytes.size());
+    o.ok = false;
+  };
+  for (std::size_t i = 0; i < message.args.size(); ++i) {
+    call_outcome& o = outcomes[i];
     if (unresolvable) {
-      out = encode_exception(unresolvable);
-    } else {
-      try {
-        call.entry(call.fn, args, out);
-        ok = true;
-      } catch (...) {
-        out.clear();
-        out = encode_exception(std::current_exception());
-      }
+      failed(o, unresolvable);
+      continue;
     }
-    w.u8(ok ? 1 : 0);
-    w.bytes(out);
+    try {
+      call.entry(call.fn, message.args[i], o.bytes);
+      o.ok = true;
+    } catch (...) {
+      failed(o, std::current_exception());
+    }
   }
-  return payload;
+  return outcomes;
 }
 
 int serve_worker(int fd) {
+  forget_inherited_blocks();
   wire::channel link(fd);
   try {
     std::string hello;
@@ -77,8 +76,18 @@ int serve_worker(int fd) {
       while (link.next(f)) {
         switch (f.kind) {
           case wire::kind::call: {
-            const std::string reply = run_calls(wire::decode_call(f.payload));
-            link.put(wire::kind::reply, {reply});
+            const wire::call_message message = wire::decode_call(f.payload, f);
+            std::vector<call_outcome> outcomes = run_calls(message);
+            std::string reply;
+            std::vector<shared_block> attachments;
+            wire::writer w(reply);
+            w.u64(message.id);
+            w.u32(static_cast<std::uint32_t>(outcomes.size()));
+            for (auto& o : outcomes) {
+              w.u8(o.ok ? 1 : 0);
+              wire::put_item(w, o.bytes, attachments);
+            }
+            link.put(wire::kind::reply, {reply}, std::move(attachments));
             // Replies wait for the rest of the batch only while it is quick.
             if (link.has_output() &&
                 std::chrono::steady_clock::now() - link.output_since() > hold_replies) {
@@ -87,19 +96,14 @@ int serve_worker(int fd) {
             break;
           }
           case wire::kind::init: {
-            const wire::call_message message = wire::decode_call(f.payload);
+            const wire::call_message message = wire::decode_call(f.payload, f);
             if (message.args.size() != 1) throw protocol_error("bad init: expected one call");
-            const std::string reply = run_calls(message);
-            wire::reader r(reply);
-            r.u64();
-            r.u32();
-            const bool ok = r.u8() == 1;
-            const std::string_view result = r.bytes();
-            if (ok) {
+            const std::vector<call_outcome> outcomes = run_calls(message);
+            if (outcomes[0].ok) {
               link.put(wire::kind::init_ok, {});
               link.flush();
             } else {
-              link.put(wire::kind::init_failed, {result});
+              link.put(wire::kind::init_failed, {outcomes[0].bytes.view()});
               link.flush();
               return 3;
             }

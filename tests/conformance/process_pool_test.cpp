@@ -13,10 +13,9 @@
 //   - a program that forgot serve_if_worker (the helper forgot_serve_if_worker.cpp).
 // Tasks are plain functions; coordination with the test goes through files (scratch_dir,
 // gate), since the calls run in other processes.
-#include <gtest/gtest.h>
-
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cfutures/cfutures.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -44,8 +44,6 @@
 #include <tuple>
 #include <typeinfo>
 #include <vector>
-
-#include <cfutures/cfutures.hpp>
 
 #include "tasks.hpp"
 #include "test_support.hpp"
@@ -101,8 +99,8 @@ std::vector<pid_t> live_children() {
   const pid_t r = ::waitpid(-1, nullptr, WNOHANG);
   if (r == -1 && errno == ECHILD) return ::testing::AssertionSuccess();
   if (r > 0) return ::testing::AssertionFailure() << "an unreaped child (zombie) " << r;
-  return ::testing::AssertionFailure() << "a child process is still running ("
-                                       << live_children().size() << " live)";
+  return ::testing::AssertionFailure()
+         << "a child process is still running (" << live_children().size() << " live)";
 }
 
 std::size_t open_fds() {
@@ -283,34 +281,75 @@ struct plain_failure {
   int code = 7;
 };
 enum class exc : int {
-  logic, domain, invalid_argument, length, out_of_range, runtime, range, overflow, underflow,
-  bad_alloc, error, cancelled, timeout, invalid_state, shutdown, broken_executor,
-  broken_thread_pool, broken_process_pool, remote, user, plain, integer,
+  logic,
+  domain,
+  invalid_argument,
+  length,
+  out_of_range,
+  runtime,
+  range,
+  overflow,
+  underflow,
+  bad_alloc,
+  error,
+  cancelled,
+  timeout,
+  invalid_state,
+  shutdown,
+  broken_executor,
+  broken_thread_pool,
+  broken_process_pool,
+  remote,
+  user,
+  plain,
+  integer,
 };
 int throw_kind(int kind, std::string message) {
   switch (static_cast<exc>(kind)) {
-    case exc::logic: throw std::logic_error(message);
-    case exc::domain: throw std::domain_error(message);
-    case exc::invalid_argument: throw std::invalid_argument(message);
-    case exc::length: throw std::length_error(message);
-    case exc::out_of_range: throw std::out_of_range(message);
-    case exc::runtime: throw std::runtime_error(message);
-    case exc::range: throw std::range_error(message);
-    case exc::overflow: throw std::overflow_error(message);
-    case exc::underflow: throw std::underflow_error(message);
-    case exc::bad_alloc: throw std::bad_alloc();
-    case exc::error: throw cfutures::error(message);
-    case exc::cancelled: throw cfutures::cancelled_error(message);
-    case exc::timeout: throw cfutures::timeout_error(message);
-    case exc::invalid_state: throw cfutures::invalid_state_error(message);
-    case exc::shutdown: throw cfutures::shutdown_error(message);
-    case exc::broken_executor: throw cfutures::broken_executor(message);
-    case exc::broken_thread_pool: throw cfutures::broken_thread_pool(message);
-    case exc::broken_process_pool: throw cfutures::broken_process_pool(message);
-    case exc::remote: throw cfutures::remote_error("some::remote_type", message);
-    case exc::user: throw user_error(message);
-    case exc::plain: throw plain_failure{};
-    case exc::integer: throw 42;
+    case exc::logic:
+      throw std::logic_error(message);
+    case exc::domain:
+      throw std::domain_error(message);
+    case exc::invalid_argument:
+      throw std::invalid_argument(message);
+    case exc::length:
+      throw std::length_error(message);
+    case exc::out_of_range:
+      throw std::out_of_range(message);
+    case exc::runtime:
+      throw std::runtime_error(message);
+    case exc::range:
+      throw std::range_error(message);
+    case exc::overflow:
+      throw std::overflow_error(message);
+    case exc::underflow:
+      throw std::underflow_error(message);
+    case exc::bad_alloc:
+      throw std::bad_alloc();
+    case exc::error:
+      throw cfutures::error(message);
+    case exc::cancelled:
+      throw cfutures::cancelled_error(message);
+    case exc::timeout:
+      throw cfutures::timeout_error(message);
+    case exc::invalid_state:
+      throw cfutures::invalid_state_error(message);
+    case exc::shutdown:
+      throw cfutures::shutdown_error(message);
+    case exc::broken_executor:
+      throw cfutures::broken_executor(message);
+    case exc::broken_thread_pool:
+      throw cfutures::broken_thread_pool(message);
+    case exc::broken_process_pool:
+      throw cfutures::broken_process_pool(message);
+    case exc::remote:
+      throw cfutures::remote_error("some::remote_type", message);
+    case exc::user:
+      throw user_error(message);
+    case exc::plain:
+      throw plain_failure{};
+    case exc::integer:
+      throw 42;
   }
   return 0;
 }
@@ -336,6 +375,31 @@ fragile make_fragile(int v) { return fragile{v}; }
 
 // --- big values ---
 std::string echo(std::string s) { return s; }
+// A string whose every byte depends on its position and on `seed`.
+std::string patterned(std::size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) >> 3);
+  return s;
+}
+std::string reversed(std::string s) { return {s.rbegin(), s.rend()}; }
+// Dies (SIGKILL) while its big result is being sent: after encoding it into shared memory.
+struct dies_while_saving {
+  std::string bytes;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(bytes);
+    ::kill(::getpid(), SIGKILL);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(bytes);
+  }
+};
+dies_while_saving die_with_big_result(std::size_t n) { return {std::string(n, 'd')}; }
+int fail_at(int x, int bad) {
+  if (x == bad) throw std::out_of_range("bad " + std::to_string(x));
+  return x * 2;
+}
 std::string make_big(std::size_t n, char c) { return std::string(n, c); }
 std::size_t total_size(std::vector<std::string> parts) {
   std::size_t n = 0;
@@ -493,13 +557,14 @@ void PrintTo(const death_case& c, std::ostream* os) { *os << c.name; }
 class ProcessPoolWorkerDiesTest
     : public ::testing::TestWithParam<std::tuple<start_method, death_case>> {};
 
-INSTANTIATE_TEST_SUITE_P(
-    StartMethods, ProcessPoolWorkerDiesTest,
-    ::testing::Combine(::testing::Values(start_method::fork, start_method::spawn),
-                       ::testing::ValuesIn(death_cases)),
-    [](const auto& info) {
-      return method_name(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPoolWorkerDiesTest,
+                         ::testing::Combine(::testing::Values(start_method::fork,
+                                                              start_method::spawn),
+                                            ::testing::ValuesIn(death_cases)),
+                         [](const auto& info) {
+                           return method_name(std::get<0>(info.param)) + "_" +
+                                  std::get<1>(info.param).name;
+                         });
 
 // CPython's test_killed_child, test_broken_process_pool_traceback,
 // test_traceback_when_child_process_terminates_abruptly and test_deadlock's
@@ -944,6 +1009,53 @@ TEST_P(ProcessPoolTest, BigArgumentsAndResults) {
   }
 }
 
+// Values past 64 KiB travel in shared memory (a memfd per value, recycled): sizes around
+// the threshold, arguments and results, several in one batch, come back byte for byte.
+TEST_P(ProcessPoolTest, LargePayloadsThroughSharedMemoryRoundTripExactly) {
+  nothing_left_behind leaks;
+  {
+    process_pool_executor pool(options(2));
+    const std::size_t limit = 64 << 10;
+    for (std::size_t n : {limit - 100, limit - 1, limit, limit + 1, limit + 100,
+                          std::size_t{3} << 20, std::size_t{0}}) {
+      SCOPED_TRACE(n);
+      const std::string s = patterned(n, static_cast<unsigned>(n));
+      EXPECT_TRUE(pool.submit(reversed, s).result(30s) == std::string(s.rbegin(), s.rend()));
+    }
+    // Many at once (batched to the workers), and as chunks of map.
+    std::vector<std::string> inputs;
+    for (unsigned i = 0; i < 12; ++i) inputs.push_back(patterned((100 << 10) + i * 4099, i));
+    std::vector<cfutures::future<std::string>> fs;
+    for (const auto& s : inputs) fs.push_back(pool.submit(reversed, s));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      EXPECT_TRUE(fs[i].result(30s) == std::string(inputs[i].rbegin(), inputs[i].rend())) << i;
+    }
+    const auto out = pool.map(echo, inputs, map_options{.chunksize = 5}).to_vector();
+    EXPECT_TRUE(out == inputs);
+    // The same memory serves again and again.
+    for (int round = 0; round < 5; ++round) {
+      const std::string s = patterned(5 << 20, static_cast<unsigned>(round));
+      EXPECT_TRUE(pool.submit(echo, s).result(30s) == s) << round;
+    }
+  }
+}
+
+// A worker killed while its big result is in shared memory breaks the pool like any death,
+// and leaves no descriptor or mapping behind.
+TEST_P(ProcessPoolTest, WorkerKilledHoldingASharedPayloadBreaksThePoolCleanly) {
+  nothing_left_behind leaks;
+  process_pool_executor pool(options(2));
+  auto f = pool.submit(die_with_big_result, std::size_t{8} << 20);
+  try {
+    (void)f.result(30s);
+    ADD_FAILURE() << "expected broken_process_pool";
+  } catch (const cfutures::broken_process_pool& e) {
+    EXPECT_NE(std::string(e.what()).find("was killed by signal 9 (SIGKILL)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)pool.submit(echo, std::string(1 << 20, 'x')), cfutures::broken_process_pool);
+}
+
 // --- map's chunksize ---------------------------------------------------------------------
 
 // CPython's test_map_chunksize.
@@ -996,6 +1108,39 @@ TEST_P(ProcessPoolTest, ExceptionInTheMiddleOfAChunkFailsOnlyItsPosition) {
   EXPECT_THROW(s.next(), std::domain_error);
 }
 
+// map's chunks are one call each (Python's _process_chunk): a chunk stops at its first
+// exception, the values before it come out, the exception is raised at its position and the
+// range ends; later chunks are cancelled if not yet started.
+TEST_P(ProcessPoolTest, MapChunkStopsAtItsFirstException) {
+  process_pool_executor pool(options(1));
+  std::vector<int> is(10);
+  for (int i = 0; i < 10; ++i) is[static_cast<std::size_t>(i)] = i;
+  auto r = pool.map(fail_at, is, std::vector<int>(10, 6), map_options{.chunksize = 4});
+  auto s = step(r);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(s.next(), 2 * i);
+  EXPECT_THROW(s.next(), std::out_of_range);
+  EXPECT_TRUE(r.begin() == r.end());
+}
+
+// With chunks, buffersize counts chunks (Python 3.14): nothing consumed, only `buffersize`
+// chunks ever run; destroying the range cancels the others.
+TEST_P(ProcessPoolTest, MapBuffersizeCountsChunks) {
+  scratch_dir scratch;
+  {
+    process_pool_executor pool(options(2));
+    std::vector<std::string> dirs(40, scratch.dir());
+    std::vector<int> is(40);
+    for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
+    auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 2});
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(scratch.count("ran_"), 10u);
+    auto s = step(r);
+    s.next();  // reads the first chunk, submits the third
+    pool.shutdown();
+  }
+  EXPECT_EQ(scratch.count("ran_"), 15u);
+}
+
 // Cancelled calls of a queued chunk are dropped; the rest of the chunk runs.
 TEST_P(ProcessPoolTest, CancelledCallsOfAQueuedChunkNeverRun) {
   scratch_dir scratch;
@@ -1030,8 +1175,7 @@ void PrintTo(force f, std::ostream* os) {
   *os << (f == force::terminate ? "terminate_workers" : "kill_workers");
 }
 
-class ProcessPoolForceTest
-    : public ::testing::TestWithParam<std::tuple<start_method, force>> {
+class ProcessPoolForceTest : public ::testing::TestWithParam<std::tuple<start_method, force>> {
  protected:
   void apply(process_pool_executor& pool) const {
     if (std::get<1>(GetParam()) == force::terminate) {
@@ -1083,8 +1227,8 @@ TEST_P(ProcessPoolForceTest, RunningCallsFailQueuedAreCancelled) {
       if (!f.cancelled()) {
         const bool was_done = f.done();
         f.wait_for(10s);
-        ADD_FAILURE() << "a queued call was not cancelled by " << method_name()
-                      << "(): it was " << (was_done ? "done" : "still pending")
+        ADD_FAILURE() << "a queued call was not cancelled by " << method_name() << "(): it was "
+                      << (was_done ? "done" : "still pending")
                       << " when the call returned; it then " << outcome(f);
       }
     }
@@ -1315,7 +1459,7 @@ TEST_P(ProcessPoolTest, NothingLeftBehind) {
 struct helper_run {
   bool finished = false;  // false: still running at the deadline (killed)
   int status = 0;
-  std::string output;     // stdout and stderr
+  std::string output;  // stdout and stderr
 };
 
 helper_run run_forgetful_helper(const std::string& mode, std::chrono::seconds limit) {

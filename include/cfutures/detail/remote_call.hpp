@@ -9,8 +9,9 @@
 // itself at static initialisation (so a forged message cannot make it jump anywhere), and
 // only a function address that lies in executable code of its module.
 //
-// Arguments are serialized with cereal at submit time, in the submitting thread; the result
-// (or exception) comes back as bytes and is decoded into the future's shared state.
+// Arguments are serialized with cereal at submit time, in the submitting thread, into a
+// payload (payload.hpp: shared memory once large); the result (or exception) comes back as
+// bytes and is decoded into the future's shared state.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "cfutures/detail/payload.hpp"
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/errors.hpp"
 #include "cfutures/serialization.hpp"
@@ -44,7 +46,7 @@ const void* local_address(const code_ref& ref);
 
 // Reads the arguments from `in`, calls the function, writes the result to `out`.
 // Exceptions of the call propagate.
-using invoker = void (*)(const void* fn, std::string_view in, std::string& out);
+using invoker = void (*)(const void* fn, std::string_view in, payload& out);
 
 bool register_invoker(invoker entry) noexcept;
 bool is_registered_invoker(invoker entry) noexcept;
@@ -55,7 +57,7 @@ class protocol_error : public error {
   using error::error;
 };
 
-// std::streambuf over bytes in memory (reading) or appending to a std::string (writing).
+// std::streambuf over bytes in memory (reading) or appending to a payload (writing).
 class memory_source : public std::streambuf {
  public:
   explicit memory_source(std::string_view bytes) {
@@ -63,9 +65,9 @@ class memory_source : public std::streambuf {
     setg(p, p, p + bytes.size());
   }
 };
-class string_sink : public std::streambuf {
+class payload_sink : public std::streambuf {
  public:
-  explicit string_sink(std::string& out) : out_(out) {}
+  explicit payload_sink(payload& out) : out_(out) {}
 
  protected:
   int_type overflow(int_type c) override {
@@ -79,12 +81,12 @@ class string_sink : public std::streambuf {
   }
 
  private:
-  std::string& out_;
+  payload& out_;
 };
 
 template <class... T>
-void write_values(std::string& out, const T&... values) {
-  string_sink sink(out);
+void write_values(payload& out, const T&... values) {
+  payload_sink sink(out);
   std::ostream os(&sink);
   cereal::BinaryOutputArchive archive(os);
   archive(values...);
@@ -111,7 +113,7 @@ inline constexpr bool is_sendable_function_v = (std::is_pointer_v<F> &&
                                                 std::is_default_constructible_v<F>);
 
 template <class F, class R, class... Args>
-void invoke_serialized(const void* fn, std::string_view in, std::string& out) {
+void invoke_serialized(const void* fn, std::string_view in, payload& out) {
   std::tuple<Args...> args;
   read_values(in, args);
   auto call = [&]() -> decltype(auto) {
@@ -141,7 +143,7 @@ struct invoker_entry {
 std::string encode_exception(std::exception_ptr error);
 
 template <class F, class R, class... Args>
-void invoke_chunk(const void* fn, std::string_view in, std::string& out) {
+void invoke_chunk(const void* fn, std::string_view in, payload& out) {
   std::vector<std::tuple<Args...>> calls;
   read_values(in, calls);
   auto call = [&](std::tuple<Args...>& args) -> decltype(auto) {
@@ -168,8 +170,11 @@ void invoke_chunk(const void* fn, std::string_view in, std::string& out) {
     }
   }
   const std::uint8_t failed = error.empty() ? 0 : 1;
-  write_values(out, done, failed);
-  if (failed) write_values(out, error);
+  if (failed) {
+    write_values(out, done, failed, error);
+  } else {
+    write_values(out, done, failed);
+  }
 }
 
 template <class F, class R, class... Args>
@@ -181,7 +186,7 @@ struct chunk_invoker_entry {
 struct encoded_call {
   invoker entry = nullptr;
   const void* fn = nullptr;
-  std::string args;
+  payload args;
 };
 
 template <class F, class... Args>
