@@ -93,6 +93,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void close(bool wait, bool cancel_futures, int signal) noexcept;
   void manage() noexcept;
   void start_worker();
+  void add_worker(pid_t pid, int fd);
   void handle_input(worker_process& w);
   void handle_frame(worker_process& w, wire::frame& f);
   void dispatch();

@@ -1,9 +1,9 @@
 #include "cfutures/process_pool_executor.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -205,9 +205,26 @@ void process_pool_core::start_worker() {
     envp.push_back(nullptr);
   }
   char* argv[] = {argv0.data(), nullptr};
+  pid_t pid = -1;
+  if (method_ == start_method::spawn) {
+    // posix_spawn (vfork + exec): the parent's page tables are not copied, whatever its size.
+    // dup2 of the descriptor onto itself clears its close-on-exec flag.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, sv[1], sv[1]);
+    const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(sv[1]);
+    if (rc != 0) {
+      ::close(sv[0]);
+      throw error(std::string("posix_spawn: ") + std::strerror(rc));
+    }
+    add_worker(pid, sv[0]);
+    return;
+  }
   std::fflush(nullptr);  // or the child would flush the parent's buffered output again
   std::unique_lock no_submit(fork_barrier());
-  const pid_t pid = fork();
+  pid = fork();
   if (pid < 0) {
     const int e = errno;
     ::close(sv[0]);
@@ -215,11 +232,6 @@ void process_pool_core::start_worker() {
     throw error(std::string("fork: ") + std::strerror(e));
   }
   if (pid == 0) {
-    if (method_ == start_method::spawn) {
-      fcntl(sv[1], F_SETFD, 0);
-      execve("/proc/self/exe", argv, envp.data());
-      _exit(127);
-    }
     // Fork: drop the parent's ends so that only the parent holds them.
     ::close(sv[0]);
     ::close(wake_fd_);
@@ -234,9 +246,13 @@ void process_pool_core::start_worker() {
   }
   no_submit.unlock();
   ::close(sv[1]);
+  add_worker(pid, sv[0]);
+}
+
+void process_pool_core::add_worker(pid_t pid, int fd) {
   worker_process w;
   w.pid = pid;
-  w.link = wire::channel(sv[0]);
+  w.link = wire::channel(fd);
   w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   w.started = std::chrono::steady_clock::now();
   // The worker reads its socket once it serves: the initializer, or calls, can be sent now.
@@ -490,13 +506,13 @@ void process_pool_core::manage() noexcept {
     std::vector<pollfd> fds;
     for (;;) {
       bool stop;
-      bool queue_empty;
+      std::size_t queued;
       int signal;
       seen_posted_ = posted_.load();
       {
         std::lock_guard lock(mutex_);
         stop = shutdown_;
-        queue_empty = queue_.empty();
+        queued = queue_.size();
         signal = kill_signal_;
         if (broken_) break;
       }
@@ -504,12 +520,21 @@ void process_pool_core::manage() noexcept {
         signal_sent_ = true;
         for (auto& w : workers_) kill(w.pid, signal);
       }
-      // Keep the pool at its size while there is work (replacing retired workers).
+      // Workers start on demand, up to max_workers (as CPython does for spawn): one per
+      // queued job that no free worker will take (so retired workers are replaced while
+      // there is work). Each gets its first calls at once, before the next one is started.
       const auto live = static_cast<std::size_t>(
           std::count_if(workers_.begin(), workers_.end(),
                         [](const worker_process& w) { return w.state != phase::exiting; }));
-      if (!signal && !queue_empty) {
-        for (std::size_t i = live; i < max_workers_; ++i) start_worker();
+      const auto free = static_cast<std::size_t>(std::count_if(
+          workers_.begin(), workers_.end(),
+          [](const worker_process& w) { return w.state != phase::exiting && w.jobs.empty(); }));
+      if (!signal && queued > free) {
+        for (std::size_t i = live, wanted = queued - free; i < max_workers_ && wanted > 0;
+             ++i, --wanted) {
+          start_worker();
+          dispatch();
+        }
       }
       dispatch();
       if (stop && !signal_sent_ && !work_left()) {
