@@ -20,13 +20,39 @@ struct resolved_call {
   const void* fn = nullptr;
 };
 
+// The last call resolved: a worker usually receives the same function over and over, and
+// resolving walks every loaded module (dl_iterate_phdr).
+struct resolve_cache {
+  code_ref invoker;
+  bool has_fn = false;
+  code_ref fn;
+  resolved_call call;
+  bool valid = false;
+};
+thread_local resolve_cache last_resolved;
+
+bool same(const code_ref& a, const code_ref& b) {
+  return a.offset == b.offset && a.module == b.module;
+}
+
 resolved_call resolve(const wire::call_message& message) {
+  resolve_cache& c = last_resolved;
+  if (c.valid && c.has_fn == message.has_fn && same(c.invoker, message.invoker) &&
+      (!message.has_fn || same(c.fn, message.fn))) {
+    return c.call;
+  }
   resolved_call r;
   r.entry = reinterpret_cast<invoker>(const_cast<void*>(local_address(message.invoker)));
   if (!is_registered_invoker(r.entry)) {
     throw protocol_error("the call's invoker is not one this program registered");
   }
   if (message.has_fn) r.fn = local_address(message.fn);
+  c.valid = false;
+  c.invoker = message.invoker;
+  c.has_fn = message.has_fn;
+  c.fn = message.fn;
+  c.call = r;
+  c.valid = true;
   return r;
 }
 
