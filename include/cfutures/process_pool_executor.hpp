@@ -46,8 +46,14 @@
 //   - terminate_workers() / kill_workers() (Python 3.14): shutdown({.wait = false,
 //     .cancel_futures = true}), then SIGTERM / SIGKILL every worker: running calls fail with
 //     broken_process_pool, and the pool is broken.
-//   - Workers start at the first submit. Done-callbacks of process-pool futures run in the
-//     pool's manager thread: keep them short.
+//   - Workers start on demand, up to max_workers: one more whenever a call is queued and no
+//     worker is free (CPython does so for spawn). Done-callbacks of process-pool futures run
+//     in the pool's manager thread: keep them short.
+// Performance: calls travel in batches (many queued calls cost one write and one read per
+// batch), arguments and results over 64 KiB cross through shared memory (encoded into a
+// memfd that the worker maps: one copy each way), and the manager thread and the workers
+// poll briefly (100 µs) after their last activity before they sleep, so an idle pool uses no
+// CPU. Shared memory blocks are recycled while a process pool exists and freed with it.
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
 // calls and for every worker process to be reaped (no zombie is left behind).

@@ -8,9 +8,11 @@
 //     push remote_job on queue_,
 //     write wake_fd_ only if the
 //     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
-//                                starts workers (fork, or fork+exec);  ──▶ hello {pid}
-//                                  a worker takes calls at once (they      (first message;
-//                                  wait in its socket until it serves)     read whenever)
+//                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
+//                                  when a job is queued and none is free   (first message;
+//                                  (up to max_workers); it takes calls at  read whenever)
+//                                  once (they wait in its socket until
+//                                  it serves)
 //                                init {initializer call} (if any) ─────▶ runs it
 //                                ◀──────────────────────────── init_ok | init_failed
 //                                idle worker + queued jobs:
@@ -18,14 +20,17 @@
 //                                  many are queued), try_start() each
 //                                  call (RUNNING from here; cancelled
 //                                  calls are dropped), one write of
-//                                  n × call {id, invoker, fn, args} ───▶ runs them in order
+//                                  n × call {id, invoker, fn, args},
+//                                  memfds of args > 64 KiB attached ───▶ runs them in order,
+//                                                                          results > 64 KiB
+//                                                                          into memfds
 //                                ◀──────────── n × reply {id, n × (ok, bytes)}, sent together
 //                                  set_result / set_exception             (a reply waits at
 //                                  (done-callbacks run here)              most 50 µs for the
 //                                                                         rest of its batch)
 //                                after max_tasks_per_child calls:
 //                                  exit ───────────────────────────────▶ ends (code 0)
-//                                  reap, start a replacement
+//                                  reap (a replacement starts with work)
 //   shutdown ─ flag, wake ─────▶ queue drained and workers idle:
 //                                  exit to every worker, reap all, return
 //                                socket EOF / pidfd readable without an
@@ -33,8 +38,10 @@
 //                                  fail every pending call with
 //                                  broken_process_pool, kill and reap the rest
 //
-// Frames go through wire::channel (channel.hpp): buffered reads, one write per batch, and
-// payloads over 64 KiB through a memfd (copied once into shared memory, read in place).
+// Frames go through wire::channel (channel.hpp): buffered reads, one write per batch. Values
+// over 64 KiB are encoded straight into a shared memory block (payload.hpp) by the thread
+// that serializes them (submit, or the worker), cross as a memfd with their frame, and are
+// decoded in place; the block then belongs to the receiver, which reuses it.
 // Wake-ups: the manager and the workers each poll their sockets for a short window after
 // their last activity (a sleeping thread takes 15-70 µs to wake on a busy machine) and then
 // sleep in poll / recvmsg, so an idle pool uses no CPU.
@@ -44,6 +51,7 @@
 
 #include <poll.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -61,6 +69,20 @@
 #include "cfutures/process_pool_executor.hpp"
 
 namespace cfutures::detail {
+
+// Spawned workers find their socket in this environment variable (serve_if_worker).
+inline constexpr const char* worker_fd_variable = "CFUTURES_WORKER_FD";
+// A worker must say hello within this time; one asked to exit must be gone within that one.
+inline constexpr auto hello_timeout = std::chrono::seconds(20);
+inline constexpr auto exit_grace = std::chrono::milliseconds(5000);
+// True in a process serving as a worker: a pool it creates is then not the symptom of a
+// main() that forgot serve_if_worker (CFUTURES_WORKER_FD set, yet nobody serving).
+extern bool serving_as_worker;
+
+inline void close_if_open(int& fd) noexcept {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
 
 class process_pool_core : public std::enable_shared_from_this<process_pool_core> {
  public:

@@ -49,10 +49,14 @@ struct block_pool {
   std::vector<remembered> given;  // mappings of blocks given away, oldest first
 };
 
-block_pool& pool() {
-  static block_pool* p = new block_pool;  // never destroyed: blocks may be recycled at exit
-  return *p;
+// Never destroyed: blocks may be recycled during exit. A forked child replaces it (its mutex
+// may have been inherited locked).
+block_pool*& current_pool() {
+  static block_pool* p = new block_pool;
+  return p;
 }
+
+block_pool& pool() { return *current_pool(); }
 
 // Maps all of block's capacity (a received block is mapped only as far as its payload).
 void map_all(shared_block& b) {
@@ -209,14 +213,13 @@ void release_block_pool() noexcept {
 }
 
 void forget_inherited_blocks() noexcept {
-  auto& p = pool();
-  for (auto& b : p.free) {
+  block_pool* inherited = current_pool();
+  for (auto& b : inherited->free) {
     munmap(b.data, b.mapped);
     ::close(b.fd);
   }
-  p.free.clear();
-  for (auto& r : p.given) munmap(r.data, r.mapped);
-  p.given.clear();
+  for (auto& r : inherited->given) munmap(r.data, r.mapped);
+  current_pool() = new block_pool;  // the inherited one (and its mutex) is left alone
 }
 
 void payload::append_shared(const char* p, std::size_t n) {
