@@ -139,7 +139,7 @@ void channel::put(kind k, std::initializer_list<std::string_view> parts,
     for (auto p : parts) out_.append(p);
   } else {
     if (length > max_payload) throw protocol_error("message too large to send");
-    shared_block body = acquire_block(length);
+    shared_block body = acquire_block(length, length);
     char* at = body.data;
     for (auto part : parts) {
       std::memcpy(at, part.data(), part.size());

@@ -70,7 +70,7 @@ void map_all(shared_block& b) {
 
 }  // namespace
 
-shared_block acquire_block(std::size_t capacity) {
+shared_block acquire_block(std::size_t capacity, std::size_t populate) {
   {
     auto& p = pool();
     std::lock_guard lock(p.mutex);
@@ -102,7 +102,7 @@ shared_block acquire_block(std::size_t capacity) {
     throw;
   }
   // Fault the pages in at once (cheaper than one fault per page while encoding).
-  madvise(b.data, std::min(capacity, b.capacity), MADV_POPULATE_WRITE);
+  if (populate > 0) madvise(b.data, std::min(populate, b.capacity), MADV_POPULATE_WRITE);
   return b;
 }
 
@@ -225,7 +225,7 @@ void forget_inherited_blocks() noexcept {
 void payload::append_shared(const char* p, std::size_t n) {
   if (!shared()) {
     const std::size_t need = small_.size() + n;
-    block_ = acquire_block(std::max(need + need / 2, block_granule));
+    block_ = acquire_block(std::max(need + need / 2, block_granule), need);
     std::memcpy(block_.data, small_.data(), small_.size());
     used_ = small_.size();
     std::string().swap(small_);

@@ -29,8 +29,9 @@ struct shared_block {
   std::uint64_t inode = 0;   // identifies the memfd across processes
 };
 
-// A block of at least `capacity` bytes, all mapped: from this process's pool or new.
-shared_block acquire_block(std::size_t capacity);
+// A block of at least `capacity` bytes, all mapped: from this process's pool or new (then
+// with its first `populate` bytes faulted in at once, ready to be written).
+shared_block acquire_block(std::size_t capacity, std::size_t populate = 0);
 // Grows `block` to at least `capacity` bytes, keeping its contents.
 void grow_block(shared_block& block, std::size_t capacity);
 // Returns `block` to this process's pool (or frees it); leaves it empty.
