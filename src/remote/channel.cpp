@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -26,23 +25,28 @@ constexpr std::size_t max_fds = 253;  // SCM_MAX_FD: per sendmsg, and so per rec
   throw error(std::string(what) + ": " + std::strerror(errno));
 }
 
-void send_all(int fd, std::vector<iovec>& iov, const std::vector<shared_block>& blocks) {
-  std::size_t first = 0;
+// Sends `size` bytes and the memfds of `blocks`. The descriptors go with the first bytes,
+// at most max_fds per message; while more remain, a message carries a single byte, so that
+// all of them arrive before the frames that use them (every frame is longer than that).
+void send_all(int fd, const char* data, std::size_t size, const std::vector<shared_block>& blocks) {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
-  bool with_fds = !blocks.empty();
-  while (first < iov.size()) {
+  std::size_t next_fd = 0;
+  while (size > 0) {
+    const std::size_t fds = std::min(blocks.size() - next_fd, max_fds);
+    const bool more_fds = next_fd + fds < blocks.size();
+    iovec iov{const_cast<char*>(data), more_fds ? 1 : size};
     msghdr msg{};
-    msg.msg_iov = iov.data() + first;
-    msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
-    if (with_fds) {  // with the first bytes sent: before the frames that use them
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fds > 0) {
       msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * blocks.size());
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds);
       cmsghdr* c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * blocks.size());
-      for (std::size_t i = 0; i < blocks.size(); ++i) {
-        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &blocks[i].fd, sizeof(int));
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds);
+      for (std::size_t i = 0; i < fds; ++i) {
+        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &blocks[next_fd + i].fd, sizeof(int));
       }
     }
     const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -50,13 +54,9 @@ void send_all(int fd, std::vector<iovec>& iov, const std::vector<shared_block>& 
       if (errno == EINTR) continue;
       fail("cannot write to the other process");
     }
-    with_fds = false;
-    auto left = static_cast<std::size_t>(n);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (left > 0) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
+    next_fd += fds;
+    data += n;
+    size -= static_cast<std::size_t>(n);
   }
 }
 
@@ -131,7 +131,6 @@ void channel::put(kind k, std::initializer_list<std::string_view> parts,
   } drop_unsent{attachments};
   std::size_t length = 0;
   for (auto p : parts) length += p.size();
-  if (out_blocks_.size() + attachments.size() + 1 > max_fds) flush();
   if (out_.empty()) out_since_ = std::chrono::steady_clock::now();
   if (length <= shm_threshold) {
     const auto head = encode_header(k, length);
@@ -164,7 +163,6 @@ void channel::put(kind k, std::initializer_list<std::string_view> parts,
 
 void channel::flush() {
   if (out_.empty()) return;
-  std::vector<iovec> iov{{out_.data(), out_.size()}};
   struct sent {
     channel& c;
     ~sent() {  // sent, or the peer is gone: either way the blocks are no longer ours
@@ -173,7 +171,7 @@ void channel::flush() {
       c.out_blocks_.clear();
     }
   } done{*this};
-  send_all(fd_, iov, out_blocks_);
+  send_all(fd_, out_.data(), out_.size(), out_blocks_);
 }
 
 int channel::take_fd() {

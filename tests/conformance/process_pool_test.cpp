@@ -1040,6 +1040,22 @@ TEST_P(ProcessPoolTest, LargePayloadsThroughSharedMemoryRoundTripExactly) {
   }
 }
 
+// More shared values in one message than one sendmsg can carry descriptors (253): a chunk
+// of 300 calls whose arguments and results are all over 64 KiB.
+TEST_P(ProcessPoolTest, MoreSharedValuesInOneMessageThanOneSendCanCarry) {
+  nothing_left_behind leaks;
+  {
+    process_pool_executor pool(options(1));
+    std::vector<std::tuple<std::string>> calls;
+    for (unsigned i = 0; i < 300; ++i) calls.emplace_back(patterned((65 << 10) + i, i));
+    auto fs = pool.submit_chunked(&reversed, calls, calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      const std::string& in = std::get<0>(calls[i]);
+      EXPECT_TRUE(fs[i].result(60s) == std::string(in.rbegin(), in.rend())) << i;
+    }
+  }
+}
+
 // A worker killed while its big result is in shared memory breaks the pool like any death,
 // and leaves no descriptor or mapping behind.
 TEST_P(ProcessPoolTest, WorkerKilledHoldingASharedPayloadBreaksThePoolCleanly) {
