@@ -1,6 +1,7 @@
 // Shared-memory payloads and this process's pool of blocks: see detail/payload.hpp.
 #include "cfutures/detail/payload.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,11 +85,14 @@ shared_block acquire_block(std::size_t capacity, std::size_t populate) {
     }
   }
   shared_block b;
-  b.fd = memfd_create("cfutures-payload", MFD_CLOEXEC);
+  b.fd = memfd_create("cfutures-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (b.fd < 0) fail("memfd_create");
   b.capacity = round_up(capacity);
   struct stat st {};
-  if (ftruncate(b.fd, static_cast<off_t>(b.capacity)) != 0 || fstat(b.fd, &st) != 0) {
+  // Sealed against shrinking: a block mapped by a receiver can never lose pages under it
+  // (which would turn its reads into SIGBUS).
+  if (ftruncate(b.fd, static_cast<off_t>(b.capacity)) != 0 ||
+      fcntl(b.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0 || fstat(b.fd, &st) != 0) {
     const int e = errno;
     ::close(b.fd);
     errno = e;
@@ -160,9 +164,11 @@ shared_block adopt_block(int fd, std::size_t length) {
   shared_block b;
   b.fd = fd;
   struct stat st {};
-  if (fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < length) {
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < length || seals < 0 ||
+      (seals & F_SEAL_SHRINK) == 0) {
     ::close(fd);
-    throw protocol_error("bad shared payload: the memory is smaller than its length");
+    throw protocol_error("bad shared payload: not a sealed block as large as its length");
   }
   b.capacity = static_cast<std::size_t>(st.st_size);
   b.inode = st.st_ino;
