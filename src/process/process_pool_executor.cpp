@@ -233,8 +233,11 @@ void process_pool_core::dispatch() {
         send_job(w, w.jobs.back());
       }
       w.link.flush();
-    } catch (const std::exception&) {
-      // The worker is gone; its socket reports it and lost() fails these jobs.
+    } catch (const std::exception& e) {
+      // Usually the worker died (its status tells how); otherwise it cannot be reached any
+      // more: either way its calls would never come back, so the pool breaks here.
+      lost(w, e.what());
+      return;
     }
   }
 }
