@@ -18,7 +18,8 @@
 // With chunksize > 1 on an executor that batches calls (process pool), each chunk is one
 // remote call with one future for its values, as in Python: its calls run in order in one
 // worker and stop at the first exception, which the range rethrows at that position;
-// cancelling concerns whole chunks, and `buffersize` counts chunks (as Python 3.14 does).
+// cancelling concerns whole chunks. `buffersize` still counts calls: chunks are then at most
+// buffersize calls, and the next one is submitted once a whole chunk has been consumed.
 // Thread safety: a map_range is consumed by one thread.
 #pragma once
 
@@ -168,19 +169,13 @@ class map_range {
     }
   }
 
-  // The next value of the current chunk; at its end, the chunk's exception or the next chunk
-  // (submitting one more first when buffered).
+  // The next value of the current chunk; past its end, the chunk's exception or the next
+  // chunk. When buffered, handing out the last value of a chunk submits one more chunk (the
+  // calls running ahead of the consumer stay within buffersize).
   void fetch_from_chunks() {
     try {
       while (chunk_pos_ == chunk_.values.size()) {
         if (chunk_.error) std::rethrow_exception(std::exchange(chunk_.error, nullptr));
-        if (next_chunk_) {
-          if (auto f = next_chunk_()) {
-            chunks_.push_back(std::move(*f));
-          } else {
-            next_chunk_ = nullptr;
-          }
-        }
         chunk_future head = std::move(chunks_.front());
         chunks_.pop_front();
         try {
@@ -192,6 +187,13 @@ class map_range {
         chunk_pos_ = 0;
       }
       current_.emplace(std::move(chunk_.values[chunk_pos_++]));
+      if (chunk_pos_ == chunk_.values.size() && !chunk_.error && next_chunk_) {
+        if (auto f = next_chunk_()) {
+          chunks_.push_back(std::move(*f));
+        } else {
+          next_chunk_ = nullptr;
+        }
+      }
     } catch (...) {
       cancel_rest();
       throw;
@@ -343,8 +345,15 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
   const std::size_t ahead = options.buffersize.value_or(static_cast<std::size_t>(-1));
   if constexpr (chunked) {
     if (options.chunksize > 1) {
+      // buffersize bounds the calls running ahead: chunks of at most buffersize calls, as
+      // many as fit.
+      std::size_t chunks_ahead = ahead;
+      if (options.buffersize) {
+        src->chunksize = std::min(options.chunksize, *options.buffersize);
+        chunks_ahead = *options.buffersize / src->chunksize;
+      }
       std::deque<typename range_type::chunk_future> chunks;
-      while (chunks.size() < ahead) {
+      while (chunks.size() < chunks_ahead) {
         auto next = src->next_chunk();
         if (!next) break;
         chunks.push_back(std::move(*next));

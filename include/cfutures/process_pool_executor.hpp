@@ -41,8 +41,8 @@
 //   - map(f, ranges..., {.chunksize = n}) sends n calls as one remote call (Python's
 //     _process_chunk): they run in order in one worker, stop at the first exception, and
 //     come back in one message; the range yields the values before the failing position and
-//     rethrows its exception there. `buffersize` then counts chunks. submit_chunked() keeps
-//     one future per call for callers that need them.
+//     rethrows its exception there. submit_chunked() keeps one future per call for callers
+//     that need them.
 //   - terminate_workers() / kill_workers() (Python 3.14): shutdown({.wait = false,
 //     .cancel_futures = true}), then SIGTERM / SIGKILL every worker: running calls fail with
 //     broken_process_pool, and the pool is broken.

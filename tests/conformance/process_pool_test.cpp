@@ -1138,23 +1138,38 @@ TEST_P(ProcessPoolTest, MapChunkStopsAtItsFirstException) {
   EXPECT_TRUE(r.begin() == r.end());
 }
 
-// With chunks, buffersize counts chunks (Python 3.14): nothing consumed, only `buffersize`
-// chunks ever run; destroying the range cancels the others.
-TEST_P(ProcessPoolTest, MapBuffersizeCountsChunks) {
+// With chunks, buffersize still bounds the calls running ahead: chunks of at most buffersize
+// calls, and one more chunk once the consumer has reached the end of one.
+TEST_P(ProcessPoolTest, MapBuffersizeBoundsCallsWithChunks) {
   scratch_dir scratch;
   {
     process_pool_executor pool(options(2));
     std::vector<std::string> dirs(40, scratch.dir());
     std::vector<int> is(40);
     for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
-    auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 2});
+    auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 10});
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(scratch.count("ran_"), 10u);
     auto s = step(r);
-    s.next();  // reads the first chunk, submits the third
+    for (int i = 0; i < 4; ++i) s.next();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(scratch.count("ran_"), 10u);
+    s.next();  // the last value of the first chunk lets the third one in
     pool.shutdown();
   }
   EXPECT_EQ(scratch.count("ran_"), 15u);
+  // A buffersize below the chunksize makes smaller chunks.
+  scratch_dir small;
+  {
+    process_pool_executor pool(options(2));
+    std::vector<std::string> dirs(40, small.dir());
+    std::vector<int> is(40);
+    for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
+    auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 2});
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(small.count("ran_"), 2u);
+    pool.shutdown();
+  }
 }
 
 // Cancelled calls of a queued chunk are dropped; the rest of the chunk runs.
