@@ -13,9 +13,10 @@
 //   - a program that forgot serve_if_worker (the helper forgot_serve_if_worker.cpp).
 // Tasks are plain functions; coordination with the test goes through files (scratch_dir,
 // gate), since the calls run in other processes.
+#include <gtest/gtest.h>
+
 #include <dirent.h>
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,7 +28,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cfutures/cfutures.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +44,8 @@
 #include <tuple>
 #include <typeinfo>
 #include <vector>
+
+#include <cfutures/cfutures.hpp>
 
 #include "tasks.hpp"
 #include "test_support.hpp"
@@ -99,8 +101,8 @@ std::vector<pid_t> live_children() {
   const pid_t r = ::waitpid(-1, nullptr, WNOHANG);
   if (r == -1 && errno == ECHILD) return ::testing::AssertionSuccess();
   if (r > 0) return ::testing::AssertionFailure() << "an unreaped child (zombie) " << r;
-  return ::testing::AssertionFailure()
-         << "a child process is still running (" << live_children().size() << " live)";
+  return ::testing::AssertionFailure() << "a child process is still running ("
+                                       << live_children().size() << " live)";
 }
 
 std::size_t open_fds() {
@@ -281,75 +283,34 @@ struct plain_failure {
   int code = 7;
 };
 enum class exc : int {
-  logic,
-  domain,
-  invalid_argument,
-  length,
-  out_of_range,
-  runtime,
-  range,
-  overflow,
-  underflow,
-  bad_alloc,
-  error,
-  cancelled,
-  timeout,
-  invalid_state,
-  shutdown,
-  broken_executor,
-  broken_thread_pool,
-  broken_process_pool,
-  remote,
-  user,
-  plain,
-  integer,
+  logic, domain, invalid_argument, length, out_of_range, runtime, range, overflow, underflow,
+  bad_alloc, error, cancelled, timeout, invalid_state, shutdown, broken_executor,
+  broken_thread_pool, broken_process_pool, remote, user, plain, integer,
 };
 int throw_kind(int kind, std::string message) {
   switch (static_cast<exc>(kind)) {
-    case exc::logic:
-      throw std::logic_error(message);
-    case exc::domain:
-      throw std::domain_error(message);
-    case exc::invalid_argument:
-      throw std::invalid_argument(message);
-    case exc::length:
-      throw std::length_error(message);
-    case exc::out_of_range:
-      throw std::out_of_range(message);
-    case exc::runtime:
-      throw std::runtime_error(message);
-    case exc::range:
-      throw std::range_error(message);
-    case exc::overflow:
-      throw std::overflow_error(message);
-    case exc::underflow:
-      throw std::underflow_error(message);
-    case exc::bad_alloc:
-      throw std::bad_alloc();
-    case exc::error:
-      throw cfutures::error(message);
-    case exc::cancelled:
-      throw cfutures::cancelled_error(message);
-    case exc::timeout:
-      throw cfutures::timeout_error(message);
-    case exc::invalid_state:
-      throw cfutures::invalid_state_error(message);
-    case exc::shutdown:
-      throw cfutures::shutdown_error(message);
-    case exc::broken_executor:
-      throw cfutures::broken_executor(message);
-    case exc::broken_thread_pool:
-      throw cfutures::broken_thread_pool(message);
-    case exc::broken_process_pool:
-      throw cfutures::broken_process_pool(message);
-    case exc::remote:
-      throw cfutures::remote_error("some::remote_type", message);
-    case exc::user:
-      throw user_error(message);
-    case exc::plain:
-      throw plain_failure{};
-    case exc::integer:
-      throw 42;
+    case exc::logic: throw std::logic_error(message);
+    case exc::domain: throw std::domain_error(message);
+    case exc::invalid_argument: throw std::invalid_argument(message);
+    case exc::length: throw std::length_error(message);
+    case exc::out_of_range: throw std::out_of_range(message);
+    case exc::runtime: throw std::runtime_error(message);
+    case exc::range: throw std::range_error(message);
+    case exc::overflow: throw std::overflow_error(message);
+    case exc::underflow: throw std::underflow_error(message);
+    case exc::bad_alloc: throw std::bad_alloc();
+    case exc::error: throw cfutures::error(message);
+    case exc::cancelled: throw cfutures::cancelled_error(message);
+    case exc::timeout: throw cfutures::timeout_error(message);
+    case exc::invalid_state: throw cfutures::invalid_state_error(message);
+    case exc::shutdown: throw cfutures::shutdown_error(message);
+    case exc::broken_executor: throw cfutures::broken_executor(message);
+    case exc::broken_thread_pool: throw cfutures::broken_thread_pool(message);
+    case exc::broken_process_pool: throw cfutures::broken_process_pool(message);
+    case exc::remote: throw cfutures::remote_error("some::remote_type", message);
+    case exc::user: throw user_error(message);
+    case exc::plain: throw plain_failure{};
+    case exc::integer: throw 42;
   }
   return 0;
 }
@@ -557,14 +518,13 @@ void PrintTo(const death_case& c, std::ostream* os) { *os << c.name; }
 class ProcessPoolWorkerDiesTest
     : public ::testing::TestWithParam<std::tuple<start_method, death_case>> {};
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPoolWorkerDiesTest,
-                         ::testing::Combine(::testing::Values(start_method::fork,
-                                                              start_method::spawn),
-                                            ::testing::ValuesIn(death_cases)),
-                         [](const auto& info) {
-                           return method_name(std::get<0>(info.param)) + "_" +
-                                  std::get<1>(info.param).name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    StartMethods, ProcessPoolWorkerDiesTest,
+    ::testing::Combine(::testing::Values(start_method::fork, start_method::spawn),
+                       ::testing::ValuesIn(death_cases)),
+    [](const auto& info) {
+      return method_name(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
+    });
 
 // CPython's test_killed_child, test_broken_process_pool_traceback,
 // test_traceback_when_child_process_terminates_abruptly and test_deadlock's
@@ -1206,7 +1166,8 @@ void PrintTo(force f, std::ostream* os) {
   *os << (f == force::terminate ? "terminate_workers" : "kill_workers");
 }
 
-class ProcessPoolForceTest : public ::testing::TestWithParam<std::tuple<start_method, force>> {
+class ProcessPoolForceTest
+    : public ::testing::TestWithParam<std::tuple<start_method, force>> {
  protected:
   void apply(process_pool_executor& pool) const {
     if (std::get<1>(GetParam()) == force::terminate) {
@@ -1258,8 +1219,8 @@ TEST_P(ProcessPoolForceTest, RunningCallsFailQueuedAreCancelled) {
       if (!f.cancelled()) {
         const bool was_done = f.done();
         f.wait_for(10s);
-        ADD_FAILURE() << "a queued call was not cancelled by " << method_name() << "(): it was "
-                      << (was_done ? "done" : "still pending")
+        ADD_FAILURE() << "a queued call was not cancelled by " << method_name()
+                      << "(): it was " << (was_done ? "done" : "still pending")
                       << " when the call returned; it then " << outcome(f);
       }
     }
@@ -1490,7 +1451,7 @@ TEST_P(ProcessPoolTest, NothingLeftBehind) {
 struct helper_run {
   bool finished = false;  // false: still running at the deadline (killed)
   int status = 0;
-  std::string output;  // stdout and stderr
+  std::string output;     // stdout and stderr
 };
 
 helper_run run_forgetful_helper(const std::string& mode, std::chrono::seconds limit) {
