@@ -25,9 +25,11 @@
 //                                                                          results > 64 KiB
 //                                                                          into memfds
 //                                ◀──────────── n × reply {id, n × (ok, bytes)}, sent together
-//                                  set_result / set_exception             (a reply waits at
-//                                  (done-callbacks run here)              most 50 µs for the
-//                                                                         rest of its batch)
+//                                  set_result / set_exception             (a reply waits for
+//                                  (done-callbacks run here)              the rest of its batch
+//                                                                         only behind calls
+//                                                                         known to be quick,
+//                                                                         and at most 50 µs)
 //                                after max_tasks_per_child calls:
 //                                  exit ───────────────────────────────▶ ends (code 0)
 //                                  reap (a replacement starts with work)

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <unordered_map>
 
 namespace cfutures::detail {
 namespace {
@@ -12,8 +13,29 @@ namespace {
 // How long a worker with nothing to do polls its socket before sleeping in recvmsg (a
 // wake-up from sleep costs 15-70 us on a busy machine; an idle worker then burns no CPU).
 constexpr std::chrono::microseconds idle_spin(100);
-// How long finished replies may wait for the rest of a batch before they are sent.
+// Finished replies wait for the rest of their batch (to leave in one write) only behind
+// calls of functions that last ran quicker than quick_call here, and at most hold_replies;
+// before any other call, what is finished is sent.
 constexpr std::chrono::microseconds hold_replies(50);
+constexpr std::chrono::microseconds quick_call(20);
+
+// How long a call message of each function (by its code offsets) last took in this worker.
+class call_timings {
+ public:
+  bool quick(const wire::call_message& m) const {
+    const auto it = last_.find(key(m));
+    return it != last_.end() && it->second < quick_call;
+  }
+  void record(const wire::call_message& m, std::chrono::steady_clock::duration took) {
+    last_[key(m)] = took;
+  }
+
+ private:
+  static std::uint64_t key(const wire::call_message& m) {
+    return m.invoker.offset * 31 + (m.has_fn ? m.fn.offset : 0);
+  }
+  std::unordered_map<std::uint64_t, std::chrono::steady_clock::duration> last_;
+};
 
 struct resolved_call {
   invoker entry = nullptr;
@@ -98,12 +120,16 @@ int serve_worker(int fd) {
     link.put(wire::kind::hello, {hello});
     link.flush();
     wire::frame f;
+    call_timings timings;
     for (;;) {
       while (link.next(f)) {
         switch (f.kind) {
           case wire::kind::call: {
             const wire::call_message message = wire::decode_call(f.payload, f);
+            if (link.has_output() && !timings.quick(message)) link.flush();
+            const auto start = std::chrono::steady_clock::now();
             std::vector<call_outcome> outcomes = run_calls(message);
+            timings.record(message, std::chrono::steady_clock::now() - start);
             std::string reply;
             std::vector<shared_block> attachments;
             wire::writer w(reply);
@@ -114,7 +140,6 @@ int serve_worker(int fd) {
               wire::put_item(w, o.bytes, attachments);
             }
             link.put(wire::kind::reply, {reply}, std::move(attachments));
-            // Replies wait for the rest of the batch only while it is quick.
             if (link.has_output() &&
                 std::chrono::steady_clock::now() - link.output_since() > hold_replies) {
               link.flush();

@@ -1032,6 +1032,22 @@ TEST_P(ProcessPoolTest, WorkerKilledHoldingASharedPayloadBreaksThePoolCleanly) {
   EXPECT_THROW((void)pool.submit(echo, std::string(1 << 20, 'x')), cfutures::broken_process_pool);
 }
 
+// Replies of a batch leave together only behind calls known to be quick: a finished call's
+// result is sent before a slow call of the same batch runs. (The worker is kept busy so that
+// the queue grows and the calls go to it as one batch.)
+TEST_P(ProcessPoolTest, ResultsAreNotHeldBehindASlowCallOfTheirBatch) {
+  process_pool_executor pool(options(1));
+  EXPECT_EQ(pool.submit(tasks::add, 1, 2).result(10s), 3);
+  auto blocker = pool.submit(tasks::sleep_ms, 300);
+  std::vector<cfutures::future<int>> quick;
+  for (int i = 0; i < 8; ++i) quick.push_back(pool.submit(tasks::add, i, i));
+  auto slow = pool.submit(tasks::sleep_ms, 3000);
+  std::vector<cfutures::future<int>> after;
+  for (int i = 0; i < 100; ++i) after.push_back(pool.submit(tasks::add, i, i));
+  for (auto& f : quick) EXPECT_TRUE(f.wait_for(2s));
+  EXPECT_FALSE(slow.done());
+}
+
 // --- map's chunksize ---------------------------------------------------------------------
 
 // CPython's test_map_chunksize.
