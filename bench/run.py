@@ -3,7 +3,7 @@
 prints per metric the median and min-max of every implementation and the ratio of cfutures
 to each peer (>1 means cfutures is better, whether the unit is a rate or a time).
 
-    python3 bench/run.py [--runs 5] [--build build/bench]
+    python3 bench/run.py [--runs 5] [--build build/bench] [--only process_pool]
 """
 import argparse
 import os
@@ -51,8 +51,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--build", default=os.path.join(os.path.dirname(HERE), "build", "bench"))
+    parser.add_argument("--only", action="append", metavar="WORKLOAD",
+                        help="run only this workload (repeatable), e.g. process_pool")
     args = parser.parse_args()
     for workload, impls in workloads(args.build).items():
+        if args.only and workload not in args.only:
+            continue
         samples = {impl: {} for impl in impls}
         units = {}
         for _ in range(args.runs):

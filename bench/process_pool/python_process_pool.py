@@ -49,8 +49,8 @@ def map_chunk100():
 def echo_16mib():
     with ProcessPoolExecutor(2) as pool:
         big = "x" * (16 << 20)
-        pool.submit(echo, "warm").result()
-        rounds = 5
+        pool.submit(echo, big).result()
+        rounds = 10
         start = time.perf_counter()
         for _ in range(rounds):
             assert len(pool.submit(echo, big).result()) == len(big)

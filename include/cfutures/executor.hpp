@@ -15,12 +15,18 @@
 // `buffersize`, at most that many calls run ahead of the consumer (Python 3.14): the inputs
 // are then read lazily, so ranges passed as lvalues must outlive the map_range. The
 // map_range must not outlive its executor.
+// With chunksize > 1 on an executor that batches calls (process pool), each chunk is one
+// remote call with one future for its values, as in Python: its calls run in order in one
+// worker and stop at the first exception, which the range rethrows at that position;
+// cancelling concerns whole chunks. `buffersize` still counts calls: chunks are then at most
+// buffersize calls, and the next one is submitted once a whole chunk has been consumed.
 // Thread safety: a map_range is consumed by one thread.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -50,12 +56,27 @@ struct shutdown_options {
   bool cancel_futures = false;
 };
 
+namespace detail {
+
+// The outcome of one chunk of map(): the values of its calls in order, up to the first one
+// that threw, whose exception is `error` (null if none threw).
+template <class V>
+struct chunk_values {
+  std::vector<V> values;
+  std::exception_ptr error;
+};
+
+}  // namespace detail
+
 template <class R>
 class map_range {
  public:
   using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
   // Submits the next call, or returns nullopt once the inputs are exhausted.
   using submit_next = std::function<std::optional<future<R>>()>;
+  // The same, a chunk of calls at a time (executors that batch map's calls).
+  using chunk_future = future<detail::chunk_values<value_type>>;
+  using submit_next_chunk = std::function<std::optional<chunk_future>()>;
 
   class iterator {
    public:
@@ -83,6 +104,8 @@ class map_range {
 
   map_range(std::deque<future<R>> in_flight, submit_next next, detail::deadline until)
       : in_flight_(std::move(in_flight)), next_(std::move(next)), until_(until) {}
+  map_range(std::deque<chunk_future> chunks, submit_next_chunk next, detail::deadline until)
+      : chunks_(std::move(chunks)), next_chunk_(std::move(next)), until_(until) {}
   map_range(map_range&&) noexcept = default;
   map_range& operator=(map_range&&) = delete;
   map_range(const map_range&) = delete;
@@ -100,7 +123,10 @@ class map_range {
   }
 
  private:
-  bool at_end() const noexcept { return !current_ && in_flight_.empty(); }
+  bool at_end() const noexcept {
+    return !current_ && in_flight_.empty() && chunks_.empty() &&
+           chunk_pos_ == chunk_.values.size() && !chunk_.error;
+  }
 
   value_type& reach() {
     if (!current_) fetch();
@@ -113,6 +139,14 @@ class map_range {
 
   // Python's result_iterator: submit one more (buffered), then wait for the head.
   void fetch() {
+    if (!in_flight_.empty()) {
+      fetch_call();
+    } else {
+      fetch_from_chunks();
+    }
+  }
+
+  void fetch_call() {
     try {
       if (next_) {
         if (auto f = next_()) {
@@ -135,10 +169,45 @@ class map_range {
     }
   }
 
+  // The next value of the current chunk; past its end, the chunk's exception or the next
+  // chunk. When buffered, handing out the last value of a chunk submits one more chunk (the
+  // calls running ahead of the consumer stay within buffersize).
+  void fetch_from_chunks() {
+    try {
+      while (chunk_pos_ == chunk_.values.size()) {
+        if (chunk_.error) std::rethrow_exception(std::exchange(chunk_.error, nullptr));
+        chunk_future head = std::move(chunks_.front());
+        chunks_.pop_front();
+        try {
+          chunk_ = std::move(head).result(time_left());
+        } catch (...) {
+          head.cancel();
+          throw;
+        }
+        chunk_pos_ = 0;
+      }
+      current_.emplace(std::move(chunk_.values[chunk_pos_++]));
+      if (chunk_pos_ == chunk_.values.size() && !chunk_.error && next_chunk_) {
+        if (auto f = next_chunk_()) {
+          chunks_.push_back(std::move(*f));
+        } else {
+          next_chunk_ = nullptr;
+        }
+      }
+    } catch (...) {
+      cancel_rest();
+      throw;
+    }
+  }
+
+  std::chrono::nanoseconds time_left() const {
+    return until_.is_never() ? std::chrono::nanoseconds::max()
+                             : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   *until_.time_point() - detail::clock::now());
+  }
+
   value_type take(future<R>& head) {
-    const auto left = until_.is_never() ? std::chrono::nanoseconds::max()
-                                        : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                              *until_.time_point() - detail::clock::now());
+    const auto left = time_left();
     if constexpr (std::is_void_v<R>) {
       head.result(left);
       return {};
@@ -149,12 +218,22 @@ class map_range {
 
   void cancel_rest() noexcept {
     next_ = nullptr;
+    next_chunk_ = nullptr;
     for (auto& f : in_flight_) f.cancel();
     in_flight_.clear();
+    for (auto& f : chunks_) f.cancel();
+    chunks_.clear();
+    chunk_.values.clear();
+    chunk_.error = nullptr;
+    chunk_pos_ = 0;
   }
 
   std::deque<future<R>> in_flight_;
   submit_next next_;
+  std::deque<chunk_future> chunks_;
+  submit_next_chunk next_chunk_;
+  detail::chunk_values<value_type> chunk_;  // the chunk being read
+  std::size_t chunk_pos_ = 0;               // its next value
   detail::deadline until_;
   std::optional<value_type> current_;
 };
@@ -201,8 +280,10 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
   using result_type = typename future_type::value_type;
 
   // Executors that send calls in batches (process, MPI) declare batches_map_calls and
-  // provide submit_chunked(fn, vector of argument tuples, chunksize) -> vector of futures.
+  // provide submit_chunk(fn, vector of argument tuples) -> future<chunk_values<value_type>>,
+  // one remote call per chunk.
   constexpr bool chunked = requires { Executor::batches_map_calls; };
+  using range_type = map_range<result_type>;
 
   struct source {
     Executor* executor;
@@ -210,7 +291,6 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
     std::size_t chunksize;
     std::tuple<std::views::all_t<Ranges>...> ranges;
     std::tuple<std::ranges::iterator_t<std::views::all_t<Ranges>>...> its;
-    std::deque<future_type> submitted;  // the rest of the last chunk
 
     source(Executor* e, F&& f, std::size_t chunk, Ranges&&... rs)
         : executor(e),
@@ -230,14 +310,6 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
     }
 
     std::optional<future_type> next() {
-      if constexpr (chunked) {
-        if (chunksize > 1 && submitted.empty()) submit_chunk();
-      }
-      if (!submitted.empty()) {
-        future_type f = std::move(submitted.front());
-        submitted.pop_front();
-        return f;
-      }
       if (exhausted()) return std::nullopt;
       return std::apply(
           [&](auto&... it) {
@@ -248,7 +320,7 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
           its);
     }
 
-    void submit_chunk() {
+    std::optional<typename range_type::chunk_future> next_chunk() {
       if constexpr (chunked) {
         using call_args = std::tuple<std::decay_t<std::ranges::range_reference_t<Ranges>>...>;
         std::vector<call_args> calls;
@@ -260,28 +332,47 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
               },
               its);
         }
-        if (calls.empty()) return;
-        for (auto& f : executor->submit_chunked(fn, std::move(calls), chunksize)) {
-          submitted.push_back(std::move(f));
-        }
+        if (calls.empty()) return std::nullopt;
+        return executor->submit_chunk(fn, std::move(calls));
+      } else {
+        return std::nullopt;
       }
     }
   };
 
   auto src = std::make_shared<source>(&executor, std::forward<F>(f), options.chunksize,
                                       std::forward<Ranges>(ranges)...);
-  std::deque<future_type> in_flight;
   const std::size_t ahead = options.buffersize.value_or(static_cast<std::size_t>(-1));
+  if constexpr (chunked) {
+    if (options.chunksize > 1) {
+      // buffersize bounds the calls running ahead: chunks of at most buffersize calls, as
+      // many as fit.
+      std::size_t chunks_ahead = ahead;
+      if (options.buffersize) {
+        src->chunksize = std::min(options.chunksize, *options.buffersize);
+        chunks_ahead = *options.buffersize / src->chunksize;
+      }
+      std::deque<typename range_type::chunk_future> chunks;
+      while (chunks.size() < chunks_ahead) {
+        auto next = src->next_chunk();
+        if (!next) break;
+        chunks.push_back(std::move(*next));
+      }
+      typename range_type::submit_next_chunk more;
+      if (options.buffersize) more = [src] { return src->next_chunk(); };
+      return range_type(std::move(chunks), std::move(more), until);
+    }
+  }
+  std::deque<future_type> in_flight;
   while (in_flight.size() < ahead) {
     auto next = src->next();
     if (!next) break;
     in_flight.push_back(std::move(*next));
   }
-  typename map_range<result_type>::submit_next more;
+  typename range_type::submit_next more;
   if (options.buffersize) more = [src] { return src->next(); };
-  return map_range<result_type>(std::move(in_flight), std::move(more), until);
+  return range_type(std::move(in_flight), std::move(more), until);
 }
-
 // Executor::map(f, ranges..., [map_options]) for every executor.
 template <class Executor, class F, class... Args>
 auto executor_map(Executor& executor, F&& f, Args&&... args) {

@@ -38,18 +38,28 @@
 //   - A worker that dies abruptly (signal, exit, abort, out of memory) breaks the pool: every
 //     pending future fails with broken_process_pool naming the process and how it ended;
 //     later submits throw broken_process_pool. The other workers are terminated.
-//   - map(f, ranges..., {.chunksize = n}) sends n calls per message; each call still has its
-//     own future (so one failing call fails only its own position).
+//   - map(f, ranges..., {.chunksize = n}) sends n calls as one remote call (Python's
+//     _process_chunk): they run in order in one worker, stop at the first exception, and
+//     come back in one message; the range yields the values before the failing position and
+//     rethrows its exception there. submit_chunked() keeps one future per call for callers
+//     that need them.
 //   - terminate_workers() / kill_workers() (Python 3.14): shutdown({.wait = false,
 //     .cancel_futures = true}), then SIGTERM / SIGKILL every worker: running calls fail with
 //     broken_process_pool, and the pool is broken.
-//   - Workers start at the first submit. Done-callbacks of process-pool futures run in the
-//     pool's manager thread: keep them short.
+//   - Workers start on demand, up to max_workers: one more whenever a call is queued and no
+//     worker is free (CPython does so for spawn). Done-callbacks of process-pool futures run
+//     in the pool's manager thread: keep them short.
+// Performance: calls travel in batches (many queued calls cost one write and one read per
+// batch), arguments and results over 64 KiB cross through shared memory (encoded into a
+// memfd that the worker maps: one copy each way), and the manager thread and the workers
+// poll briefly (100 µs) after their last activity before they sleep, so an idle pool uses no
+// CPU. Shared memory blocks are recycled while a process pool exists and freed with it.
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
 // calls and for every worker process to be reaped (no zombie is left behind).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -59,6 +69,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "cfutures/detail/ref_ptr.hpp"
@@ -102,7 +113,7 @@ constexpr bool check_remote_call() {
 struct remote_job {
   struct item {
     ref_ptr<state_base> state;
-    std::string args;
+    payload args;
   };
   invoker entry = nullptr;
   const void* fn = nullptr;
@@ -111,6 +122,95 @@ struct remote_job {
 };
 
 class process_pool_core;
+
+// Completes the future of a map() chunk (a chunk_values<V>) from invoke_chunk's reply.
+template <class R>
+void complete_chunk(state_base& state, bool ok, std::string_view bytes) noexcept {
+  using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+  auto& typed = static_cast<shared_state<chunk_values<V>>&>(state);
+  if (!ok) {
+    typed.try_set_exception(decode_exception(bytes));
+    return;
+  }
+  try {
+    chunk_values<V> out;
+    std::conditional_t<std::is_void_v<R>, std::uint64_t, std::vector<V>> done{};
+    std::uint8_t failed = 0;
+    memory_source source(bytes);
+    std::istream is(&source);
+    try {
+      cereal::BinaryInputArchive archive(is);
+      archive(done, failed);
+      if (failed) {
+        std::string error;
+        archive(error);
+        out.error = decode_exception(error);
+      }
+    } catch (const cereal::Exception& e) {
+      throw protocol_error(std::string("cannot decode a value: ") + e.what());
+    }
+    if constexpr (std::is_void_v<R>) {
+      if (done > bytes.size()) throw protocol_error("bad chunk reply: count past the end");
+      out.values.resize(done);
+    } else {
+      out.values = std::move(done);
+    }
+    typed.try_set_result(std::move(out));
+  } catch (...) {
+    typed.try_set_exception(std::current_exception());
+  }
+}
+
+// With max_tasks_per_child, a chunk must be splittable between workers: it then travels as
+// one call per item (submit_chunked) and this joins their futures into the chunk's. Cancelling
+// the chunk's future cancels the calls not yet started.
+template <class R>
+auto join_chunk(std::vector<future<R>> parts) {
+  using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+  using chunk = chunk_values<V>;
+  struct joiner {
+    std::vector<future<R>> parts;
+    std::atomic<std::size_t> left;
+    ref_ptr<shared_state<chunk>> state;
+    void finish() {
+      chunk out;
+      for (auto& part : parts) {
+        if (part.cancelled()) {  // shutdown({.cancel_futures = true}) dropped it
+          state->cancel();
+          return;
+        }
+        if (part.exception()) {
+          out.error = part.exception();
+          break;
+        }
+        if constexpr (std::is_void_v<R>) {
+          out.values.emplace_back();
+        } else {
+          out.values.push_back(std::move(part).result());
+        }
+      }
+      state->try_set_result(std::move(out));
+    }
+  };
+  auto state = ref_ptr<shared_state<chunk>>::adopt(new shared_state<chunk>());
+  auto j = std::make_shared<joiner>();
+  j->left.store(parts.size());
+  j->state = state;
+  j->parts = std::move(parts);
+  future<chunk> joined = future_access::make<chunk>(std::move(state));
+  joined.add_done_callback([j](const future<chunk>& f) {
+    if (f.cancelled()) {
+      for (auto& part : j->parts) part.cancel();
+    }
+  });
+  for (auto& part : j->parts) {
+    part.add_done_callback([j](const future<R>&) {
+      // acq_rel: the last one sees every part's completion.
+      if (j->left.fetch_sub(1, std::memory_order_acq_rel) == 1) j->finish();
+    });
+  }
+  return joined;
+}
 
 }  // namespace detail
 
@@ -197,6 +297,31 @@ class process_pool_executor {
     return futures;
   }
 
+  // One remote call running f over every argument tuple of `calls` in order (one chunk of
+  // map): a single future for their values, ending at the first exception.
+  template <class F, class... Args>
+  auto submit_chunk(F f, std::vector<std::tuple<Args...>> calls) {
+    static_assert(detail::check_remote_call<F, Args...>());
+    using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+    using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+    using chunk = detail::chunk_values<V>;
+    if (limits_tasks_per_child()) {
+      const std::size_t n = calls.size();
+      return detail::join_chunk(submit_chunked(f, std::move(calls), n));
+    }
+    std::shared_lock no_fork(detail::fork_barrier());
+    detail::encoded_call call = detail::encode_chunk(f, calls);
+    auto state =
+        detail::ref_ptr<detail::shared_state<chunk>>::adopt(new detail::shared_state<chunk>());
+    detail::remote_job job;
+    job.entry = call.entry;
+    job.fn = call.fn;
+    job.complete = &detail::complete_chunk<R>;
+    job.items.push_back({state, std::move(call.args)});
+    enqueue(std::move(job));
+    return detail::future_access::make<chunk>(std::move(state));
+  }
+
   template <class F, class... Args>
   auto map(F&& f, Args&&... args) {
     return detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
@@ -209,6 +334,7 @@ class process_pool_executor {
  private:
   void enqueue(detail::remote_job job);
   void enqueue_all(std::vector<detail::remote_job> jobs);
+  bool limits_tasks_per_child() const noexcept;
 
   std::shared_ptr<detail::process_pool_core> core_;
 };

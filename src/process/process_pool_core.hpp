@@ -6,21 +6,33 @@
 //   ────────────                 ─────────────────────────────           ────────────────
 //   submit/map ─ serialize args,
 //     push remote_job on queue_,
-//     write wake_fd_ ──────────▶ poll(wake_fd_, worker sockets, pidfds)
-//                                starts workers (fork, or fork+exec)  ──▶ hello {pid}
-//                                ◀──────────────────────────────────────── (first message)
+//     write wake_fd_ only if the
+//     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
+//                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
+//                                  when a job is queued and none is free   (first message;
+//                                  (up to max_workers); it takes calls at  read whenever)
+//                                  once (they wait in its socket until
+//                                  it serves)
 //                                init {initializer call} (if any) ─────▶ runs it
 //                                ◀──────────────────────────── init_ok | init_failed
-//                                idle worker + queued job:
-//                                  try_start() each call (RUNNING from
-//                                  here; cancelled calls are dropped),
-//                                  call {id, invoker, fn, n × args} ───▶ runs the n calls
-//                                ◀──────────────────────── reply {id, n × (ok, bytes)}
-//                                  set_result / set_exception
-//                                  (done-callbacks run here)
+//                                idle worker + queued jobs:
+//                                  take a batch (1 job, or up to 64 when
+//                                  many are queued), try_start() each
+//                                  call (RUNNING from here; cancelled
+//                                  calls are dropped), one write of
+//                                  n × call {id, invoker, fn, args},
+//                                  memfds of args > 64 KiB attached ───▶ runs them in order,
+//                                                                          results > 64 KiB
+//                                                                          into memfds
+//                                ◀──────────── n × reply {id, n × (ok, bytes)}, sent together
+//                                  set_result / set_exception             (a reply waits for
+//                                  (done-callbacks run here)              the rest of its batch
+//                                                                         only behind calls
+//                                                                         known to be quick,
+//                                                                         and at most 50 µs)
 //                                after max_tasks_per_child calls:
 //                                  exit ───────────────────────────────▶ ends (code 0)
-//                                  reap, start a replacement
+//                                  reap (a replacement starts with work)
 //   shutdown ─ flag, wake ─────▶ queue drained and workers idle:
 //                                  exit to every worker, reap all, return
 //                                socket EOF / pidfd readable without an
@@ -28,11 +40,22 @@
 //                                  fail every pending call with
 //                                  broken_process_pool, kill and reap the rest
 //
+// Frames go through wire::channel (channel.hpp): buffered reads, one write per batch. Values
+// over 64 KiB are encoded straight into a shared memory block (payload.hpp) by the thread
+// that serializes them (submit, or the worker), cross as a memfd with their frame, and are
+// decoded in place; the block then belongs to the receiver, which reuses it.
+// Wake-ups: the manager and the workers each poll their sockets for a short window after
+// their last activity (a sleeping thread takes 15-70 µs to wake on a busy machine) and then
+// sleep in poll / recvmsg, so an idle pool uses no CPU.
+//
 // Only the manager thread touches workers_; queue_ and the flags are guarded by mutex_.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -44,9 +67,24 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../remote/channel.hpp"
 #include "cfutures/process_pool_executor.hpp"
 
 namespace cfutures::detail {
+
+// Spawned workers find their socket in this environment variable (serve_if_worker).
+inline constexpr const char* worker_fd_variable = "CFUTURES_WORKER_FD";
+// A worker must say hello within this time; one asked to exit must be gone within that one.
+inline constexpr auto hello_timeout = std::chrono::seconds(20);
+inline constexpr auto exit_grace = std::chrono::milliseconds(5000);
+// True in a process serving as a worker: a pool it creates is then not the symptom of a
+// main() that forgot serve_if_worker (CFUTURES_WORKER_FD set, yet nobody serving).
+extern bool serving_as_worker;
+
+inline void close_if_open(int& fd) noexcept {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
 
 class process_pool_core : public std::enable_shared_from_this<process_pool_core> {
  public:
@@ -56,6 +94,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   process_pool_core& operator=(const process_pool_core&) = delete;
 
   std::size_t max_workers() const noexcept { return max_workers_; }
+  bool limits_tasks_per_child() const noexcept { return max_tasks_per_child_.has_value(); }
   void enqueue(std::vector<remote_job> jobs);
   void shutdown(bool wait, bool cancel_futures) noexcept;
   void force_shutdown(int signal) noexcept;
@@ -63,13 +102,14 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void detach_if_manager() noexcept;
 
  private:
-  enum class phase { starting, initializing, idle, busy, exiting };
+  enum class phase { initializing, ready, exiting };
   struct worker_process {
     pid_t pid = -1;
-    int fd = -1;
+    wire::channel link{-1};
     int pidfd = -1;
-    phase state = phase::starting;
-    std::optional<remote_job> job;
+    phase state = phase::ready;
+    bool greeted = false;         // its hello arrived
+    std::deque<remote_job> jobs;  // sent, awaiting their replies in this order
     std::size_t calls_done = 0;
     std::chrono::steady_clock::time_point started;
   };
@@ -77,10 +117,13 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void close(bool wait, bool cancel_futures, int signal) noexcept;
   void manage() noexcept;
   void start_worker();
-  void handle_message(worker_process& w);
+  void add_worker(pid_t pid, int fd);
+  void handle_input(worker_process& w);
+  void handle_frame(worker_process& w, wire::frame& f);
   void dispatch();
-  std::optional<remote_job> next_job(std::size_t limit);
-  void send_job(worker_process& w);
+  std::vector<remote_job> next_jobs(std::size_t call_limit);
+  void send_job(worker_process& w, remote_job& job);
+  bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms);
   void retire(worker_process& w);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;
   void lost(worker_process& w, const std::string& why);
@@ -104,7 +147,10 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::mutex join_mutex_;  // serializes joiners of manager_
 
   int wake_fd_ = -1;
-  std::vector<worker_process> workers_;  // manager thread only
+  std::atomic<std::uint64_t> posted_{0};  // enqueue() calls so far: the manager spins on it
+  std::atomic<bool> sleeping_{false};     // the manager is (about to be) blocked in poll
+  std::uint64_t seen_posted_ = 0;         // manager thread only
+  std::vector<worker_process> workers_;   // manager thread only
   std::unordered_map<const void*, code_ref> addresses_;
   std::uint64_t next_id_ = 1;
   bool signal_sent_ = false;

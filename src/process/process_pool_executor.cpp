@@ -1,13 +1,11 @@
+// The process pool: its core (queue, shutdown) and the manager thread's loop (batches to
+// workers, replies, deaths). Starting and reaping workers: worker_processes.cpp.
 #include "cfutures/process_pool_executor.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,26 +13,28 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <stdexcept>
 
 #include "../remote/protocol.hpp"
 #include "../remote/worker.hpp"
+#include "cfutures/detail/futex.hpp"
 #include "process_pool_core.hpp"
-
-extern char** environ;
 
 namespace cfutures {
 namespace detail {
-namespace {
-
-constexpr const char* worker_fd_variable = "CFUTURES_WORKER_FD";
-constexpr int forgot_serve_exit_code = 86;
-constexpr auto hello_timeout = std::chrono::seconds(20);
-constexpr auto exit_grace = std::chrono::milliseconds(5000);
-constexpr int socket_buffer_bytes = 4 << 20;
 
 bool serving_as_worker = false;
+
+namespace {
+
+constexpr int forgot_serve_exit_code = 86;
+// After its last activity the manager polls without sleeping this long (see
+// process_pool_core.hpp).
+constexpr std::chrono::microseconds spin_window(100);
+// A batch given to an idle worker at once: at most this many jobs, and it stops growing
+// once its arguments pass this size (so a write to an idle worker never blocks for long).
+constexpr std::size_t max_batch_jobs = 64;
+constexpr std::size_t max_batch_bytes = 64 << 10;
 
 std::size_t usable_cpus() {
   cpu_set_t set;
@@ -54,31 +54,6 @@ std::optional<std::size_t> checked_max_tasks(const std::optional<std::size_t>& r
     throw std::invalid_argument("max_tasks_per_child must be greater than 0");
   }
   return requested;
-}
-
-std::string describe_status(pid_t pid, int status) {
-  std::string who = "worker process " + std::to_string(pid);
-  if (status < 0) return who + " ended (its exit status could not be collected)";
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* abbrev = sigabbrev_np(sig);
-    return who + " was killed by signal " + std::to_string(sig) +
-           (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
-  }
-  if (WIFEXITED(status)) return who + " exited with code " + std::to_string(WEXITSTATUS(status));
-  return who + " ended";
-}
-
-std::string program_name() {
-  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
-  std::string argv0;
-  std::getline(cmdline, argv0, '\0');
-  return argv0.empty() ? "cfutures-worker" : argv0;
-}
-
-void close_if_open(int& fd) noexcept {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
 }
 
 std::exception_ptr broken(const std::string& message) {
@@ -132,7 +107,9 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
   if (!manager_.joinable()) {
     manager_ = std::thread([self = shared_from_this()] { self->manage(); });
   }
-  wake();
+  // Pairs with wait_for_events(): post first, then look whether the manager sleeps.
+  posted_.fetch_add(1);
+  if (sleeping_.load()) wake();
 }
 
 void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
@@ -174,108 +151,8 @@ const code_ref& process_pool_core::portable(const void* code) {
   return it->second;
 }
 
-void process_pool_core::start_worker() {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    throw error(std::string("socketpair: ") + std::strerror(errno));
-  }
-  // Large buffers let a big argument or result cross in few round trips of the scheduler
-  // (the kernel caps the request at net.core.wmem_max / rmem_max).
-  for (int fd : sv) {
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
-  }
-  // Everything exec needs is prepared before fork: the child may only call
-  // async-signal-safe functions in a multi-threaded program.
-  std::string argv0;
-  std::string fd_entry;
-  std::vector<char*> envp;
-  if (method_ == start_method::spawn) {
-    argv0 = program_name();
-    fd_entry = std::string(worker_fd_variable) + "=" + std::to_string(sv[1]);
-    for (char** e = environ; *e; ++e) {
-      if (std::strncmp(*e, worker_fd_variable, std::strlen(worker_fd_variable)) != 0) {
-        envp.push_back(*e);
-      }
-    }
-    envp.push_back(fd_entry.data());
-    envp.push_back(nullptr);
-  }
-  char* argv[] = {argv0.data(), nullptr};
-  std::fflush(nullptr);  // or the child would flush the parent's buffered output again
-  std::unique_lock no_submit(fork_barrier());
-  const pid_t pid = fork();
-  if (pid < 0) {
-    const int e = errno;
-    ::close(sv[0]);
-    ::close(sv[1]);
-    throw error(std::string("fork: ") + std::strerror(e));
-  }
-  if (pid == 0) {
-    if (method_ == start_method::spawn) {
-      fcntl(sv[1], F_SETFD, 0);
-      execve("/proc/self/exe", argv, envp.data());
-      _exit(127);
-    }
-    // Fork: drop the parent's ends so that only the parent holds them.
-    ::close(sv[0]);
-    ::close(wake_fd_);
-    for (auto& w : workers_) {
-      ::close(w.fd);
-      ::close(w.pidfd);
-    }
-    serving_as_worker = true;
-    const int code = serve_worker(sv[1]);
-    std::fflush(nullptr);
-    _exit(code);
-  }
-  no_submit.unlock();
-  ::close(sv[1]);
-  worker_process w;
-  w.pid = pid;
-  w.fd = sv[0];
-  w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  w.started = std::chrono::steady_clock::now();
-  workers_.push_back(w);
-}
-
-int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) noexcept {
-  if (w.pidfd >= 0) {
-    pollfd p{w.pidfd, POLLIN, 0};
-    int rc;
-    do {
-      rc = poll(&p, 1, static_cast<int>(grace.count()));
-    } while (rc < 0 && errno == EINTR);
-    if (rc == 0) kill(w.pid, SIGKILL);
-  } else {
-    kill(w.pid, SIGKILL);
-  }
-  int status = -1;
-  pid_t r;
-  do {
-    r = waitpid(w.pid, &status, 0);
-  } while (r < 0 && errno == EINTR);
-  close_if_open(w.fd);
-  close_if_open(w.pidfd);
-  return r == w.pid ? status : -1;
-}
-
-void process_pool_core::lost(worker_process& w, const std::string& why) {
-  const int status = reap(w, exit_grace);
-  if (w.state == phase::exiting) return;
-  std::string message =
-      "A process in the process pool was terminated abruptly while the "
-      "future was running or pending: " +
-      describe_status(w.pid, status);
-  if (!why.empty()) message += " (" + why + ")";
-  if (w.state == phase::starting && method_ == start_method::spawn) {
-    message +=
-        ". It ended before serving: a program using start_method::spawn must call "
-        "cfutures::serve_if_worker(argc, argv) at the start of main()";
-  }
-  break_pool(message);
-}
-
+// Fails everything and ends every worker. The workers stay in workers_ (closed) until the
+// manager loop erases them, so that references held by its callers stay valid.
 void process_pool_core::break_pool(const std::string& message) {
   std::deque<remote_job> queued;
   {
@@ -285,23 +162,32 @@ void process_pool_core::break_pool(const std::string& message) {
   }
   const std::exception_ptr error = broken(message);
   for (auto& w : workers_) {
-    if (w.job) fail_job(*w.job, error);
-    w.job.reset();
-    if (w.fd >= 0) {
+    for (auto& job : w.jobs) fail_job(job, error);
+    w.jobs.clear();
+    if (w.link.fd() >= 0) {
       kill(w.pid, SIGKILL);
       reap(w, std::chrono::milliseconds(0));
     }
     w.state = phase::exiting;
   }
-  workers_.clear();
   for (auto& job : queued) fail_job(job, error);
 }
 
-std::optional<remote_job> process_pool_core::next_job(std::size_t limit) {
+// The next batch for an idle worker: one job, or (when many wait) a fair share of the queue
+// of up to max_batch_jobs jobs and about max_batch_bytes of arguments, so that a long queue
+// of small calls costs one write and one read per batch. Calls that are not taken stay
+// cancellable.
+std::vector<remote_job> process_pool_core::next_jobs(std::size_t call_limit) {
+  std::vector<remote_job> batch;
+  std::size_t calls = 0;
+  std::size_t bytes = 0;
   std::lock_guard lock(mutex_);
-  while (!queue_.empty()) {
+  const std::size_t share =
+      std::clamp<std::size_t>(queue_.size() / (2 * max_workers_), 1, max_batch_jobs);
+  while (!queue_.empty() && batch.size() < share && calls < call_limit && bytes < max_batch_bytes) {
     remote_job job = std::move(queue_.front());
     queue_.pop_front();
+    const std::size_t limit = call_limit - calls;
     if (job.items.size() > limit) {
       remote_job rest;
       rest.entry = job.entry;
@@ -315,42 +201,43 @@ std::optional<remote_job> process_pool_core::next_job(std::size_t limit) {
     }
     // From here the calls are RUNNING; cancelled ones are dropped.
     std::erase_if(job.items, [](const remote_job::item& item) { return !item.state->try_start(); });
-    if (!job.items.empty()) return job;
+    if (job.items.empty()) continue;
+    calls += job.items.size();
+    for (const auto& item : job.items) bytes += item.args.size();
+    batch.push_back(std::move(job));
   }
-  return std::nullopt;
+  return batch;
 }
 
-void process_pool_core::send_job(worker_process& w) {
-  remote_job& job = *w.job;
+void process_pool_core::send_job(worker_process& w, remote_job& job) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
   const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
-  const std::string head = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
-  std::vector<std::uint32_t> lengths;
-  lengths.reserve(job.items.size());
-  std::vector<std::string_view> parts;
-  parts.reserve(1 + 2 * job.items.size());
-  parts.push_back(head);
-  for (auto& item : job.items) {
-    lengths.push_back(static_cast<std::uint32_t>(item.args.size()));
-    parts.emplace_back(reinterpret_cast<const char*>(&lengths.back()), sizeof(std::uint32_t));
-    parts.push_back(item.args);
-  }
-  wire::write_frame(w.fd, wire::kind::call, parts);
+  std::string body = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
+  std::vector<shared_block> attachments;
+  wire::writer out(body);
+  // Large arguments are in shared memory already: their blocks go with the frame.
+  for (auto& item : job.items) wire::put_item(out, item.args, attachments);
+  w.link.put(wire::kind::call, {body}, std::move(attachments));
 }
 
 void process_pool_core::dispatch() {
   for (auto& w : workers_) {
-    if (w.state != phase::idle) continue;
+    if (w.state != phase::ready || !w.jobs.empty() || w.link.fd() < 0) continue;
     const std::size_t limit =
         max_tasks_per_child_ ? *max_tasks_per_child_ - w.calls_done : static_cast<std::size_t>(-1);
-    std::optional<remote_job> job = next_job(limit);
-    if (!job) return;
-    w.job = std::move(job);
-    w.state = phase::busy;
+    std::vector<remote_job> batch = next_jobs(limit);
+    if (batch.empty()) return;
     try {
-      send_job(w);
-    } catch (const std::exception&) {
-      // The worker is gone; its socket reports it and lost() fails this job.
+      for (auto& job : batch) {
+        w.jobs.push_back(std::move(job));
+        send_job(w, w.jobs.back());
+      }
+      w.link.flush();
+    } catch (const std::exception& e) {
+      // Usually the worker died (its status tells how); otherwise it cannot be reached any
+      // more: either way its calls would never come back, so the pool breaks here.
+      lost(w, e.what());
+      return;
     }
   }
 }
@@ -358,46 +245,38 @@ void process_pool_core::dispatch() {
 void process_pool_core::retire(worker_process& w) {
   w.state = phase::exiting;
   try {
-    wire::write_frame(w.fd, wire::kind::exit, {});
+    w.link.put(wire::kind::exit, {});
+    w.link.flush();
   } catch (const std::exception&) {
     // Already gone: reaping tells.
   }
 }
 
-void process_pool_core::handle_message(worker_process& w) {
-  wire::header h{};
-  std::string payload;
+void process_pool_core::handle_input(worker_process& w) {
+  bool open = false;
   try {
-    if (!wire::read_frame(w.fd, h, payload)) {
-      lost(w, "");
-      return;
-    }
+    open = w.link.receive(false);
+    wire::frame f;
+    while (w.link.fd() >= 0 && w.link.next(f)) handle_frame(w, f);
   } catch (const std::exception& e) {
-    lost(w, e.what());
+    if (w.link.fd() >= 0) lost(w, e.what());
     return;
   }
-  switch (h.kind) {
+  if (!open && w.link.fd() >= 0) lost(w, "");
+}
+
+void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
+  switch (f.kind) {
     case wire::kind::hello:
-      if (initializer_) {
-        const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
-        const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
-        const std::string head = wire::encode_call_head(0, entry, fn, 1);
-        const auto length = static_cast<std::uint32_t>(initializer_.call_.args.size());
-        wire::write_frame(w.fd, wire::kind::init,
-                          {head, std::string_view(reinterpret_cast<const char*>(&length), 4),
-                           initializer_.call_.args});
-        w.state = phase::initializing;
-      } else {
-        w.state = phase::idle;
-      }
+      w.greeted = true;
       return;
     case wire::kind::init_ok:
-      w.state = phase::idle;
+      if (w.state == phase::initializing) w.state = phase::ready;
       return;
     case wire::kind::init_failed: {
       std::string what = "unknown error";
       try {
-        std::rethrow_exception(decode_exception(payload));
+        std::rethrow_exception(decode_exception(f.payload));
       } catch (const std::exception& e) {
         what = e.what();
       }
@@ -408,14 +287,14 @@ void process_pool_core::handle_message(worker_process& w) {
       return;
     }
     case wire::kind::reply: {
-      if (!w.job) {
+      if (w.jobs.empty()) {
         lost(w, "a reply without a call");
         return;
       }
-      remote_job job = std::move(*w.job);
-      w.job.reset();
+      remote_job job = std::move(w.jobs.front());
+      w.jobs.pop_front();
       try {
-        const wire::reply_message reply = wire::decode_reply(payload);
+        const wire::reply_message reply = wire::decode_reply(f.payload, f);
         if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
         for (std::size_t i = 0; i < job.items.size(); ++i) {
           job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
@@ -424,8 +303,9 @@ void process_pool_core::handle_message(worker_process& w) {
         fail_job(job, std::current_exception());
       }
       w.calls_done += job.items.size();
-      w.state = phase::idle;
-      if (max_tasks_per_child_ && w.calls_done >= *max_tasks_per_child_) retire(w);
+      if (w.jobs.empty() && max_tasks_per_child_ && w.calls_done >= *max_tasks_per_child_) {
+        retire(w);
+      }
       return;
     }
     default:
@@ -435,19 +315,46 @@ void process_pool_core::handle_message(worker_process& w) {
 
 bool process_pool_core::work_left() const {
   return std::any_of(workers_.begin(), workers_.end(),
-                     [](const worker_process& w) { return w.state == phase::busy; });
+                     [](const worker_process& w) { return !w.jobs.empty(); });
+}
+
+// Waits for a socket, a pidfd or the wake-up eventfd; returns whether anything is ready.
+// Polls without blocking for spin_window after the last activity, then sleeps in poll.
+bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
+  const auto spin_until = std::chrono::steady_clock::now() + spin_window;
+  for (;;) {
+    const int rc = poll(fds.data(), fds.size(), 0);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+    if (posted_.load(std::memory_order_relaxed) != seen_posted_) return false;
+    if (std::chrono::steady_clock::now() >= spin_until) break;
+    sched_yield();
+  }
+  // Pairs with enqueue(): it bumps posted_ and then reads sleeping_ (both seq_cst), so either
+  // it sees sleeping_ and writes wake_fd_, or this load sees its post.
+  sleeping_.store(true);
+  if (posted_.load() != seen_posted_) {
+    sleeping_.store(false);
+    return false;
+  }
+  const int rc = poll(fds.data(), fds.size(), timeout_ms);
+  sleeping_.store(false);
+  if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+  return rc > 0;
 }
 
 void process_pool_core::manage() noexcept {
   try {
+    std::vector<pollfd> fds;
     for (;;) {
       bool stop;
-      bool queue_empty;
+      std::size_t queued;
       int signal;
+      seen_posted_ = posted_.load();
       {
         std::lock_guard lock(mutex_);
         stop = shutdown_;
-        queue_empty = queue_.empty();
+        queued = queue_.size();
         signal = kill_signal_;
         if (broken_) break;
       }
@@ -455,12 +362,21 @@ void process_pool_core::manage() noexcept {
         signal_sent_ = true;
         for (auto& w : workers_) kill(w.pid, signal);
       }
-      // Keep the pool at its size while there is work (replacing retired workers).
+      // Workers start on demand, up to max_workers (as CPython does for spawn): one per
+      // queued job that no free worker will take (so retired workers are replaced while
+      // there is work). Each gets its first calls at once, before the next one is started.
       const auto live = static_cast<std::size_t>(
           std::count_if(workers_.begin(), workers_.end(),
                         [](const worker_process& w) { return w.state != phase::exiting; }));
-      if (!signal && !queue_empty) {
-        for (std::size_t i = live; i < max_workers_; ++i) start_worker();
+      const auto free = static_cast<std::size_t>(std::count_if(
+          workers_.begin(), workers_.end(),
+          [](const worker_process& w) { return w.state != phase::exiting && w.jobs.empty(); }));
+      if (!signal && queued > free) {
+        for (std::size_t i = live, wanted = queued - free; i < max_workers_ && wanted > 0;
+             ++i, --wanted) {
+          start_worker();
+          dispatch();
+        }
       }
       dispatch();
       if (stop && !signal_sent_ && !work_left()) {
@@ -469,42 +385,40 @@ void process_pool_core::manage() noexcept {
       }
       if (signal_sent_ && workers_.empty()) break;
 
-      std::vector<pollfd> fds;
+      fds.clear();
       fds.push_back({wake_fd_, POLLIN, 0});
       int timeout_ms = -1;
       const auto now = std::chrono::steady_clock::now();
       for (const auto& w : workers_) {
-        fds.push_back({w.fd, POLLIN, 0});
+        fds.push_back({w.link.fd(), POLLIN, 0});
         fds.push_back({w.pidfd, POLLIN, 0});
-        if (w.state == phase::starting) {
+        if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
               w.started + hello_timeout - now);
           timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
         }
       }
-      const int rc = poll(fds.data(), fds.size(), timeout_ms);
-      if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
+      if (!wait_for_events(fds, timeout_ms)) continue;
       if (fds[0].revents) {
         std::uint64_t count = 0;
         [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
       }
       const std::size_t n_workers = workers_.size();
-      for (std::size_t i = 0; i < n_workers && i < workers_.size(); ++i) {
+      for (std::size_t i = 0; i < n_workers; ++i) {
         worker_process& w = workers_[i];
-        if (w.fd < 0) continue;
+        if (w.link.fd() < 0) continue;
         const short sock = fds[1 + 2 * i].revents;
         const short died = fds[2 + 2 * i].revents;
         if (sock) {
-          handle_message(w);
+          handle_input(w);
         } else if (died) {
           lost(w, "");
-        } else if (w.state == phase::starting &&
-                   std::chrono::steady_clock::now() - w.started > hello_timeout) {
+        } else if (!w.greeted && std::chrono::steady_clock::now() - w.started > hello_timeout) {
           kill(w.pid, SIGKILL);
           lost(w, "it did not start serving within 20 s");
         }
       }
-      std::erase_if(workers_, [](const worker_process& w) { return w.fd < 0; });
+      std::erase_if(workers_, [](const worker_process& w) { return w.link.fd() < 0; });
     }
   } catch (const std::exception& e) {
     break_pool(std::string("the process pool's manager failed: ") + e.what());
@@ -514,11 +428,11 @@ void process_pool_core::manage() noexcept {
 
 void process_pool_core::finish() noexcept {
   for (auto& w : workers_) {
-    if (w.fd < 0) continue;
+    if (w.link.fd() < 0) continue;
     if (w.state != phase::exiting) retire(w);
   }
   for (auto& w : workers_) {
-    if (w.fd >= 0) reap(w, exit_grace);
+    if (w.link.fd() >= 0) reap(w, exit_grace);
   }
   workers_.clear();
 }
@@ -534,6 +448,7 @@ process_pool_executor::process_pool_executor(process_pool_options options)
 process_pool_executor::~process_pool_executor() {
   core_->shutdown(true, false);
   core_->detach_if_manager();
+  detail::release_block_pool();
 }
 
 std::size_t process_pool_executor::max_workers() const noexcept { return core_->max_workers(); }
@@ -546,6 +461,10 @@ void process_pool_executor::enqueue(detail::remote_job job) {
 
 void process_pool_executor::enqueue_all(std::vector<detail::remote_job> jobs) {
   core_->enqueue(std::move(jobs));
+}
+
+bool process_pool_executor::limits_tasks_per_child() const noexcept {
+  return core_->limits_tasks_per_child();
 }
 
 void process_pool_executor::shutdown(shutdown_options options) noexcept {

@@ -99,9 +99,9 @@ std::string encode_exception(std::exception_ptr error_ptr) {
     type_name = t ? demangle(t->name()) : "unknown";
     message = "a non-std::exception of type " + type_name + " was thrown";
   }
-  std::string out;
+  payload out;
   write_values(out, tag, type_name, message, traceback);
-  return out;
+  return std::string(out.view());
 }
 
 std::exception_ptr decode_exception(std::string_view bytes) {

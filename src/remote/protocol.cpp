@@ -1,12 +1,5 @@
 #include "protocol.hpp"
 
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstring>
 
 namespace cfutures::detail::wire {
@@ -41,7 +34,7 @@ header decode_header(const char* bytes) {
     throw protocol_error("bad frame: protocol version " + std::to_string(v) + ", expected " +
                          std::to_string(version));
   }
-  if (k < static_cast<std::uint16_t>(kind::hello) || k > static_cast<std::uint16_t>(kind::exit)) {
+  if (k < static_cast<std::uint16_t>(kind::hello) || k > static_cast<std::uint16_t>(kind::shm)) {
     throw protocol_error("bad frame: unknown message kind " + std::to_string(k));
   }
   if (len > max_payload) throw protocol_error("bad frame: payload length over the limit");
@@ -82,6 +75,30 @@ std::string_view reader::bytes() {
   pos_ += n;
   return out;
 }
+std::string_view reader::item(attachment_source& attachments) {
+  const std::uint32_t n = u32();
+  if (n != attached_item) {
+    if (in_.size() - pos_ < n) throw protocol_error("bad message: length past the end");
+    std::string_view out = in_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+  const std::uint64_t length = u64();
+  if (length > max_payload) throw protocol_error("bad message: shared item over the limit");
+  return attachments.next_attachment(length);
+}
+
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments) {
+  if (!item.shared()) {
+    w.bytes(item.view());
+    return;
+  }
+  if (item.size() > max_payload) throw protocol_error("value too large to send");
+  w.u32(attached_item);
+  w.u64(item.size());
+  attachments.push_back(item.release_block());
+}
+
 code_ref reader::ref() {
   code_ref r;
   r.module = std::string(bytes());
@@ -104,7 +121,7 @@ std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const co
   return out;
 }
 
-call_message decode_call(std::string_view payload) {
+call_message decode_call(std::string_view payload, attachment_source& attachments) {
   reader r(payload);
   call_message m;
   m.id = r.u64();
@@ -117,12 +134,12 @@ call_message decode_call(std::string_view payload) {
   // Each argument takes at least its 4-byte length: bounds the reservation by the payload.
   if (n > payload.size() / 4) throw protocol_error("bad call: argument count past the end");
   m.args.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) m.args.push_back(r.bytes());
+  for (std::uint32_t i = 0; i < n; ++i) m.args.push_back(r.item(attachments));
   r.expect_end();
   return m;
 }
 
-reply_message decode_reply(std::string_view payload) {
+reply_message decode_reply(std::string_view payload, attachment_source& attachments) {
   reader r(payload);
   reply_message m;
   m.id = r.u64();
@@ -132,78 +149,10 @@ reply_message decode_reply(std::string_view payload) {
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint8_t ok = r.u8();
     if (ok > 1) throw protocol_error("bad reply: invalid status");
-    m.items.push_back({ok == 1, r.bytes()});
+    m.items.push_back({ok == 1, r.item(attachments)});
   }
   r.expect_end();
   return m;
-}
-
-namespace {
-
-void write_all(int fd, std::vector<iovec>& iov) {
-  std::size_t first = 0;
-  while (first < iov.size()) {
-    msghdr msg{};
-    msg.msg_iov = iov.data() + first;
-    msg.msg_iovlen = std::min<std::size_t>(iov.size() - first, IOV_MAX);
-    const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw error(std::string("cannot write to a worker: ") + std::strerror(errno));
-    }
-    std::size_t left = static_cast<std::size_t>(n);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (left > 0) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
-  }
-}
-
-// Reads exactly n bytes; returns the number read before end of stream.
-std::size_t read_all(int fd, char* p, std::size_t n) {
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, p + got, n - got);
-    if (r == 0) break;
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECONNRESET) break;
-      throw error(std::string("cannot read from a worker: ") + std::strerror(errno));
-    }
-    got += static_cast<std::size_t>(r);
-  }
-  return got;
-}
-
-}  // namespace
-
-void write_frame(int fd, kind k, const std::vector<std::string_view>& parts) {
-  std::size_t length = 0;
-  for (auto p : parts) length += p.size();
-  const auto head = encode_header(k, length);
-  std::vector<iovec> iov;
-  iov.reserve(parts.size() + 1);
-  iov.push_back({const_cast<char*>(head.data()), head.size()});
-  for (auto p : parts) {
-    if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
-  }
-  write_all(fd, iov);
-}
-
-void write_frame(int fd, kind k, std::initializer_list<std::string_view> parts) {
-  write_frame(fd, k, std::vector<std::string_view>(parts));
-}
-
-bool read_frame(int fd, header& h, std::string& payload) {
-  char head[header_size];
-  const std::size_t got = read_all(fd, head, header_size);
-  if (got == 0) return false;
-  if (got < header_size) throw protocol_error("truncated frame header");
-  h = decode_header(head);
-  payload.resize(h.length);
-  if (read_all(fd, payload.data(), h.length) < h.length) throw protocol_error("truncated frame");
-  return true;
 }
 
 void frame_decoder::feed(std::string_view bytes) {

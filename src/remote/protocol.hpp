@@ -10,10 +10,14 @@
 //   init_ok      worker → parent  empty
 //   init_failed  worker → parent  exception bytes
 //   call         parent → worker  call body: u64 id, invoker ref, u8 has_fn, [fn ref],
-//                                 u32 n, n × bytes (one serialized argument tuple per call)
-//   reply        worker → parent  u64 id, u32 n, n × (u8 ok, bytes)  — ok=0: exception bytes
+//                                 u32 n, n × item (one serialized argument tuple per call)
+//   reply        worker → parent  u64 id, u32 n, n × (u8 ok, item)  — ok=0: exception bytes
 //   exit         parent → worker  empty                          (finish and end the process)
-// where a ref is (bytes module, u64 offset) and bytes is (u32 length, length bytes).
+//   shm          either way       u32 kind, u32 0, u64 length    (a frame of that kind whose
+//                                 payload is in the memfd sent with it: channel.hpp)
+// where a ref is (bytes module, u64 offset), bytes is (u32 length, length bytes), and an item
+// is either bytes or (u32 0xffffffff, u64 length): a payload in shared memory, whose memfd
+// travels with the frame (SCM_RIGHTS; the frame's items take the frame's memfds in order).
 // Decoding never trusts a length: every read is bounds-checked and a violation throws
 // protocol_error, so a malformed, truncated or lying frame cannot crash the reader or make
 // it allocate more than max_payload.
@@ -32,7 +36,7 @@
 namespace cfutures::detail::wire {
 
 constexpr std::uint32_t magic = 0x54554643;  // "CFUT" in memory order
-constexpr std::uint16_t version = 1;
+constexpr std::uint16_t version = 2;
 constexpr std::size_t header_size = 16;
 constexpr std::uint32_t max_payload = 1u << 30;
 
@@ -44,6 +48,7 @@ enum class kind : std::uint16_t {
   call = 5,
   reply = 6,
   exit = 7,
+  shm = 8,
 };
 
 struct header {
@@ -61,6 +66,7 @@ class writer {
   void u32(std::uint32_t v) { raw(&v, sizeof v); }
   void u64(std::uint64_t v) { raw(&v, sizeof v); }
   void bytes(std::string_view b);
+  void raw_bytes(std::string_view b) { out_.append(b); }
   void ref(const code_ref& r) {
     bytes(r.module);
     u64(r.offset);
@@ -71,6 +77,21 @@ class writer {
   std::string& out_;
 };
 
+constexpr std::uint32_t attached_item = 0xffffffff;
+
+// Appends `item` to a frame body: its bytes, or (when it is in shared memory) a reference
+// to the next attachment, whose block is moved to `attachments`.
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments);
+
+// The memfds received with a frame, handed out mapped and in order.
+class attachment_source {
+ public:
+  virtual std::string_view next_attachment(std::uint64_t length) = 0;
+
+ protected:
+  ~attachment_source() = default;
+};
+
 class reader {
  public:
   explicit reader(std::string_view in) : in_(in) {}
@@ -78,6 +99,7 @@ class reader {
   std::uint32_t u32();
   std::uint64_t u64();
   std::string_view bytes();
+  std::string_view item(attachment_source& attachments);
   code_ref ref();
   void expect_end() const;
 
@@ -98,7 +120,7 @@ struct call_message {
 // The fixed part of a call payload (everything before the argument list's items).
 std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
                              std::size_t n_args);
-call_message decode_call(std::string_view payload);
+call_message decode_call(std::string_view payload, attachment_source& attachments);
 
 struct reply_item {
   bool ok = false;
@@ -108,15 +130,7 @@ struct reply_message {
   std::uint64_t id = 0;
   std::vector<reply_item> items;
 };
-reply_message decode_reply(std::string_view payload);
-
-// Frame I/O on a stream socket. write_frame sends header + the concatenation of
-// `parts` (which must total at most max_payload); throws error on failure (e.g. the peer
-// died). read_frame returns false on a clean end of stream before a header; throws
-// protocol_error on a truncated or invalid frame.
-void write_frame(int fd, kind k, std::initializer_list<std::string_view> parts);
-void write_frame(int fd, kind k, const std::vector<std::string_view>& parts);
-bool read_frame(int fd, header& h, std::string& payload);
+reply_message decode_reply(std::string_view payload, attachment_source& attachments);
 
 // Decodes complete frames from a byte stream fed in arbitrary pieces (the fuzzer's entry
 // point and the reference for what a reader accepts).

@@ -336,6 +336,31 @@ fragile make_fragile(int v) { return fragile{v}; }
 
 // --- big values ---
 std::string echo(std::string s) { return s; }
+// A string whose every byte depends on its position and on `seed`.
+std::string patterned(std::size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) >> 3);
+  return s;
+}
+std::string reversed(std::string s) { return {s.rbegin(), s.rend()}; }
+// Dies (SIGKILL) while its big result is being sent: after encoding it into shared memory.
+struct dies_while_saving {
+  std::string bytes;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(bytes);
+    ::kill(::getpid(), SIGKILL);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(bytes);
+  }
+};
+dies_while_saving die_with_big_result(std::size_t n) { return {std::string(n, 'd')}; }
+int fail_at(int x, int bad) {
+  if (x == bad) throw std::out_of_range("bad " + std::to_string(x));
+  return x * 2;
+}
 std::string make_big(std::size_t n, char c) { return std::string(n, c); }
 std::size_t total_size(std::vector<std::string> parts) {
   std::size_t n = 0;
@@ -944,6 +969,85 @@ TEST_P(ProcessPoolTest, BigArgumentsAndResults) {
   }
 }
 
+// Values past 64 KiB travel in shared memory (a memfd per value, recycled): sizes around
+// the threshold, arguments and results, several in one batch, come back byte for byte.
+TEST_P(ProcessPoolTest, LargePayloadsThroughSharedMemoryRoundTripExactly) {
+  nothing_left_behind leaks;
+  {
+    process_pool_executor pool(options(2));
+    const std::size_t limit = 64 << 10;
+    for (std::size_t n : {limit - 100, limit - 1, limit, limit + 1, limit + 100,
+                          std::size_t{3} << 20, std::size_t{0}}) {
+      SCOPED_TRACE(n);
+      const std::string s = patterned(n, static_cast<unsigned>(n));
+      EXPECT_TRUE(pool.submit(reversed, s).result(30s) == std::string(s.rbegin(), s.rend()));
+    }
+    // Many at once (batched to the workers), and as chunks of map.
+    std::vector<std::string> inputs;
+    for (unsigned i = 0; i < 12; ++i) inputs.push_back(patterned((100 << 10) + i * 4099, i));
+    std::vector<cfutures::future<std::string>> fs;
+    for (const auto& s : inputs) fs.push_back(pool.submit(reversed, s));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      EXPECT_TRUE(fs[i].result(30s) == std::string(inputs[i].rbegin(), inputs[i].rend())) << i;
+    }
+    const auto out = pool.map(echo, inputs, map_options{.chunksize = 5}).to_vector();
+    EXPECT_TRUE(out == inputs);
+    // The same memory serves again and again.
+    for (int round = 0; round < 5; ++round) {
+      const std::string s = patterned(5 << 20, static_cast<unsigned>(round));
+      EXPECT_TRUE(pool.submit(echo, s).result(30s) == s) << round;
+    }
+  }
+}
+
+// More shared values in one message than one sendmsg can carry descriptors (253): a chunk
+// of 300 calls whose arguments and results are all over 64 KiB.
+TEST_P(ProcessPoolTest, MoreSharedValuesInOneMessageThanOneSendCanCarry) {
+  nothing_left_behind leaks;
+  {
+    process_pool_executor pool(options(1));
+    std::vector<std::tuple<std::string>> calls;
+    for (unsigned i = 0; i < 300; ++i) calls.emplace_back(patterned((65 << 10) + i, i));
+    auto fs = pool.submit_chunked(&reversed, calls, calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      const std::string& in = std::get<0>(calls[i]);
+      EXPECT_TRUE(fs[i].result(60s) == std::string(in.rbegin(), in.rend())) << i;
+    }
+  }
+}
+
+// A worker killed while its big result is in shared memory breaks the pool like any death,
+// and leaves no descriptor or mapping behind.
+TEST_P(ProcessPoolTest, WorkerKilledHoldingASharedPayloadBreaksThePoolCleanly) {
+  nothing_left_behind leaks;
+  process_pool_executor pool(options(2));
+  auto f = pool.submit(die_with_big_result, std::size_t{8} << 20);
+  try {
+    (void)f.result(30s);
+    ADD_FAILURE() << "expected broken_process_pool";
+  } catch (const cfutures::broken_process_pool& e) {
+    EXPECT_NE(std::string(e.what()).find("was killed by signal 9 (SIGKILL)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)pool.submit(echo, std::string(1 << 20, 'x')), cfutures::broken_process_pool);
+}
+
+// Replies of a batch leave together only behind calls known to be quick: a finished call's
+// result is sent before a slow call of the same batch runs. (The worker is kept busy so that
+// the queue grows and the calls go to it as one batch.)
+TEST_P(ProcessPoolTest, ResultsAreNotHeldBehindASlowCallOfTheirBatch) {
+  process_pool_executor pool(options(1));
+  EXPECT_EQ(pool.submit(tasks::add, 1, 2).result(10s), 3);
+  auto blocker = pool.submit(tasks::sleep_ms, 300);
+  std::vector<cfutures::future<int>> quick;
+  for (int i = 0; i < 8; ++i) quick.push_back(pool.submit(tasks::add, i, i));
+  auto slow = pool.submit(tasks::sleep_ms, 3000);
+  std::vector<cfutures::future<int>> after;
+  for (int i = 0; i < 100; ++i) after.push_back(pool.submit(tasks::add, i, i));
+  for (auto& f : quick) EXPECT_TRUE(f.wait_for(2s));
+  EXPECT_FALSE(slow.done());
+}
+
 // --- map's chunksize ---------------------------------------------------------------------
 
 // CPython's test_map_chunksize.
@@ -994,6 +1098,54 @@ TEST_P(ProcessPoolTest, ExceptionInTheMiddleOfAChunkFailsOnlyItsPosition) {
   auto s = step(r);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(s.next(), tasks::divmod(10 * i + 1, 3));
   EXPECT_THROW(s.next(), std::domain_error);
+}
+
+// map's chunks are one call each (Python's _process_chunk): a chunk stops at its first
+// exception, the values before it come out, the exception is raised at its position and the
+// range ends; later chunks are cancelled if not yet started.
+TEST_P(ProcessPoolTest, MapChunkStopsAtItsFirstException) {
+  process_pool_executor pool(options(1));
+  std::vector<int> is(10);
+  for (int i = 0; i < 10; ++i) is[static_cast<std::size_t>(i)] = i;
+  auto r = pool.map(fail_at, is, std::vector<int>(10, 6), map_options{.chunksize = 4});
+  auto s = step(r);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(s.next(), 2 * i);
+  EXPECT_THROW(s.next(), std::out_of_range);
+  EXPECT_TRUE(r.begin() == r.end());
+}
+
+// With chunks, buffersize still bounds the calls running ahead: chunks of at most buffersize
+// calls, and one more chunk once the consumer has reached the end of one.
+TEST_P(ProcessPoolTest, MapBuffersizeBoundsCallsWithChunks) {
+  scratch_dir scratch;
+  {
+    process_pool_executor pool(options(2));
+    std::vector<std::string> dirs(40, scratch.dir());
+    std::vector<int> is(40);
+    for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
+    auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 10});
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(scratch.count("ran_"), 10u);
+    auto s = step(r);
+    for (int i = 0; i < 4; ++i) s.next();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(scratch.count("ran_"), 10u);
+    s.next();  // the last value of the first chunk lets the third one in
+    pool.shutdown();
+  }
+  EXPECT_EQ(scratch.count("ran_"), 15u);
+  // A buffersize below the chunksize makes smaller chunks.
+  scratch_dir small;
+  {
+    process_pool_executor pool(options(2));
+    std::vector<std::string> dirs(40, small.dir());
+    std::vector<int> is(40);
+    for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
+    auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 2});
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(small.count("ran_"), 2u);
+    pool.shutdown();
+  }
 }
 
 // Cancelled calls of a queued chunk are dropped; the rest of the chunk runs.

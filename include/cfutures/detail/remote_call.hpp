@@ -9,8 +9,9 @@
 // itself at static initialisation (so a forged message cannot make it jump anywhere), and
 // only a function address that lies in executable code of its module.
 //
-// Arguments are serialized with cereal at submit time, in the submitting thread; the result
-// (or exception) comes back as bytes and is decoded into the future's shared state.
+// Arguments are serialized with cereal at submit time, in the submitting thread, into a
+// payload (payload.hpp: shared memory once large); the result (or exception) comes back as
+// bytes and is decoded into the future's shared state.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,9 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "cfutures/detail/payload.hpp"
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/errors.hpp"
 #include "cfutures/serialization.hpp"
@@ -43,7 +46,7 @@ const void* local_address(const code_ref& ref);
 
 // Reads the arguments from `in`, calls the function, writes the result to `out`.
 // Exceptions of the call propagate.
-using invoker = void (*)(const void* fn, std::string_view in, std::string& out);
+using invoker = void (*)(const void* fn, std::string_view in, payload& out);
 
 bool register_invoker(invoker entry) noexcept;
 bool is_registered_invoker(invoker entry) noexcept;
@@ -54,7 +57,7 @@ class protocol_error : public error {
   using error::error;
 };
 
-// std::streambuf over bytes in memory (reading) or appending to a std::string (writing).
+// std::streambuf over bytes in memory (reading) or appending to a payload (writing).
 class memory_source : public std::streambuf {
  public:
   explicit memory_source(std::string_view bytes) {
@@ -62,9 +65,9 @@ class memory_source : public std::streambuf {
     setg(p, p, p + bytes.size());
   }
 };
-class string_sink : public std::streambuf {
+class payload_sink : public std::streambuf {
  public:
-  explicit string_sink(std::string& out) : out_(out) {}
+  explicit payload_sink(payload& out) : out_(out) {}
 
  protected:
   int_type overflow(int_type c) override {
@@ -78,12 +81,12 @@ class string_sink : public std::streambuf {
   }
 
  private:
-  std::string& out_;
+  payload& out_;
 };
 
 template <class... T>
-void write_values(std::string& out, const T&... values) {
-  string_sink sink(out);
+void write_values(payload& out, const T&... values) {
+  payload_sink sink(out);
   std::ostream os(&sink);
   cereal::BinaryOutputArchive archive(os);
   archive(values...);
@@ -110,7 +113,7 @@ inline constexpr bool is_sendable_function_v = (std::is_pointer_v<F> &&
                                                 std::is_default_constructible_v<F>);
 
 template <class F, class R, class... Args>
-void invoke_serialized(const void* fn, std::string_view in, std::string& out) {
+void invoke_serialized(const void* fn, std::string_view in, payload& out) {
   std::tuple<Args...> args;
   read_values(in, args);
   auto call = [&]() -> decltype(auto) {
@@ -133,11 +136,57 @@ struct invoker_entry {
   static inline const bool registered = register_invoker(&invoke_serialized<F, R, Args...>);
 };
 
+// map's chunks: one remote call runs f over a vector of argument tuples, in order, and stops
+// at the first exception. Its result is (the values so far — or their count for a void f —,
+// u8 failed, [exception bytes]), so the caller gets every value before the failing position
+// and the exception at it.
+std::string encode_exception(std::exception_ptr error);
+
+template <class F, class R, class... Args>
+void invoke_chunk(const void* fn, std::string_view in, payload& out) {
+  std::vector<std::tuple<Args...>> calls;
+  read_values(in, calls);
+  auto call = [&](std::tuple<Args...>& args) -> decltype(auto) {
+    if constexpr (std::is_pointer_v<F>) {
+      return std::apply(reinterpret_cast<F>(const_cast<void*>(fn)), std::move(args));
+    } else {
+      return std::apply(F{}, std::move(args));
+    }
+  };
+  std::conditional_t<std::is_void_v<R>, std::uint64_t, std::vector<R>> done{};
+  if constexpr (!std::is_void_v<R>) done.reserve(calls.size());
+  std::string error;
+  for (auto& args : calls) {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        call(args);
+        ++done;
+      } else {
+        done.push_back(call(args));
+      }
+    } catch (...) {
+      error = encode_exception(std::current_exception());
+      break;
+    }
+  }
+  const std::uint8_t failed = error.empty() ? 0 : 1;
+  if (failed) {
+    write_values(out, done, failed, error);
+  } else {
+    write_values(out, done, failed);
+  }
+}
+
+template <class F, class R, class... Args>
+struct chunk_invoker_entry {
+  static inline const bool registered = register_invoker(&invoke_chunk<F, R, Args...>);
+};
+
 // A call ready to be sent: invoker, function (null for lambdas) and serialized arguments.
 struct encoded_call {
   invoker entry = nullptr;
   const void* fn = nullptr;
-  std::string args;
+  payload args;
 };
 
 template <class F, class... Args>
@@ -151,6 +200,18 @@ encoded_call encode_call(F f, const Args&... args) {
   return call;
 }
 
+// The calls of one chunk of map(), as one call of invoke_chunk.
+template <class F, class... Args>
+encoded_call encode_chunk(F f, const std::vector<std::tuple<Args...>>& calls) {
+  using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+  (void)chunk_invoker_entry<F, R, Args...>::registered;
+  encoded_call call;
+  call.entry = &invoke_chunk<F, R, Args...>;
+  if constexpr (std::is_pointer_v<F>) call.fn = reinterpret_cast<const void*>(f);
+  write_values(call.args, calls);
+  return call;
+}
+
 // Held (shared) by threads while they serialize calls and allocate their states; held
 // exclusively around fork(). A forked child inherits only the forking thread, so any lock
 // another thread held at that moment (the allocator's, the iostream locale's) would stay
@@ -159,8 +220,8 @@ encoded_call encode_call(F f, const Args&... args) {
 std::shared_mutex& fork_barrier() noexcept;
 
 // Exceptions across the boundary: the exact dynamic types of <stdexcept>, std::bad_alloc and
-// cfutures' errors come back as themselves; anything else as remote_error.
-std::string encode_exception(std::exception_ptr error);
+// cfutures' errors come back as themselves; anything else as remote_error (encode_exception
+// is declared above, with invoke_chunk).
 std::exception_ptr decode_exception(std::string_view bytes);
 
 // Completes `state` (a shared_state<R>) from a worker's reply.

@@ -1,0 +1,175 @@
+// The process pool's worker processes: starting them (fork, or posix_spawn of this program),
+// reaping them, and telling how they ended. Manager thread only (see process_pool_core.hpp).
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "../remote/worker.hpp"
+#include "process_pool_core.hpp"
+
+extern char** environ;
+
+namespace cfutures::detail {
+namespace {
+
+std::string describe_status(pid_t pid, int status) {
+  std::string who = "worker process " + std::to_string(pid);
+  if (status < 0) return who + " ended (its exit status could not be collected)";
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* abbrev = sigabbrev_np(sig);
+    return who + " was killed by signal " + std::to_string(sig) +
+           (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
+  }
+  if (WIFEXITED(status)) return who + " exited with code " + std::to_string(WEXITSTATUS(status));
+  return who + " ended";
+}
+
+std::string program_name() {
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::string argv0;
+  std::getline(cmdline, argv0, '\0');
+  return argv0.empty() ? "cfutures-worker" : argv0;
+}
+
+}  // namespace
+
+void process_pool_core::start_worker() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw error(std::string("socketpair: ") + std::strerror(errno));
+  }
+  // Everything exec needs is prepared before fork: the child may only call
+  // async-signal-safe functions in a multi-threaded program.
+  std::string argv0;
+  std::string fd_entry;
+  std::vector<char*> envp;
+  if (method_ == start_method::spawn) {
+    argv0 = program_name();
+    fd_entry = std::string(worker_fd_variable) + "=" + std::to_string(sv[1]);
+    for (char** e = environ; *e; ++e) {
+      if (std::strncmp(*e, worker_fd_variable, std::strlen(worker_fd_variable)) != 0) {
+        envp.push_back(*e);
+      }
+    }
+    envp.push_back(fd_entry.data());
+    envp.push_back(nullptr);
+  }
+  char* argv[] = {argv0.data(), nullptr};
+  pid_t pid = -1;
+  if (method_ == start_method::spawn) {
+    // posix_spawn (vfork + exec): the parent's page tables are not copied, whatever its size.
+    // dup2 of the descriptor onto itself clears its close-on-exec flag.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, sv[1], sv[1]);
+    const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(sv[1]);
+    if (rc != 0) {
+      ::close(sv[0]);
+      throw error(std::string("posix_spawn: ") + std::strerror(rc));
+    }
+    add_worker(pid, sv[0]);
+    return;
+  }
+  std::fflush(nullptr);  // or the child would flush the parent's buffered output again
+  std::unique_lock no_submit(fork_barrier());
+  pid = fork();
+  if (pid < 0) {
+    const int e = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    throw error(std::string("fork: ") + std::strerror(e));
+  }
+  if (pid == 0) {
+    // Fork: drop the parent's ends so that only the parent holds them.
+    ::close(sv[0]);
+    ::close(wake_fd_);
+    for (auto& w : workers_) {
+      w.link.close_inherited();
+      ::close(w.pidfd);
+    }
+    serving_as_worker = true;
+    const int code = serve_worker(sv[1]);
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  no_submit.unlock();
+  ::close(sv[1]);
+  add_worker(pid, sv[0]);
+}
+
+void process_pool_core::add_worker(pid_t pid, int fd) {
+  worker_process w;
+  w.pid = pid;
+  w.link = wire::channel(fd);
+  w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  w.started = std::chrono::steady_clock::now();
+  // The worker reads its socket once it serves: the initializer, or calls, can be sent now.
+  if (initializer_) {
+    const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
+    const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
+    std::string body = wire::encode_call_head(0, entry, fn, 1);
+    std::vector<shared_block> attachments;
+    payload args = initializer_.call_.args;  // every worker gets its own copy
+    wire::writer out(body);
+    wire::put_item(out, args, attachments);
+    try {
+      w.link.put(wire::kind::init, {body}, std::move(attachments));
+      w.link.flush();
+    } catch (const std::exception&) {
+      // Already gone: its socket or pidfd tells.
+    }
+    w.state = phase::initializing;
+  }
+  workers_.push_back(std::move(w));
+}
+
+int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) noexcept {
+  if (w.pidfd >= 0) {
+    pollfd p{w.pidfd, POLLIN, 0};
+    int rc;
+    do {
+      rc = poll(&p, 1, static_cast<int>(grace.count()));
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) kill(w.pid, SIGKILL);
+  } else {
+    kill(w.pid, SIGKILL);
+  }
+  int status = -1;
+  pid_t r;
+  do {
+    r = waitpid(w.pid, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  w.link.close();
+  close_if_open(w.pidfd);
+  return r == w.pid ? status : -1;
+}
+
+void process_pool_core::lost(worker_process& w, const std::string& why) {
+  const int status = reap(w, exit_grace);
+  if (w.state == phase::exiting) return;
+  std::string message =
+      "A process in the process pool was terminated abruptly while the "
+      "future was running or pending: " +
+      describe_status(w.pid, status);
+  if (!why.empty()) message += " (" + why + ")";
+  if (!w.greeted && method_ == start_method::spawn) {
+    message +=
+        ". It ended before serving: a program using start_method::spawn must call "
+        "cfutures::serve_if_worker(argc, argv) at the start of main()";
+  }
+  break_pool(message);
+}
+
+}  // namespace cfutures::detail
