@@ -207,6 +207,14 @@ class map_range {
   }
 
   value_type take(future<R>& head) {
+    if (until_.is_never()) {  // no deadline to convert: no clock read per value
+      if constexpr (std::is_void_v<R>) {
+        head.result();
+        return {};
+      } else {
+        return std::move(head).result();
+      }
+    }
     const auto left = time_left();
     if constexpr (std::is_void_v<R>) {
       head.result(left);
