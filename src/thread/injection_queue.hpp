@@ -27,12 +27,14 @@ class injection_queue {
   injection_queue(const injection_queue&) = delete;
   injection_queue& operator=(const injection_queue&) = delete;
 
-  // Any thread: appends the chain first → … → last (linked through next_in_queue).
-  void push(state_base* first, state_base* last) noexcept {
+  // Any thread: appends the chain first → … → last (linked through next_in_queue). Returns
+  // whether the queue held tasks already (work is piling up).
+  bool push(state_base* first, state_base* last) noexcept {
     last->next_in_queue.store(nullptr, std::memory_order_relaxed);
     // acq_rel: publishes the chain's tasks; orders after the previous pusher's exchange.
     state_base* previous = tail_.exchange(last, std::memory_order_acq_rel);
     previous->next_in_queue.store(first, std::memory_order_release);
+    return previous != &stub_;
   }
 
   bool non_empty() const noexcept { return tail_.load(std::memory_order_acquire) != &stub_; }

@@ -108,15 +108,18 @@ void thread_pool_core::enqueue(state_base* task) {
     // A worker's own submits never block on max_pending and go to its ring.
     if (closing()) reject(task, 0);
     if (max_pending_ != 0) waiting_.fetch_add(1, std::memory_order_relaxed);
-    if (!self->ring.push(task)) push_injected(task, task, 1);
-  } else {
-    if (max_pending_ != 0 && !reserve_space()) reject(task, 0);
-    push_injected(task, task, 1);
+    bool piling_up = false;
+    if (!self->ring.push(task)) piling_up = push_injected(task, task, 1);
+    start_workers(1);
+    notify_work(piling_up);
+    return;
   }
+  if (max_pending_ != 0 && !reserve_space()) reject(task, 0);
+  const bool piling_up = push_injected(task, task, 1);
   // Queued first, then a worker started, as in Python: a worker whose initializer fails
   // right away breaks the pool under this task's future, not under this submit.
   start_workers(1);
-  notify_work();
+  notify_work(piling_up);
 }
 
 void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::size_t count) {
@@ -124,9 +127,9 @@ void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::si
     t->origin = this;
   }
   if (max_pending_ != 0) waiting_.fetch_add(count, std::memory_order_relaxed);
-  push_injected(first, last, count);
+  const bool piling_up = push_injected(first, last, count) || count > 1;
   start_workers(count);
-  notify_work();
+  notify_work(piling_up);
 }
 
 void thread_pool_core::start_workers(std::size_t submitted) {
@@ -141,7 +144,7 @@ void thread_pool_core::start_workers(std::size_t submitted) {
   }
 }
 
-void thread_pool_core::push_injected(state_base* first, state_base* last, std::size_t count) {
+bool thread_pool_core::push_injected(state_base* first, state_base* last, std::size_t count) {
   // seq_cst: Dekker with shutdown()'s store to closed_ and a worker's exit check, which
   // reads closed_ then submitters_: either this push is rejected, or the worker waits for it.
   submitters_.fetch_add(1, std::memory_order_seq_cst);
@@ -149,8 +152,9 @@ void thread_pool_core::push_injected(state_base* first, state_base* last, std::s
     submitters_.fetch_sub(1, std::memory_order_release);
     reject(first, count);
   }
-  injected_.push(first, last);
+  const bool piling_up = injected_.push(first, last);
   submitters_.fetch_sub(1, std::memory_order_release);
+  return piling_up;
 }
 
 void thread_pool_core::reject(state_base* first, std::size_t count) {
@@ -268,7 +272,7 @@ void thread_pool_core::took_task(worker& self) noexcept {
   stop_searching(self);
   // More work than this worker can take: make sure someone else looks (chain wake-up).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (has_work()) notify_work();
+  if (has_work()) notify_work(false);
 }
 
 void thread_pool_core::stop_searching(worker& self) noexcept {
@@ -407,11 +411,14 @@ void thread_pool_core::unlink_parked_locked(worker& w) noexcept {
   parked_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// After queueing work: wakes one parked worker unless one is already searching.
-void thread_pool_core::notify_work() noexcept {
+// After queueing work: wakes one parked worker unless one is already searching, or if work
+// is piling up (the shared queue was not empty). The submitter wakes them rather than
+// leaving it to a chain of workers: a worker woken by a worker tends to be queued on the
+// waker's CPU while another CPU idles.
+void thread_pool_core::notify_work(bool piling_up) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (parked_count_.load(std::memory_order_relaxed) != 0 &&
-      searching_.load(std::memory_order_relaxed) == 0) {
+      (piling_up || searching_.load(std::memory_order_relaxed) == 0)) {
     wake_one();
   }
 }

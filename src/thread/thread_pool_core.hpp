@@ -13,7 +13,8 @@
 // Sleeping and waking (all lock-free on the submit path):
 //   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
 //                            else, or after the window: park on its own futex word
-//   submit ─▶ push; fence; if a worker is parked and none is searching: wake one
+//   submit ─▶ push; fence; if a worker is parked and none is searching, or if the shared
+//            queue was not empty (work piles up): wake one
 //   "searching" (searching_) = about to look for work: counted just before a worker
 //   publishes a result with its ring empty, and by a waker for the worker it wakes; uncounted
 //   when that worker takes a task or parks. It lets a round trip (submit, result, submit…)
@@ -108,7 +109,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   void idle(worker& self) noexcept;
   bool spin_for_work() noexcept;
   void park(worker& self, help_target* awaited, const deadline& until) noexcept;
-  void notify_work() noexcept;
+  void notify_work(bool piling_up) noexcept;
   void wake_one() noexcept;
   void wake_all() noexcept;
   void unlink_parked_locked(worker& w) noexcept;
@@ -116,7 +117,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   void start_worker_if_needed();  // throws only if no worker exists and none could start
   void start_workers(std::size_t submitted);
   // Appends to the injection queue; throws (after abandoning the tasks) once closed.
-  void push_injected(state_base* first, state_base* last, std::size_t count);
+  // Returns whether the queue held tasks already.
+  bool push_injected(state_base* first, state_base* last, std::size_t count);
   [[noreturn]] void reject(state_base* first, std::size_t count);
   bool reserve_space();  // false once closed
   void count_taken(std::size_t count) noexcept;
