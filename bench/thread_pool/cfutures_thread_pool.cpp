@@ -22,32 +22,8 @@ using bench::seconds_since;
 int main() {
   cfutures::thread_pool_executor pool(2);
 
-  bench::print_pending_bytes(
-      [&](std::atomic<bool>& gate) {
-        auto running = std::make_shared<std::atomic<int>>(0);
-        auto blockers = std::make_shared<std::vector<cfutures::future<int>>>();
-        for (int i = 0; i < 2; ++i) {
-          blockers->push_back(pool.submit([&gate, running] {
-            ++*running;
-            while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100));
-            return 0;
-          }));
-        }
-        while (*running < 2) std::this_thread::yield();
-        return [blockers] {
-          for (auto& f : *blockers) f.result();
-        };
-      },
-      [&](int n) {
-        auto fs = std::make_shared<std::vector<cfutures::future<int>>>();
-        fs->reserve(n);
-        for (int i = 0; i < n; ++i) fs->push_back(pool.submit([i] { return i + 1; }));
-        return [fs] {
-          long sum = 0;
-          for (auto& f : *fs) sum += f.result();
-          return sum;
-        };
-      });
+  bench::print_pending_bytes([&](auto fn) { return pool.submit(fn); },
+                             [](auto& f) { return f.result(); });
   pool.submit([] { return 0; }).result();
 
   {

@@ -28,21 +28,37 @@ inline long rss_bytes() {
 }
 
 // pending_bytes_per_task: resident memory added by 1 000 000 tasks that wait to start (with
-// the futures that hold them), while `block(gate)` occupies both workers. Run it first in the
-// process, before the allocator holds freed memory to reuse.
-//   block(gate)      submits two tasks that spin until *gate is true; returns once both run
-//   submit_all(n)    submits n trivial tasks, keeping their futures; returns a collector
-template <class Block, class SubmitAll>
-void print_pending_bytes(Block block, SubmitAll submit_all) {
+// the futures that hold them), while two blocking tasks occupy both workers. Run it first in
+// the process, before the allocator holds freed memory to reuse.
+//   submit(fn)   queues fn (which returns int) on the pool and returns its future
+//   get(future)  waits for the future and returns its value
+inline int zero() { return 0; }
+
+template <class Submit, class Get>
+void print_pending_bytes(Submit submit, Get get) {
   constexpr int n = 1000000;
+  using future_type = decltype(submit(zero));
   std::atomic<bool> gate{false};
-  auto release_blockers = block(gate);
+  std::atomic<int> running{0};
+  std::vector<future_type> blockers;
+  for (int i = 0; i < 2; ++i) {
+    blockers.push_back(submit([&gate, &running] {
+      ++running;
+      while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100));
+      return 0;
+    }));
+  }
+  while (running < 2) std::this_thread::yield();
+  std::vector<future_type> pending;
   const long before = rss_bytes();
-  auto collect = submit_all(n);
+  pending.reserve(n);
+  for (int i = 0; i < n; ++i) pending.push_back(submit([i] { return i + 1; }));
   const long after = rss_bytes();
   gate = true;
-  release_blockers();
-  if (collect() == 0) std::fprintf(stderr, "impossible\n");
+  for (auto& f : blockers) get(f);
+  long sum = 0;
+  for (auto& f : pending) sum += get(f);
+  if (sum == 0) std::fprintf(stderr, "impossible\n");
   std::printf("pending_bytes_per_task %.6g B\n", static_cast<double>(after - before) / n);
 }
 

@@ -51,32 +51,7 @@ auto submit(F f) {
 }  // namespace
 
 int main() {
-  bench::print_pending_bytes(
-      [&](std::atomic<bool>& gate) {
-        auto running = std::make_shared<std::atomic<int>>(0);
-        auto blockers = std::make_shared<std::vector<std::future<int>>>();
-        for (int i = 0; i < 2; ++i) {
-          blockers->push_back(submit([&gate, running] {
-            ++*running;
-            while (!gate) std::this_thread::sleep_for(std::chrono::microseconds(100));
-            return 0;
-          }));
-        }
-        while (*running < 2) std::this_thread::yield();
-        return [blockers] {
-          for (auto& f : *blockers) f.get();
-        };
-      },
-      [&](int n) {
-        auto fs = std::make_shared<std::vector<std::future<int>>>();
-        fs->reserve(n);
-        for (int i = 0; i < n; ++i) fs->push_back(submit([i] { return i + 1; }));
-        return [fs] {
-          long sum = 0;
-          for (auto& f : *fs) sum += f.get();
-          return sum;
-        };
-      });
+  bench::print_pending_bytes([&](auto fn) { return submit(fn); }, [](auto& f) { return f.get(); });
   submit([] { return 0; }).get();
 
   {
