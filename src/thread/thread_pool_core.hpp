@@ -13,8 +13,8 @@
 // Sleeping and waking (all lock-free on the submit path):
 //   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
 //                            else, or after the window: park on its own futex word
-//   submit ─▶ push; fence; if a worker is parked and none is searching, or if the shared
-//            queue was not empty (work piles up): wake one
+//   submit ─▶ push; fence; if a worker is parked and none is searching while work is still
+//            queued, or if the shared queue was not empty (work piles up): wake one
 //   "searching" (searching_) = about to look for work: counted just before a worker
 //   publishes a result with its ring empty, and by a waker for the worker it wakes; uncounted
 //   when that worker takes a task or parks. It lets a round trip (submit, result, submit…)
