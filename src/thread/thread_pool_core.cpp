@@ -9,6 +9,7 @@
 
 #include "cfutures/detail/futex.hpp"
 #include "cfutures/errors.hpp"
+#include "home_cpu.hpp"
 
 // Memory orders, in one place (the Dekker pairs are also marked where they are):
 //  - Tasks are published by the queues: task_ring (tail_ release / acquire) and
@@ -295,6 +296,7 @@ void thread_pool_core::worker_main(worker& self) {
       return;
     }
   }
+  self.home_cpu = next_home_cpu();
   set_thread_wait_helper(this, this);
   for (;;) {
     // Read before looking: once closed and no submit is mid-push, everything queued is
@@ -384,6 +386,7 @@ void thread_pool_core::park(worker& self, help_target* awaited, const deadline& 
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const bool stay_awake = has_work() || (awaited ? awaited->ready() : closing());
   if (!stay_awake) {
+    const sleep_on_home_cpu pinned_while_asleep(self.home_cpu);
     while (self.wake_word.load(std::memory_order_acquire) == 0) {
       if (!futex_wait(self.wake_word, 0, until.time_point())) break;
     }

@@ -12,7 +12,8 @@
 //
 // Sleeping and waking (all lock-free on the submit path):
 //   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
-//                            else, or after the window: park on its own futex word
+//                            else, or after the window: park on its own futex word, pinned
+//                            to its home CPU while asleep (home_cpu.hpp)
 //   submit ─▶ push; fence; if a worker is parked and none is searching while work is still
 //            queued, or if the shared queue was not empty (work piles up): wake one
 //   "searching" (searching_) = about to look for work: counted just before a worker
@@ -81,6 +82,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
 
     thread_pool_core& pool;
     const std::size_t index;
+    int home_cpu = -1;  // where it sleeps (home_cpu.hpp); set by its own thread at start
     run_context context;          // for the tasks it takes from the queues
     run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
     task_ring ring;

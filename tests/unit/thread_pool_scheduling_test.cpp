@@ -2,6 +2,7 @@
 // of deadlocking, workers steal from each other, idle workers stop spinning, map() submits in
 // batches, and nothing is lost when many threads submit at once.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <time.h>
 
 #include <atomic>
@@ -38,7 +39,31 @@ long fib(thread_pool_executor& pool, int n) {
   return a.result() + b.result();
 }
 
+int allowed_cpus() {
+  cpu_set_t set;
+  return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
+}
+
 }  // namespace
+
+// Workers sleep pinned to a home CPU (src/thread/home_cpu.hpp) but must run tasks, and start
+// threads, with the affinity the pool was created with.
+TEST(ThreadPoolScheduling, TasksRunWithTheCreatorsAffinityAfterWorkersSlept) {
+  const int expected = allowed_cpus();
+  thread_pool_executor pool(2);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<cfutures::future<std::pair<int, int>>> fs;
+    for (int i = 0; i < 2; ++i) {
+      fs.push_back(pool.submit([] {
+        int from_child = 0;
+        std::thread([&from_child] { from_child = allowed_cpus(); }).join();
+        return std::pair{allowed_cpus(), from_child};
+      }));
+    }
+    for (auto& f : fs) EXPECT_EQ(f.result(), std::pair(expected, expected)) << "round " << round;
+    std::this_thread::sleep_for(20ms);  // far past the spin window: both workers park
+  }
+}
 
 // CPython's ThreadPoolExecutor(1) deadlocks here: the only worker waits for a task queued
 // behind it. cfutures' worker runs the queued task while it waits.

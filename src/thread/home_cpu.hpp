@@ -1,0 +1,34 @@
+// Where a parked worker wakes up. On a machine with few CPUs the kernel often queues a woken
+// worker on the CPU of the thread that woke it, or next to another worker, and leaves another
+// CPU idle for milliseconds (its load balancer runs on the scheduler tick). With two workers
+// on two CPUs that halves a fan-out's speed for its whole duration.
+//
+// So each worker gets a home CPU, handed out round-robin over the CPUs this process may use,
+// and is pinned to it only while it sleeps: the kernel then wakes each worker on its own CPU,
+// and the worker restores its previous affinity before it runs anything. Tasks never run
+// pinned, and threads they start inherit the affinity the worker had before it slept.
+#pragma once
+
+#include <sched.h>
+
+namespace cfutures::detail {
+
+// The next home CPU from the calling thread's allowed set, or -1 when it has only one CPU.
+int next_home_cpu() noexcept;
+
+// Pins the calling thread to `home` for the guard's lifetime, if `home` is one of the CPUs
+// it may use now (and it may use others); restores the previous affinity on destruction.
+// Failures leave the affinity as it was.
+class sleep_on_home_cpu {
+ public:
+  explicit sleep_on_home_cpu(int home) noexcept;
+  ~sleep_on_home_cpu();
+  sleep_on_home_cpu(const sleep_on_home_cpu&) = delete;
+  sleep_on_home_cpu& operator=(const sleep_on_home_cpu&) = delete;
+
+ private:
+  cpu_set_t previous_;
+  bool pinned_ = false;
+};
+
+}  // namespace cfutures::detail
