@@ -23,7 +23,7 @@ int next_home_cpu() noexcept {
   return -1;
 }
 
-sleep_on_home_cpu::sleep_on_home_cpu(int home) noexcept {
+home_cpu_pin::home_cpu_pin(int home) noexcept {
   if (home < 0 || sched_getaffinity(0, sizeof previous_, &previous_) != 0) return;
   if (!CPU_ISSET(home, &previous_) || CPU_COUNT(&previous_) < 2) return;
   cpu_set_t only_home;
@@ -32,7 +32,7 @@ sleep_on_home_cpu::sleep_on_home_cpu(int home) noexcept {
   pinned_ = sched_setaffinity(0, sizeof only_home, &only_home) == 0;
 }
 
-sleep_on_home_cpu::~sleep_on_home_cpu() {
+home_cpu_pin::~home_cpu_pin() {
   if (pinned_) sched_setaffinity(0, sizeof previous_, &previous_);
 }
 

@@ -3,10 +3,11 @@
 // CPU idle for milliseconds (its load balancer runs on the scheduler tick). With two workers
 // on two CPUs that halves a fan-out's speed for its whole duration.
 //
-// So each worker gets a home CPU, handed out round-robin over the CPUs this process may use,
-// and is pinned to it only while it sleeps: the kernel then wakes each worker on its own CPU,
-// and the worker restores its previous affinity before it runs anything. Tasks never run
-// pinned, and threads they start inherit the affinity the worker had before it slept.
+// So each worker gets a home CPU, handed out round-robin over the CPUs this process may use.
+// It moves there when it starts, and is pinned there only while it sleeps: the kernel then
+// wakes each worker on its own CPU, and the worker restores its previous affinity before it
+// runs anything. Tasks never run pinned, and threads they start inherit the affinity the
+// worker had before it slept. Once running, the kernel may move a worker as it likes.
 #pragma once
 
 #include <sched.h>
@@ -19,16 +20,19 @@ int next_home_cpu() noexcept;
 // Pins the calling thread to `home` for the guard's lifetime, if `home` is one of the CPUs
 // it may use now (and it may use others); restores the previous affinity on destruction.
 // Failures leave the affinity as it was.
-class sleep_on_home_cpu {
+class home_cpu_pin {
  public:
-  explicit sleep_on_home_cpu(int home) noexcept;
-  ~sleep_on_home_cpu();
-  sleep_on_home_cpu(const sleep_on_home_cpu&) = delete;
-  sleep_on_home_cpu& operator=(const sleep_on_home_cpu&) = delete;
+  explicit home_cpu_pin(int home) noexcept;
+  ~home_cpu_pin();
+  home_cpu_pin(const home_cpu_pin&) = delete;
+  home_cpu_pin& operator=(const home_cpu_pin&) = delete;
 
  private:
   cpu_set_t previous_;
   bool pinned_ = false;
 };
+
+// Moves the calling thread to `home` (pins, then restores its affinity at once).
+inline void move_to_home_cpu(int home) noexcept { const home_cpu_pin moved(home); }
 
 }  // namespace cfutures::detail

@@ -297,6 +297,7 @@ void thread_pool_core::worker_main(worker& self) {
     }
   }
   self.home_cpu = next_home_cpu();
+  move_to_home_cpu(self.home_cpu);
   set_thread_wait_helper(this, this);
   for (;;) {
     // Read before looking: once closed and no submit is mid-push, everything queued is
@@ -386,7 +387,7 @@ void thread_pool_core::park(worker& self, help_target* awaited, const deadline& 
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const bool stay_awake = has_work() || (awaited ? awaited->ready() : closing());
   if (!stay_awake) {
-    const sleep_on_home_cpu pinned_while_asleep(self.home_cpu);
+    const home_cpu_pin pinned_while_asleep(self.home_cpu);
     while (self.wake_word.load(std::memory_order_acquire) == 0) {
       if (!futex_wait(self.wake_word, 0, until.time_point())) break;
     }
