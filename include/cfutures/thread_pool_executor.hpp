@@ -30,9 +30,9 @@
 //   from the shared one, and idle workers steal from the others. With one worker, tasks run
 //   in submission order. map() queues its calls 256 at a time. An idle worker spins for
 //   ~100 µs, then sleeps (an idle pool uses no CPU); result() and wait() spin ~50 µs before
-//   they sleep. Each worker has a "home" CPU (handed out round-robin): it moves there when it
-//   starts and is pinned there while it sleeps, so that the kernel starts and wakes workers
-//   on different CPUs. It restores its affinity before it runs a task, so tasks, and the
+//   they sleep. Each worker has a "home" CPU (worker i: the i-th after the CPU the pool was
+//   created on): it moves there when it starts and is pinned there while it sleeps, so that
+//   the kernel starts and wakes workers on different CPUs. It restores its affinity before it runs a task, so tasks, and the
 //   threads they start, see the affinity the pool was created with (a task that changes its
 //   worker's affinity keeps that change).
 //   See src/thread/thread_pool_core.hpp for the data flow.

@@ -1,26 +1,20 @@
 #include "home_cpu.hpp"
 
-#include <atomic>
-
 namespace cfutures::detail {
 
-namespace {
-
-std::atomic<unsigned> homes_handed_out{0};
-
-}  // namespace
-
-int next_home_cpu() noexcept {
+int home_cpu(int origin_cpu, std::size_t index) noexcept {
   cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
   const int count = CPU_COUNT(&allowed);
   if (count < 2) return -1;
-  int wanted = static_cast<int>(homes_handed_out.fetch_add(1, std::memory_order_relaxed) %
-                                static_cast<unsigned>(count));
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed) && wanted-- == 0) return cpu;
+  int cpus[CPU_SETSIZE];
+  int position = -1;  // of origin_cpu among the allowed CPUs
+  for (int cpu = 0, n = 0; cpu < CPU_SETSIZE && n < count; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    if (cpu == origin_cpu) position = n;
+    cpus[n++] = cpu;
   }
-  return -1;
+  return cpus[(static_cast<std::size_t>(position + 1) + index) % static_cast<std::size_t>(count)];
 }
 
 home_cpu_pin::home_cpu_pin(int home) noexcept {

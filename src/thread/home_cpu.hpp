@@ -3,19 +3,24 @@
 // CPU idle for milliseconds (its load balancer runs on the scheduler tick). With two workers
 // on two CPUs that halves a fan-out's speed for its whole duration.
 //
-// So each worker gets a home CPU, handed out round-robin over the CPUs this process may use.
-// It moves there when it starts, and is pinned there only while it sleeps: the kernel then
-// wakes each worker on its own CPU, and the worker restores its previous affinity before it
-// runs anything. Tasks never run pinned, and threads they start inherit the affinity the
-// worker had before it slept. Once running, the kernel may move a worker as it likes.
+// So each worker gets a home CPU: worker i of a pool gets the i-th CPU after the one the pool
+// was created on, among those the process may use (wrapping around). It moves there when it
+// starts, and is pinned there only while it sleeps: the kernel then wakes each worker on its
+// own CPU, and the worker restores its previous affinity before it runs anything. Tasks
+// never run pinned, and threads they start inherit the affinity the worker had before it
+// slept. Once running, the kernel may move a worker as it likes. A submitter prefers to wake
+// a worker whose home is not its own CPU (it is about to wait there for the result).
 #pragma once
 
 #include <sched.h>
 
+#include <cstddef>
+
 namespace cfutures::detail {
 
-// The next home CPU from the calling thread's allowed set, or -1 when it has only one CPU.
-int next_home_cpu() noexcept;
+// The CPU `index` + 1 places after `origin_cpu` among those the calling thread may use
+// (wrapping around), or -1 when it may use only one.
+int home_cpu(int origin_cpu, std::size_t index) noexcept;
 
 // Pins the calling thread to `home` for the guard's lifetime, if `home` is one of the CPUs
 // it may use now (and it may use others); restores the previous affinity on destruction.

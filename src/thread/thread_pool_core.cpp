@@ -1,6 +1,7 @@
 #include "thread_pool_core.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -90,6 +91,7 @@ thread_pool_core::thread_pool_core(thread_pool_options options)
                                                       : std::move(options.thread_name_prefix)),
       initializer_(std::move(options.initializer)),
       max_pending_(options.max_pending),
+      origin_cpu_(sched_getcpu()),
       slots_(new std::atomic<worker*>[max_threads_]()) {}
 
 thread_pool_core::worker* thread_pool_core::own_worker() const noexcept {
@@ -296,7 +298,7 @@ void thread_pool_core::worker_main(worker& self) {
       return;
     }
   }
-  self.home_cpu = next_home_cpu();
+  self.home_cpu = home_cpu(origin_cpu_, self.index);
   move_to_home_cpu(self.home_cpu);
   set_thread_wait_helper(this, this);
   for (;;) {
@@ -438,6 +440,15 @@ void thread_pool_core::wake_one() noexcept {
     std::lock_guard lock(park_mutex_);
     w = parked_head_;
     if (!w) return;
+    // Prefer one that will not wake on this CPU, where the caller may wait for its result.
+    const int here = sched_getcpu();
+    worker* candidate = w;
+    for (int looked = 0; candidate && looked < 4; ++looked, candidate = candidate->parked_next) {
+      if (candidate->home_cpu != here) {
+        w = candidate;
+        break;
+      }
+    }
     unlink_parked_locked(*w);
     w->woken_searching = true;
     searching_.fetch_add(1, std::memory_order_seq_cst);

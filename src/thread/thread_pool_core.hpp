@@ -138,6 +138,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   const std::string name_prefix_;
   const std::function<void()> initializer_;
   const std::size_t max_pending_;
+  const int origin_cpu_;  // where the pool was created: homes start after it (home_cpu.hpp)
   std::stop_source stop_;
 
   // The injection queue and the pool's flags.
