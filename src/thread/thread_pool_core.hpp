@@ -113,7 +113,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   bool spin_for_work() noexcept;
   void park(worker& self, help_target* awaited, const deadline& until) noexcept;
   void notify_work(bool piling_up) noexcept;
-  void wake_one() noexcept;
+  void wake_one(bool near_waker) noexcept;
   void wake_all() noexcept;
   void unlink_parked_locked(worker& w) noexcept;
 
