@@ -1,0 +1,190 @@
+// Randomized stress (issue 6): 4 threads submit, cancel, wait, iterate as_completed and map,
+// request stops and shut down at random moments, against every executor. Afterwards every
+// future is in exactly one terminal state with the right value or exception, and every
+// done-callback ran exactly once. A watchdog turns a deadlock into a failure with a dump.
+// CFUTURES_STRESS_OPS sets the number of operations per executor (default 2000; the long
+// form, CFUTURES_STRESS_LONG, runs 10^6).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "executor_traits.hpp"
+#include "watchdog.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+long operations() {
+  const char* text = std::getenv("CFUTURES_STRESS_OPS");
+  return text ? std::max(1L, std::atol(text)) : 2000;
+}
+
+enum class kind { doubled, sleeps, throws };
+
+struct tracked {
+  cfutures::future<int> future;
+  kind what = kind::doubled;
+  int expected = 0;
+  std::atomic<int> callbacks{0};
+  std::atomic<bool> callback_saw_not_done{false};
+};
+
+class ledger {
+ public:
+  tracked& add(std::unique_ptr<tracked> t) {
+    std::lock_guard lock(mutex_);
+    entries_.push_back(std::move(t));
+    return *entries_.back();
+  }
+  // Up to `n` futures picked at random (none if nothing was submitted yet).
+  std::vector<cfutures::future<int>> sample(std::mt19937& rng, std::size_t n) {
+    std::lock_guard lock(mutex_);
+    std::vector<cfutures::future<int>> out;
+    if (entries_.empty()) return out;
+    std::uniform_int_distribution<std::size_t> pick(0, entries_.size() - 1);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(entries_[pick(rng)]->future);
+    return out;
+  }
+  const std::deque<std::unique_ptr<tracked>>& all() const { return entries_; }
+
+ private:
+  std::mutex mutex_;
+  std::deque<std::unique_ptr<tracked>> entries_;
+};
+
+// What a finished future may hold, given what it ran.
+void check_outcome(const tracked& t) {
+  ASSERT_TRUE(t.future.done());
+  if (t.future.cancelled()) {
+    EXPECT_THROW((void)t.future.result(), cfutures::cancelled_error);
+    return;
+  }
+  if (t.what == kind::throws) {
+    EXPECT_THROW((void)t.future.result(), std::out_of_range);
+  } else {
+    EXPECT_EQ(t.future.result(), t.expected);
+  }
+}
+
+// Runs `ops` random operations; at operation `shutdown_at` (if reached, and if no other
+// thread did it first) shuts the executor down with random options.
+template <class Executor>
+void random_operations(Executor& ex, ledger& book, long ops, unsigned seed, long shutdown_at,
+                       std::atomic<bool>& shutdown_done, std::atomic<long>& refused) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> percent(0, 99);
+  for (long i = 0; i < ops; ++i) {
+    const int roll = percent(rng);
+    try {
+      if (roll < 40) {
+        auto t = std::make_unique<tracked>();
+        const int v = static_cast<int>(rng() % 1000);
+        t->what = static_cast<kind>(rng() % 3);
+        if (t->what == kind::doubled) {
+          t->expected = 2 * v;
+          t->future = ex.submit(conformance::tasks::mul, v, 2);
+        } else if (t->what == kind::sleeps) {
+          t->expected = v % 2;
+          t->future = ex.submit(conformance::tasks::sleep_ms, v % 2);
+        } else {
+          t->future = ex.submit(conformance::tasks::throw_out_of_range, std::string("stress"));
+        }
+        tracked& entry = book.add(std::move(t));
+        entry.future.add_done_callback([&entry](const cfutures::future<int>& f) {
+          if (!f.done()) entry.callback_saw_not_done = true;
+          ++entry.callbacks;
+        });
+      } else if (roll < 50) {
+        for (auto& f : book.sample(rng, 1)) f.cancel();
+      } else if (roll < 60) {
+        for (auto& f : book.sample(rng, 1)) {
+          try {
+            (void)f.result(1ms);
+          } catch (const cfutures::timeout_error&) {
+          } catch (const cfutures::cancelled_error&) {
+          } catch (const std::out_of_range&) {
+          }
+        }
+      } else if (roll < 70) {
+        auto fs = book.sample(rng, 8);
+        (void)cfutures::wait(fs, 1ms, cfutures::return_when::first_completed);
+      } else if (roll < 80) {
+        auto fs = book.sample(rng, 8);
+        try {
+          for (const auto& f : cfutures::as_completed(fs, 2ms)) EXPECT_TRUE(f.done());
+        } catch (const cfutures::timeout_error&) {
+        }
+      } else if (roll < 85) {
+        for (auto& f : book.sample(rng, 1)) (void)f.request_stop();
+      } else if (roll < 95) {
+        std::vector<int> in{1, 2, 3, 4, 5};
+        auto results = ex.map(conformance::tasks::mul, in, in);
+        int position = 0;
+        const int stop_after = static_cast<int>(rng() % 6);  // destroying early cancels the rest
+        for (int r : results) {
+          ++position;
+          EXPECT_EQ(r, position * position);
+          if (position == stop_after) break;
+        }
+      }
+      if (i == shutdown_at && !shutdown_done.exchange(true)) {
+        ex.shutdown({.wait = rng() % 2 == 0, .cancel_futures = rng() % 2 == 0});
+      }
+    } catch (const cfutures::shutdown_error&) {
+      ++refused;  // submit or map after the random shutdown: refused, as it must be
+    } catch (const cfutures::cancelled_error&) {
+      // a map() call cancelled by a shutdown with cancel_futures, met while iterating
+    }
+  }
+}
+
+template <class Traits>
+class RandomOperations : public ::testing::Test {};
+TYPED_TEST_SUITE(RandomOperations, conformance::executor_types, conformance::executor_names);
+
+}  // namespace
+
+TYPED_TEST(RandomOperations, EveryFutureEndsOnceAndEveryCallbackRunsOnce) {
+  const long ops = operations();
+  const stress::watchdog guard(TypeParam::name() + " random operations",
+                               std::chrono::seconds(ops > 100000 ? 3600 : 240));
+  ledger book;
+  std::atomic<long> refused{0};
+  {
+    auto ex = TypeParam::make(2);
+    std::atomic<bool> shutdown_done{false};
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        // Each thread picks a moment in the last quarter of its operations to shut the
+        // executor down; the first to get there does.
+        const long mine = std::max(1L, ops / 4);
+        std::mt19937 rng(3000 + t);
+        const long shutdown_at = mine * 3 / 4 + static_cast<long>(rng() % (mine / 4 + 1));
+        random_operations(*ex, book, mine, 1000 + t, shutdown_at, shutdown_done, refused);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }  // the destructor waits for whatever is still queued
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  for (const auto& t : book.all()) {
+    while (t->callbacks.load() == 0 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(t->callbacks.load(), 1);
+    EXPECT_FALSE(t->callback_saw_not_done.load());
+    check_outcome(*t);
+  }
+  std::printf("%zu futures, %ld refused after the random shutdown\n", book.all().size(),
+              refused.load());
+}
