@@ -2,14 +2,13 @@
 // exceptions, timeout, buffersize), argument validation, and stale references.
 #include <gtest/gtest.h>
 
+#include <cfutures/cfutures.hpp>
 #include <ranges>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"
@@ -345,6 +344,9 @@ TYPED_TEST(ExecutorTest, MapBuffersizeRefillsAsResultsAreConsumed) {
 // --- argument validation, shutdown --------------------------------------------------------
 
 TYPED_TEST(ExecutorTest, MaxWorkersZeroThrowsInvalidArgument) {
+  if constexpr (requires { TypeParam::worker_count; }) {
+    GTEST_SKIP() << "the executor's size is fixed elsewhere (an MPI communicator)";
+  }
   EXPECT_THROW((void)TypeParam::make(0), std::invalid_argument);
 }
 
@@ -409,8 +411,8 @@ TYPED_TEST(ExecutorTest, MapKeepsNoReferenceToYieldedResults) {
       // (eventually: a worker may drop its own reference to a state a moment late)
       const int bound = 1 + 1 + (9 - i);
       EXPECT_TRUE(eventually([&] { return tracked::live() - live0 <= bound; }, 5s))
-          << "at result " << i << ": " << tracked::live() - live0 << " alive, expected <= "
-          << bound;
+          << "at result " << i << ": " << tracked::live() - live0
+          << " alive, expected <= " << bound;
     }
     EXPECT_FALSE(s.next().has_value());
   }

@@ -1,0 +1,22 @@
+// MPI's state for the executor: initialised with MPI_THREAD_MULTIPLE (by the library if the
+// program did not), and MPI error codes turned into exceptions.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+namespace cfutures::detail {
+
+// Initialises MPI (MPI_THREAD_MULTIPLE; finalised at exit) unless the program did; throws
+// cfutures::error if MPI is finalised already or its thread level is below
+// MPI_THREAD_MULTIPLE.
+void ensure_mpi_ready();
+
+// MPI's text for an error code, prefixed with what failed.
+std::string mpi_error_text(const char* what, int code);
+
+// Throws cfutures::error(mpi_error_text(what, code)) unless code is MPI_SUCCESS.
+void check_mpi(int code, const char* what);
+
+}  // namespace cfutures::detail
