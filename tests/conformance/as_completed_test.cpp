@@ -3,14 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cfutures/cfutures.hpp>
 #include <map>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
-
-#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"
@@ -362,6 +361,7 @@ TYPED_TEST(AsCompletedTest, CancellingAQueuedCallWakesAsCompleted) {
 }
 
 TYPED_TEST(AsCompletedTest, YieldsEachCallAsItFinishes) {
+  if (this->worker_count < 3) GTEST_SKIP() << "needs the 3 calls to run at once";
   std::vector<future<int>> fs;
   for (int ms : {600, 0, 300}) fs.push_back(this->executor->submit(tasks::sleep_ms, ms));
   std::vector<int> order;
