@@ -102,21 +102,20 @@ std::optional<remote_job> comm_core::next_job() {
   return std::nullopt;
 }
 
-std::string comm_core::call_frame(remote_job& job) {
+mpi_messages::outgoing_frame comm_core::call_frame(remote_job& job, bool attach_large) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
   const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
-  std::string frame = mpi_messages::start_frame();
-  frame += wire::encode_call_head(next_id_++, entry, fn, job.items.size());
-  wire::writer out(frame);
-  for (const auto& item : job.items) out.bytes(item.args.view());
-  mpi_messages::seal_frame(frame, wire::kind::call);
+  mpi_messages::outgoing_frame frame(attach_large);
+  frame.bytes() += wire::encode_call_head(next_id_++, entry, fn, job.items.size());
+  for (const auto& item : job.items) frame.put_item(item.args.view());
+  frame.seal(wire::kind::call);
   return frame;
 }
 
-void comm_core::complete(remote_job& job, std::string_view reply_payload) noexcept {
+void comm_core::complete(remote_job& job, std::string_view reply_payload,
+                         wire::attachment_source& attachments) noexcept {
   try {
-    mpi_messages::no_attachments none;
-    const wire::reply_message reply = wire::decode_reply(reply_payload, none);
+    const wire::reply_message reply = wire::decode_reply(reply_payload, attachments);
     if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
     for (std::size_t i = 0; i < job.items.size(); ++i) {
       job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
@@ -128,10 +127,11 @@ void comm_core::complete(remote_job& job, std::string_view reply_payload) noexce
 
 void comm_core::dispatch() {
   if (ranks_.empty()) {  // a communicator of one rank: the root runs the calls itself
+    mpi_messages::incoming_attachments none;  // frames that stay here are whole
+    call_answer answer;
     while (std::optional<remote_job> job = next_job()) {
-      const std::string call = call_frame(*job);
-      const std::string reply = answer_call(std::string_view(call).substr(wire::header_size));
-      complete(*job, std::string_view(reply).substr(wire::header_size));
+      answer_call(call_frame(*job, false).payload(), none, false, answer);
+      complete(*job, answer.reply.payload(), none);
     }
     return;
   }
@@ -139,7 +139,7 @@ void comm_core::dispatch() {
     if (w.job) continue;
     w.job = next_job();
     if (!w.job) return;
-    mpi_messages::send_frame(call_frame(*w.job), w.rank, comm_);
+    call_frame(*w.job, true).send(w.rank, comm_);
   }
 }
 
@@ -188,7 +188,8 @@ void comm_core::handle_message(MPI_Message& message, const MPI_Status& status) {
   }
   remote_job job = std::move(*w->job);
   w->job.reset();
-  complete(job, payload);
+  attachments_.expect_from(comm_, w->rank);
+  complete(job, payload, attachments_);
 }
 
 void comm_core::break_executor(const std::string& why) noexcept {
@@ -209,11 +210,14 @@ void comm_core::break_executor(const std::string& why) noexcept {
 // Tells every rank to return from its constructor, and receives the wakes still owed, so
 // that the communicator is freed with no message pending.
 void comm_core::stop_ranks() noexcept {
-  std::string exit_frame = mpi_messages::start_frame();
-  mpi_messages::seal_frame(exit_frame, wire::kind::exit);
+  mpi_messages::outgoing_frame exit_frame;
+  exit_frame.seal(wire::kind::exit);
   for (const auto& w : ranks_) {
-    MPI_Send(exit_frame.data(), static_cast<int>(exit_frame.size()), MPI_BYTE, w.rank,
-             mpi_messages::tag_frame, comm_);
+    try {
+      exit_frame.send(w.rank, comm_);
+    } catch (const std::exception&) {
+      // That rank cannot be reached; the others are still told.
+    }
   }
   for (; owed_wakes_ > 0; --owed_wakes_) {
     MPI_Recv(nullptr, 0, MPI_BYTE, root_, mpi_messages::tag_wake, comm_, MPI_STATUS_IGNORE);

@@ -14,6 +14,7 @@
 //                                    try_start() the job's calls (RUNNING from
 //                                    here; cancelled calls are dropped), then
 //                                    MPI_Send call {id, invoker, fn, args} ────▶ run_calls
+//                                      (+ large args as attachments)
 //                                  MPI_Improbe(ANY_SOURCE) for 100 µs, then
 //                                    MPI_Mprobe (blocks):
 //                                    wake ─ nothing to receive but the wake
@@ -82,8 +83,9 @@ class comm_core : public std::enable_shared_from_this<comm_core> {
   void manage() noexcept;
   std::optional<remote_job> next_job();
   void dispatch();
-  std::string call_frame(remote_job& job);
-  void complete(remote_job& job, std::string_view reply_payload) noexcept;
+  mpi_messages::outgoing_frame call_frame(remote_job& job, bool attach_large);
+  void complete(remote_job& job, std::string_view reply_payload,
+                wire::attachment_source& attachments) noexcept;
   bool calls_out() const;
   bool wait_for_message(MPI_Message& message, MPI_Status& status);
   void handle_message(MPI_Message& message, const MPI_Status& status);
@@ -111,6 +113,7 @@ class comm_core : public std::enable_shared_from_this<comm_core> {
   std::unordered_map<const void*, code_ref> addresses_;
   std::uint64_t next_id_ = 1;
   mpi_messages::receive_buffer buffer_;
+  mpi_messages::incoming_attachments attachments_;
 };
 
 }  // namespace cfutures::detail

@@ -4,34 +4,32 @@
 #include <exception>
 #include <vector>
 
-#include "../remote/worker.hpp"
-#include "messages.hpp"
 #include "mpi_environment.hpp"
 
 namespace cfutures::detail {
 
-std::string answer_call(std::string_view call_payload) {
-  mpi_messages::no_attachments none;
-  const wire::call_message call = wire::decode_call(call_payload, none);
-  std::vector<call_outcome> outcomes;
+void answer_call(std::string_view call_payload, wire::attachment_source& attachments,
+                 bool attach_large, call_answer& answer) {
+  const wire::call_message call = wire::decode_call(call_payload, attachments);
   {
-    inline_payloads_scope no_shared_memory;  // results go back in the MPI message itself
-    outcomes = run_calls(call);
+    inline_payloads_scope no_shared_memory;  // results go back over MPI
+    answer.outcomes = run_calls(call);
   }
-  std::string reply = mpi_messages::start_frame();
-  wire::writer out(reply);
+  answer.reply = mpi_messages::outgoing_frame(attach_large);
+  wire::writer out(answer.reply.bytes());
   out.u64(call.id);
-  out.u32(static_cast<std::uint32_t>(outcomes.size()));
-  for (const call_outcome& o : outcomes) {
+  out.u32(static_cast<std::uint32_t>(answer.outcomes.size()));
+  for (const call_outcome& o : answer.outcomes) {
     out.u8(o.ok ? 1 : 0);
-    out.bytes(o.bytes.view());
+    answer.reply.put_item(o.bytes.view());
   }
-  mpi_messages::seal_frame(reply, wire::kind::reply);
-  return reply;
+  answer.reply.seal(wire::kind::reply);
 }
 
 void serve_rank(MPI_Comm comm, int root) noexcept {
   mpi_messages::receive_buffer buffer;
+  mpi_messages::incoming_attachments attachments;
+  call_answer answer;
   try {
     for (;;) {
       MPI_Message message;
@@ -41,7 +39,9 @@ void serve_rank(MPI_Comm comm, int root) noexcept {
       const std::string_view bytes = mpi_messages::receive_matched(message, status, buffer);
       switch (mpi_messages::open_frame(bytes, payload)) {
         case wire::kind::call:
-          mpi_messages::send_frame(answer_call(payload), root, comm);
+          attachments.expect_from(comm, root);
+          answer_call(payload, attachments, true, answer);
+          answer.reply.send(root, comm);
           break;
         case wire::kind::exit:
           return;
