@@ -130,7 +130,12 @@ void comm_core::dispatch() {
     mpi_messages::incoming_attachments none;  // frames that stay here are whole
     call_answer answer;
     while (std::optional<remote_job> job = next_job()) {
-      answer_call(call_frame(*job, false).payload(), none, false, answer);
+      try {
+        answer_call(call_frame(*job, false).payload(), none, false, answer);
+      } catch (...) {
+        fail_job(*job, std::current_exception());
+        continue;
+      }
       complete(*job, answer.reply.payload(), none);
     }
     return;

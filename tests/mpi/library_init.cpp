@@ -8,6 +8,7 @@
 #include <cfutures/cfutures.hpp>
 #include <cfutures/mpi.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -59,6 +60,20 @@ void run_on_every_rank() {
   }
 }
 
+void end_abruptly() { std::abort(); }
+
+int run_losing_a_rank() {
+  cfutures::mpi::comm_executor ex;
+  if (ex.is_root()) {
+    try {
+      ex.submit(end_abruptly).result();  // never returns: the job is ended
+    } catch (const cfutures::broken_executor&) {
+      return 1;  // MPI reported the loss to the root
+    }
+  }
+  return 0;
+}
+
 int run_with_too_low_a_level() {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SINGLE, &provided);
@@ -77,6 +92,7 @@ int run_with_too_low_a_level() {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--init-single") == 0) return run_with_too_low_a_level();
+  if (argc > 1 && std::strcmp(argv[1], "--lose-rank") == 0) return run_losing_a_rank();
   int initialized = 1;
   MPI_Initialized(&initialized);
   check(!initialized, "MPI is not initialised before the first executor");
