@@ -15,7 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "chunks.hpp"
+
 namespace {
+
+using tutorial::chunked;
+using tutorial::flattened;
 
 struct record {
   int id = 0;
@@ -83,23 +88,6 @@ aggregation aggregate_data(std::vector<record> chunk) {
   std::printf("📊 Aggregated chunk into %zu categories\n", by_category.size());
   std::fflush(stdout);
   return by_category;
-}
-
-template <class T>
-std::vector<std::vector<T>> chunked(const std::vector<T>& items, std::size_t size) {
-  std::vector<std::vector<T>> chunks;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i % size == 0) chunks.emplace_back();
-    chunks.back().push_back(items[i]);
-  }
-  return chunks;
-}
-
-template <class T>
-std::vector<T> flattened(const std::vector<std::vector<T>>& chunks) {
-  std::vector<T> items;
-  for (const auto& chunk : chunks) items.insert(items.end(), chunk.begin(), chunk.end());
-  return items;
 }
 
 }  // namespace

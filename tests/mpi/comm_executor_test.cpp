@@ -37,6 +37,27 @@ int rank_after(std::string started, std::string gate_path) {
   return world_rank();
 }
 
+// Submits n calls of task(<scratch>/started_<i>, gate): each says it started, then waits for
+// the gate.
+template <class F>
+std::vector<cfutures::future<int>> submit_gated(world_executor& ex, F task,
+                                                const scratch_dir& scratch, const gate& g, int n) {
+  std::vector<cfutures::future<int>> fs;
+  for (int i = 0; i < n; ++i) {
+    fs.push_back(ex.submit(task, scratch.path("started_" + std::to_string(i)), g.path()));
+  }
+  return fs;
+}
+
+// Tests whose calls wait for a gate: scratch files, the gate, and an executor over all ranks.
+class GatedCalls : public ::testing::Test {
+ protected:
+  scratch_dir scratch;  // declared first: outlives the executor
+  gate g{scratch, "gate"};
+  world_executor ex;
+  void TearDown() override { g.open(); }  // before the executor waits for the gated calls
+};
+
 struct user_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -56,14 +77,8 @@ TEST(CommExecutor, RootSeesItsWorkers) {
   EXPECT_EQ(alone.max_workers(), 1u);
 }
 
-TEST(CommExecutor, CallsRunOnTheOtherRanksOnePerRank) {
-  scratch_dir scratch;
-  gate g(scratch, "gate");
-  world_executor ex;
-  std::vector<cfutures::future<int>> fs;
-  for (int i = 0; i < 4; ++i) {
-    fs.push_back(ex.submit(rank_after, scratch.path("started_" + std::to_string(i)), g.path()));
-  }
+TEST_F(GatedCalls, CallsRunOnTheOtherRanksOnePerRank) {
+  auto fs = submit_gated(ex, rank_after, scratch, g, 4);
   ASSERT_TRUE(scratch.wait_for_count("started_", 2));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(scratch.count("started_"), 2u) << "a rank took a second call while busy";
@@ -123,16 +138,12 @@ TEST(CommExecutor, LargeValuesCrossInline) {
   EXPECT_EQ(alone.submit(echo, big).result(60s), big);
 }
 
-TEST(CommExecutor, QueuedCallsAreCancellableUntilARankTakesThem) {
-  scratch_dir scratch;
-  gate g(scratch, "gate");
-  world_executor ex;
-  auto a = ex.submit(signal_and_wait, scratch.path("started_a"), g.path());
-  auto b = ex.submit(signal_and_wait, scratch.path("started_b"), g.path());
+TEST_F(GatedCalls, QueuedCallsAreCancellableUntilARankTakesThem) {
+  auto running = submit_gated(ex, signal_and_wait, scratch, g, 2);
   ASSERT_TRUE(scratch.wait_for_count("started_", 2));
   auto queued = ex.submit(conformance::tasks::record, scratch.dir(), 1);
   auto kept = ex.submit(conformance::tasks::record, scratch.dir(), 2);
-  EXPECT_TRUE(a.running());
+  EXPECT_TRUE(running[0].running());
   EXPECT_FALSE(queued.running());
   EXPECT_TRUE(queued.cancel());
   g.open();
@@ -142,15 +153,8 @@ TEST(CommExecutor, QueuedCallsAreCancellableUntilARankTakesThem) {
   EXPECT_TRUE(scratch.exists("ran_2"));
 }
 
-TEST(CommExecutor, ShutdownCancelFuturesDropsTheQueue) {
-  scratch_dir scratch;
-  gate g(scratch, "gate");
-  world_executor ex;
-  std::vector<cfutures::future<int>> running;
-  for (int i = 0; i < 2; ++i) {
-    running.push_back(
-        ex.submit(signal_and_wait, scratch.path("started_" + std::to_string(i)), g.path()));
-  }
+TEST_F(GatedCalls, ShutdownCancelFuturesDropsTheQueue) {
+  auto running = submit_gated(ex, signal_and_wait, scratch, g, 2);
   ASSERT_TRUE(scratch.wait_for_count("started_", 2));
   std::vector<cfutures::future<void>> queued;
   for (int i = 0; i < 5; ++i)
