@@ -112,16 +112,26 @@ mpi_messages::outgoing_frame comm_core::call_frame(remote_job& job, bool attach_
   return frame;
 }
 
-void comm_core::complete(remote_job& job, std::string_view reply_payload,
-                         wire::attachment_source& attachments) noexcept {
+std::exception_ptr comm_core::decode(const remote_job& job, std::string_view reply_payload,
+                                     wire::attachment_source& attachments,
+                                     wire::reply_message& reply) noexcept {
   try {
-    const wire::reply_message reply = wire::decode_reply(reply_payload, attachments);
+    reply = wire::decode_reply(reply_payload, attachments);
     if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
-    for (std::size_t i = 0; i < job.items.size(); ++i) {
-      job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
-    }
+    return nullptr;
   } catch (...) {
-    fail_job(job, std::current_exception());
+    return std::current_exception();
+  }
+}
+
+void comm_core::complete(remote_job& job, const wire::reply_message& reply,
+                         const std::exception_ptr& error) noexcept {
+  if (error) {
+    fail_job(job, error);
+    return;
+  }
+  for (std::size_t i = 0; i < job.items.size(); ++i) {
+    job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
   }
 }
 
@@ -136,7 +146,9 @@ void comm_core::dispatch() {
         fail_job(*job, std::current_exception());
         continue;
       }
-      complete(*job, answer.reply.payload(), none);
+      wire::reply_message reply;
+      const std::exception_ptr error = decode(*job, answer.reply.payload(), none, reply);
+      complete(*job, reply, error);
     }
     return;
   }
@@ -194,7 +206,17 @@ void comm_core::handle_message(MPI_Message& message, const MPI_Status& status) {
   remote_job job = std::move(*w->job);
   w->job.reset();
   attachments_.expect_from(comm_, w->rank);
-  complete(job, payload, attachments_);
+  wire::reply_message reply;  // views into buffer_ and attachments_, which dispatch() keeps
+  const std::exception_ptr error = decode(job, payload, attachments_, reply);
+  // The rank is idle again: its next call leaves before this one's futures complete (waking
+  // the waiting threads and running callbacks would keep the rank waiting).
+  try {
+    dispatch();
+  } catch (...) {
+    complete(job, reply, error);
+    throw;
+  }
+  complete(job, reply, error);
 }
 
 void comm_core::break_executor(const std::string& why) noexcept {

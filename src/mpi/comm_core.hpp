@@ -19,8 +19,9 @@
 //                                    MPI_Mprobe (blocks):
 //                                    wake ─ nothing to receive but the wake
 //                                    reply from rank r ◀─────────────────────── reply
-//                                      set_result / set_exception (done-
-//                                      callbacks run here); r is idle again
+//                                      r is idle again: its next call leaves,
+//                                      then set_result / set_exception (done-
+//                                      callbacks run here)
 //   shutdown ─ flag, wake ───────▶ queue empty, no call out: exit to every
 //                                    rank ────────────────────────────────────▶ constructor
 //                                    returns
@@ -45,6 +46,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,8 +86,12 @@ class comm_core : public std::enable_shared_from_this<comm_core> {
   std::optional<remote_job> next_job();
   void dispatch();
   mpi_messages::outgoing_frame call_frame(remote_job& job, bool attach_large);
-  void complete(remote_job& job, std::string_view reply_payload,
-                wire::attachment_source& attachments) noexcept;
+  // The reply to `job`, decoded (its attachments received), or the error to fail it with.
+  static std::exception_ptr decode(const remote_job& job, std::string_view reply_payload,
+                                   wire::attachment_source& attachments,
+                                   wire::reply_message& reply) noexcept;
+  static void complete(remote_job& job, const wire::reply_message& reply,
+                       const std::exception_ptr& error) noexcept;
   bool calls_out() const;
   bool wait_for_message(MPI_Message& message, MPI_Status& status);
   void handle_message(MPI_Message& message, const MPI_Status& status);
