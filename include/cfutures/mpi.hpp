@@ -38,6 +38,10 @@
 //   submits throw it. But Open MPI 4.1 (without its ULFM extension) ends the whole job when a
 //   rank dies: mpiexec then kills every rank, the root included, so a lost rank never leaves
 //   the root hanging, and its futures are not failed either — the job is gone.
+// Transport: MPI point-to-point on the executor's own communicator: one message per call
+//   (or chunk) and per reply, with values over 64 KiB sent after it as messages of their own,
+//   straight from and into their buffers (never through shared memory: ranks may be on other
+//   machines). Functions taking a std::stop_token are rejected at compile time.
 // Waiting: a rank with nothing to do waits in MPI_Mprobe; the root's manager thread probes
 //   for 100 µs after its last activity, then blocks there too, and a submit wakes it with an
 //   empty message to itself. There is no polling with sleeps, but Open MPI's blocking calls
