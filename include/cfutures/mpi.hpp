@@ -64,6 +64,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <shared_mutex>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -104,7 +105,8 @@ class comm_executor {
     using fn = std::decay_t<F>;
     using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
     require_root();
-    detail::inline_payloads_scope no_shared_memory;  // bytes must cross to other machines
+    std::shared_lock no_fork(detail::fork_barrier());  // a process pool may fork meanwhile
+    detail::inline_payloads_scope no_shared_memory;    // bytes must cross to other machines
     detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
     auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
     enqueue(make_job(call, &detail::complete_from_reply<R>, state));
@@ -120,6 +122,7 @@ class comm_executor {
     using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
     using chunk = detail::chunk_values<V>;
     require_root();
+    std::shared_lock no_fork(detail::fork_barrier());
     detail::inline_payloads_scope no_shared_memory;
     detail::encoded_call call = detail::encode_chunk(f, calls);
     auto state =
