@@ -15,9 +15,8 @@ namespace {
 // and without the submitters having to send a wake.
 constexpr std::chrono::microseconds spin_window(100);
 
-std::exception_ptr broken(const std::string& why) {
-  return std::make_exception_ptr(
-      broken_executor("the MPI executor cannot run work any more (" + why + ")"));
+broken_executor broken(const std::string& why) {
+  return broken_executor("the MPI executor cannot run work any more (" + why + ")");
 }
 
 }  // namespace
@@ -53,8 +52,7 @@ void comm_core::post() noexcept {
 void comm_core::enqueue(remote_job job) {
   {
     std::lock_guard lock(mutex_);
-    if (broken_)
-      throw broken_executor("the MPI executor cannot run work any more (" + *broken_ + ")");
+    if (broken_) throw broken(*broken_);
     if (shutdown_) throw shutdown_error();
     queue_.push_back(std::move(job));
   }
@@ -226,7 +224,7 @@ void comm_core::break_executor(const std::string& why) noexcept {
     if (!broken_) broken_ = why;
     queued.swap(queue_);
   }
-  const std::exception_ptr error = broken(why);
+  const std::exception_ptr error = std::make_exception_ptr(broken(why));
   for (auto& w : ranks_) {
     if (w.job) fail_job(*w.job, error);
     w.job.reset();
