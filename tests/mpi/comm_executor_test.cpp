@@ -194,7 +194,7 @@ TEST(CommExecutor, DoneCallbacksAndAsCompleted) {
     fs.back().add_done_callback([&](const cfutures::future<int>&) { ++called; });
   }
   int sum = 0;
-  for (auto f : cfutures::as_completed(fs, 30s)) sum += f.result();
+  for (const auto& f : cfutures::as_completed(fs, 30s)) sum += f.result();
   EXPECT_EQ(sum, 380);
   EXPECT_TRUE(conformance::eventually([&] { return called.load() == 20; }));
 }
