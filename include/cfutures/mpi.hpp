@@ -28,10 +28,12 @@
 //   - Done-callbacks run in the root's manager thread: keep them short.
 // MPI environment: if MPI is not initialised, the first constructor calls
 //   MPI_Init_thread(MPI_THREAD_MULTIPLE) and MPI is finalised at exit (std::atexit). If the
-//   program initialised MPI itself, it must have asked for MPI_THREAD_MULTIPLE (the root's
-//   manager thread and the submitting threads use MPI at once) and it finalises MPI itself,
-//   after every comm_executor is destroyed. A lower thread level throws cfutures::error on
-//   every rank.
+//   program initialised MPI itself, it finalises MPI itself, after every comm_executor is
+//   destroyed. With MPI_THREAD_MULTIPLE the program may use MPI freely meanwhile. Below it
+//   (plain MPI_Init gives MPI_THREAD_SINGLE), the executor serializes, as mpi4py does: on the
+//   root only its manager thread calls MPI while the executor runs, so the program must not
+//   call MPI on the root meanwhile, and the manager polls MPI without blocking while calls
+//   are out and a rank is idle; below MPI_THREAD_SERIALIZED a warning is printed once.
 // Lost ranks: the executor's communicator returns errors (MPI_ERRORS_RETURN) instead of
 //   aborting. Where MPI reports an error to the root (a failed send or receive), the executor
 //   breaks: the futures of running and queued calls fail with broken_executor, and later
@@ -56,8 +58,7 @@
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for the
 //   running calls and for every rank to be told to stop.
 // Throws: std::invalid_argument for an intercommunicator or a root outside the communicator;
-//   cfutures::error when MPI's thread level is too low or a call to MPI fails in the
-//   constructor; shutdown_error / broken_executor from submit and map as other executors.
+//   cfutures::error when MPI is finalised already or a call to MPI fails in the constructor; shutdown_error / broken_executor from submit and map as other executors.
 #pragma once
 
 #include <mpi.h>

@@ -21,7 +21,8 @@ broken_executor broken(const std::string& why) {
 
 }  // namespace
 
-comm_core::comm_core(MPI_Comm comm, int root) : comm_(comm), root_(root) {
+comm_core::comm_core(MPI_Comm comm, int root, bool serialized)
+    : comm_(comm), root_(root), serialized_(serialized) {
   check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
   for (int r = 0; r < size_; ++r) {
     if (r != root_) ranks_.push_back({r, std::nullopt});
@@ -44,6 +45,10 @@ std::size_t comm_core::max_workers() const noexcept { return ranks_.empty() ? 1 
 // one wake the manager then owes itself.
 void comm_core::post() noexcept {
   posted_.fetch_add(1);
+  if (serialized_) {
+    posted_.notify_one();
+    return;
+  }
   if (sleeping_.load() && sleeping_.exchange(false)) {
     MPI_Send(nullptr, 0, MPI_BYTE, root_, mpi_messages::tag_wake, comm_);
   }
@@ -165,6 +170,7 @@ bool comm_core::calls_out() const {
 // Waits for a message (returns true, with it matched) or a post (returns false). Probes
 // without blocking for spin_window, then blocks in MPI_Mprobe until a reply or a wake.
 bool comm_core::wait_for_message(MPI_Message& message, MPI_Status& status) {
+  if (serialized_) return wait_serialized(message, status);
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
   for (;;) {
     int found = 0;
@@ -182,6 +188,29 @@ bool comm_core::wait_for_message(MPI_Message& message, MPI_Status& status) {
   check_mpi(MPI_Mprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &message, &status), "MPI_Mprobe");
   if (!sleeping_.exchange(false)) ++owed_wakes_;
   return true;
+}
+
+bool comm_core::ranks_all_busy() const {
+  return std::all_of(ranks_.begin(), ranks_.end(), [](const worker_rank& w) { return w.job; });
+}
+
+// wait_for_message below MPI_THREAD_MULTIPLE (comm_core.hpp).
+bool comm_core::wait_serialized(MPI_Message& message, MPI_Status& status) {
+  if (!calls_out()) {
+    posted_.wait(seen_posted_);
+    return false;
+  }
+  if (ranks_all_busy()) {
+    check_mpi(MPI_Mprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &message, &status), "MPI_Mprobe");
+    return true;
+  }
+  for (;;) {
+    int found = 0;
+    check_mpi(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &found, &message, &status),
+              "MPI_Improbe");
+    if (found) return true;
+    if (posted_.load() != seen_posted_) return false;
+  }
 }
 
 void comm_core::handle_message(MPI_Message& message, const MPI_Status& status) {

@@ -37,6 +37,13 @@
 // finds sleeping_ already taken, it owes itself the receipt of that wake (owed_wakes_), and
 // receives every owed one before it ends, so the communicator is freed with nothing pending.
 //
+// Below MPI_THREAD_MULTIPLE (the program initialised MPI so; mpi4py serializes likewise) only
+// the manager thread calls MPI on the root while the executor runs, and no wake is ever sent:
+// with no call out, the manager sleeps on posted_ (a futex) without touching MPI; with every
+// rank busy, it blocks in MPI_Mprobe (a post cannot be acted on before a reply anyway); with
+// calls out and a rank idle, it polls MPI_Improbe and posted_ in turn (MPI yields between
+// its polls when the job oversubscribes the cores), so a submit still reaches the idle rank.
+//
 // Only the manager thread touches ranks_ and the members after it; queue_ and the flags are
 // guarded by mutex_.
 #pragma once
@@ -64,7 +71,8 @@ namespace cfutures::detail {
 class comm_core : public std::enable_shared_from_this<comm_core> {
  public:
   // Takes ownership of `comm`, the executor's own duplicate of the user's communicator.
-  comm_core(MPI_Comm comm, int root);
+  // serialized: MPI was initialised below MPI_THREAD_MULTIPLE (see below).
+  comm_core(MPI_Comm comm, int root, bool serialized);
   ~comm_core();
   comm_core(const comm_core&) = delete;
   comm_core& operator=(const comm_core&) = delete;
@@ -93,6 +101,8 @@ class comm_core : public std::enable_shared_from_this<comm_core> {
   static void complete(remote_job& job, const wire::reply_message& reply,
                        const std::exception_ptr& error) noexcept;
   bool calls_out() const;
+  bool ranks_all_busy() const;
+  bool wait_serialized(MPI_Message& message, MPI_Status& status);
   bool wait_for_message(MPI_Message& message, MPI_Status& status);
   void handle_message(MPI_Message& message, const MPI_Status& status);
   void break_executor(const std::string& why) noexcept;
@@ -102,6 +112,7 @@ class comm_core : public std::enable_shared_from_this<comm_core> {
 
   MPI_Comm comm_;
   const int root_;
+  const bool serialized_;
   int size_ = 1;
 
   std::mutex mutex_;

@@ -12,7 +12,7 @@
 namespace cfutures::mpi {
 
 comm_executor::comm_executor(MPI_Comm comm, int root) {
-  detail::ensure_mpi_ready();
+  const int thread_level = detail::ensure_mpi_ready();
   int inter = 0;
   detail::check_mpi(MPI_Comm_test_inter(comm, &inter), "MPI_Comm_test_inter");
   if (inter) throw std::invalid_argument("comm_executor: an intercommunicator is not supported");
@@ -33,7 +33,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root) {
     return;
   }
   try {
-    core_ = std::make_shared<detail::comm_core>(own, root);
+    core_ = std::make_shared<detail::comm_core>(own, root, thread_level < MPI_THREAD_MULTIPLE);
   } catch (...) {
     MPI_Comm_free(&own);
     throw;

@@ -1,5 +1,6 @@
 #include "mpi_environment.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
@@ -27,12 +28,14 @@ const char* level_name(int level) {
   }
 }
 
-void require_multiple(int level, const char* who) {
-  if (level >= MPI_THREAD_MULTIPLE) return;
-  throw error(std::string("cfutures::mpi::comm_executor needs MPI_THREAD_MULTIPLE, but ") + who +
-              " MPI with " + level_name(level) +
-              " (call MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...), or let the executor "
-              "initialise MPI)");
+// mpi4py warns likewise: below MPI_THREAD_SERIALIZED, the library's MPI calls from its
+// manager thread are outside what the program asked MPI for.
+void warn_if_below_serialized(int level) {
+  if (level >= MPI_THREAD_SERIALIZED) return;
+  std::fprintf(stderr,
+               "cfutures::mpi::comm_executor: MPI was initialised with %s; it should be at "
+               "least MPI_THREAD_SERIALIZED (the executor calls MPI from its own thread)\n",
+               level_name(level));
 }
 
 }  // namespace
@@ -50,7 +53,7 @@ void check_mpi(int code, const char* what) {
   if (code != MPI_SUCCESS) throw error(mpi_error_text(what, code));
 }
 
-void ensure_mpi_ready() {
+int ensure_mpi_ready() {
   static std::mutex init_mutex;  // two executors constructed at once initialise MPI once
   std::lock_guard lock(init_mutex);
   int finalized = 0;
@@ -61,12 +64,13 @@ void ensure_mpi_ready() {
   int level = MPI_THREAD_SINGLE;
   if (initialized) {
     MPI_Query_thread(&level);
-    require_multiple(level, "the program initialised");
-    return;
+    static std::once_flag warned;
+    std::call_once(warned, [&] { warn_if_below_serialized(level); });
+    return level;
   }
   check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &level), "MPI_Init_thread");
   std::atexit(finalize_at_exit);
-  require_multiple(level, "this MPI library provides");
+  return level;
 }
 
 }  // namespace cfutures::detail

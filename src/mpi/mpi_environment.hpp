@@ -1,4 +1,4 @@
-// MPI's state for the executor: initialised with MPI_THREAD_MULTIPLE (by the library if the
+// MPI's state for the executor: initialised (by the library, with MPI_THREAD_MULTIPLE, if the
 // program did not), and MPI error codes turned into exceptions.
 #pragma once
 
@@ -8,10 +8,11 @@
 
 namespace cfutures::detail {
 
-// Initialises MPI (MPI_THREAD_MULTIPLE; finalised at exit) unless the program did; throws
-// cfutures::error if MPI is finalised already or its thread level is below
-// MPI_THREAD_MULTIPLE.
-void ensure_mpi_ready();
+// Initialises MPI (asking for MPI_THREAD_MULTIPLE; finalised at exit) unless the program
+// did; returns the thread level MPI provides. Throws cfutures::error if MPI is finalised
+// already. Warns on stderr, once, when the program initialised MPI below
+// MPI_THREAD_SERIALIZED.
+int ensure_mpi_ready();
 
 // MPI's text for an error code, prefixed with what failed.
 std::string mpi_error_text(const char* what, int code);
