@@ -44,13 +44,14 @@
 //   (or chunk) and per reply, with values over 64 KiB sent after it as messages of their own,
 //   straight from and into their buffers (never through shared memory: ranks may be on other
 //   machines). Functions taking a std::stop_token are rejected at compile time.
-// Waiting: a rank with nothing to do waits in MPI_Mprobe; the root's manager thread probes
-//   for 100 µs after its last activity, then blocks there too, and a submit wakes it with an
-//   empty message to itself. There is no polling with sleeps, but Open MPI's blocking calls
-//   poll: with `--mca mpi_yield_when_idle 1` (the default when mpiexec oversubscribes the
-//   cores) an idle 3-rank job used 0.4 s of CPU in 6.8 s here; without it, each idle rank
-//   keeps a core busy (2 ranks on 2 cores: 2.2 s of CPU in 6.8 s). Pass that option when idle
-//   executors must cost nothing.
+// Waiting: the root's manager thread polls for 100 µs after its last activity; with no call
+//   out it then sleeps on a futex, without MPI (an idle executor costs the root nothing), and
+//   with calls out it blocks in MPI_Mprobe, woken by a submit's empty message to itself. A
+//   rank with nothing to do waits in MPI_Mprobe. There is no polling with sleeps, but Open
+//   MPI's blocking calls poll: with `--mca mpi_yield_when_idle 1` (the default when mpiexec
+//   oversubscribes the cores) a polling rank calls sched_yield between polls, so any other
+//   runnable process gets the CPU first, yet a core that nothing else wants stays busy (an
+//   idle 3-rank job used 6-9 s of CPU in 6.5 s on 2 cores here; a singleton, 0.1 s).
 // Deviations from mpi4py: MPICommExecutor yields None on the other ranks; here the object
 //   exists everywhere and is_root() tells. Python workers unpickle functions by name; here
 //   the binary must be the same on every rank.
@@ -58,7 +59,8 @@
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for the
 //   running calls and for every rank to be told to stop.
 // Throws: std::invalid_argument for an intercommunicator or a root outside the communicator;
-//   cfutures::error when MPI is finalised already or a call to MPI fails in the constructor; shutdown_error / broken_executor from submit and map as other executors.
+//   cfutures::error when MPI is finalised already or a call to MPI fails in the constructor;
+//   shutdown_error / broken_executor from submit and map as other executors.
 #pragma once
 
 #include <mpi.h>

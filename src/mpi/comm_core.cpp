@@ -45,10 +45,8 @@ std::size_t comm_core::max_workers() const noexcept { return ranks_.empty() ? 1 
 // one wake the manager then owes itself.
 void comm_core::post() noexcept {
   posted_.fetch_add(1);
-  if (serialized_) {
-    posted_.notify_one();
-    return;
-  }
+  posted_.notify_one();
+  if (serialized_) return;
   if (sleeping_.load() && sleeping_.exchange(false)) {
     MPI_Send(nullptr, 0, MPI_BYTE, root_, mpi_messages::tag_wake, comm_);
   }
@@ -167,11 +165,23 @@ bool comm_core::calls_out() const {
   return std::any_of(ranks_.begin(), ranks_.end(), [](const worker_rank& w) { return w.job; });
 }
 
-// Waits for a message (returns true, with it matched) or a post (returns false). Probes
-// without blocking for spin_window, then blocks in MPI_Mprobe until a reply or a wake.
+// Waits for a message (returns true, with it matched) or a post (returns false). With no
+// call out, only a post can come: it polls posted_ for spin_window, then sleeps on it (a
+// futex), never touching MPI. Otherwise it probes without blocking for spin_window, then
+// blocks in MPI_Mprobe until a reply or a wake.
 bool comm_core::wait_for_message(MPI_Message& message, MPI_Status& status) {
-  if (serialized_) return wait_serialized(message, status);
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
+  if (!calls_out()) {  // no reply can come: wait for a post, without MPI
+    while (posted_.load(std::memory_order_relaxed) == seen_posted_) {
+      if (std::chrono::steady_clock::now() >= spin_until) {
+        posted_.wait(seen_posted_);
+        break;
+      }
+      std::this_thread::yield();
+    }
+    return false;
+  }
+  if (serialized_) return wait_serialized(message, status);
   for (;;) {
     int found = 0;
     check_mpi(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &found, &message, &status),
@@ -194,12 +204,8 @@ bool comm_core::ranks_all_busy() const {
   return std::all_of(ranks_.begin(), ranks_.end(), [](const worker_rank& w) { return w.job; });
 }
 
-// wait_for_message below MPI_THREAD_MULTIPLE (comm_core.hpp).
+// wait_for_message below MPI_THREAD_MULTIPLE, with calls out (comm_core.hpp).
 bool comm_core::wait_serialized(MPI_Message& message, MPI_Status& status) {
-  if (!calls_out()) {
-    posted_.wait(seen_posted_);
-    return false;
-  }
   if (ranks_all_busy()) {
     check_mpi(MPI_Mprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &message, &status), "MPI_Mprobe");
     return true;

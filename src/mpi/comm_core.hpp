@@ -7,16 +7,19 @@
 //   submit/map ─ serialize args
 //     (inline, never shared
 //     memory), push remote_job
-//     on queue_; if the manager
-//     blocks in MPI_Mprobe:
-//     wake (empty message to
-//     itself) ───────────────────▶ for each idle rank, while jobs are queued:
+//     on queue_; bump posted_
+//     (futex wake), and if the
+//     manager blocks in
+//     MPI_Mprobe: wake (empty
+//     message to itself) ────────▶ for each idle rank, while jobs are queued:
 //                                    try_start() the job's calls (RUNNING from
 //                                    here; cancelled calls are dropped), then
 //                                    MPI_Send call {id, invoker, fn, args} ────▶ run_calls
 //                                      (+ large args as attachments)
-//                                  MPI_Improbe(ANY_SOURCE) for 100 µs, then
-//                                    MPI_Mprobe (blocks):
+//                                  no call out: polls posted_ for 100 µs,
+//                                    then sleeps on it (futex), MPI untouched;
+//                                  calls out: MPI_Improbe(ANY_SOURCE) for
+//                                    100 µs, then MPI_Mprobe (blocks):
 //                                    wake ─ nothing to receive but the wake
 //                                    reply from rank r ◀─────────────────────── reply
 //                                      r is idle again: its next call leaves,
@@ -39,10 +42,10 @@
 //
 // Below MPI_THREAD_MULTIPLE (the program initialised MPI so; mpi4py serializes likewise) only
 // the manager thread calls MPI on the root while the executor runs, and no wake is ever sent:
-// with no call out, the manager sleeps on posted_ (a futex) without touching MPI; with every
-// rank busy, it blocks in MPI_Mprobe (a post cannot be acted on before a reply anyway); with
-// calls out and a rank idle, it polls MPI_Improbe and posted_ in turn (MPI yields between
-// its polls when the job oversubscribes the cores), so a submit still reaches the idle rank.
+// with no call out it waits as above (posted_, no MPI); with every rank busy, it blocks in
+// MPI_Mprobe (a post cannot be acted on before a reply anyway); with calls out and a rank idle, it
+// polls MPI_Improbe and posted_ in turn (MPI yields between its polls when the job oversubscribes
+// the cores), so a submit still reaches the idle rank.
 //
 // Only the manager thread touches ranks_ and the members after it; queue_ and the flags are
 // guarded by mutex_.
