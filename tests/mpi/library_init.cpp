@@ -1,5 +1,6 @@
 // A program that leaves MPI to the library: comm_executor initialises MPI
-// (MPI_THREAD_MULTIPLE) and finalises it at exit. Run with 3 ranks, 1 rank and without
+// (MPI_THREAD_MULTIPLE) and finalises it at exit. Two executors, one after the other: rooted
+// at rank 0, then at the last rank. Run with 3 ranks, 1 rank and without
 // mpiexec (a singleton). With --mpi-init the program initialises MPI itself with MPI_Init
 // (MPI_THREAD_SINGLE), and the same checks must hold.
 // Exits 0 when every check holds; prints what failed otherwise.
@@ -27,6 +28,11 @@ void check(bool ok, const char* what) {
 }
 
 int square(int x) { return x * x; }
+int world_rank() {
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
 int nap(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
@@ -35,8 +41,10 @@ int reject(int x) { throw std::out_of_range("out of range: " + std::to_string(x)
 
 void run_on_every_rank() {
   for (int round = 0; round < 2; ++round) {  // a second executor after the first
-    cfutures::mpi::comm_executor ex;
-    int size = 0;
+    int size = 1;
+    if (round == 1) MPI_Comm_size(MPI_COMM_WORLD, &size);  // the first one initialised MPI
+    const int root = size - 1;                             // rank 0, then the last rank
+    cfutures::mpi::comm_executor ex(MPI_COMM_WORLD, root);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (!ex.is_root()) {
       check(ex.max_workers() == 0, "max_workers() is 0 off the root");
@@ -52,6 +60,8 @@ void run_on_every_rank() {
     check(ex.max_workers() == (size > 1 ? static_cast<std::size_t>(size - 1) : 1u),
           "max_workers() is the number of other ranks");
     check(ex.submit(square, 12).result() == 144, "submit/result");
+    const int ran_on = ex.submit(world_rank).result();
+    check(size == 1 ? ran_on == root : ran_on != root, "calls run on the other ranks");
     bool threw = false;
     try {
       (void)ex.submit(reject, 3).result();
