@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cfutures/cfutures.hpp>
 #include <map>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
+
+#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"

@@ -2,13 +2,14 @@
 // exceptions, timeout, buffersize), argument validation, and stale references.
 #include <gtest/gtest.h>
 
-#include <cfutures/cfutures.hpp>
 #include <ranges>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"
@@ -411,8 +412,8 @@ TYPED_TEST(ExecutorTest, MapKeepsNoReferenceToYieldedResults) {
       // (eventually: a worker may drop its own reference to a state a moment late)
       const int bound = 1 + 1 + (9 - i);
       EXPECT_TRUE(eventually([&] { return tracked::live() - live0 <= bound; }, 5s))
-          << "at result " << i << ": " << tracked::live() - live0
-          << " alive, expected <= " << bound;
+          << "at result " << i << ": " << tracked::live() - live0 << " alive, expected <= "
+          << bound;
     }
     EXPECT_FALSE(s.next().has_value());
   }

@@ -25,11 +25,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cfutures/cfutures.hpp>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <cfutures/cfutures.hpp>
 
 #include "tasks.hpp"
 #include "test_support.hpp"
@@ -109,8 +110,9 @@ class executor_test_base : public ::testing::Test {
                                                        std::string_view tag = "blocker_") {
     std::vector<cfutures::future<int>> blockers;
     for (std::size_t i = 0; i < worker_count; ++i) {
-      blockers.push_back(executor->submit(
-          tasks::signal_and_wait, scratch.path(std::string(tag) + std::to_string(i)), g.path()));
+      blockers.push_back(executor->submit(tasks::signal_and_wait,
+                                          scratch.path(std::string(tag) + std::to_string(i)),
+                                          g.path()));
     }
     EXPECT_TRUE(scratch.wait_for_count(tag, worker_count))
         << "the " << worker_count << " workers did not all start a call";
