@@ -7,6 +7,7 @@ to each peer (>1 means cfutures is better, whether the unit is a rate or a time)
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,16 @@ def workloads(build):
             "cpython": [python, os.path.join(HERE, "thread_pool", "python_thread_pool.py")],
         },
     }
+    # The MPI workload: built only with the MPI component, run as jobs of 3 ranks (the root
+    # and 2 workers), next to mpi4py.futures (Debian's python3-mpi4py).
+    mpi_bench = os.path.join(build, "bench", "bench_mpi")
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec and os.path.exists(mpi_bench):
+        job = [mpiexec, "--allow-run-as-root", "--oversubscribe", "-n", "3"]
+        result["mpi"] = {
+            "cfutures": job + [mpi_bench],
+            "mpi4py": job + [python, os.path.join(HERE, "mpi", "mpi4py_futures.py")],
+        }
     # Peers built only when their library was found (Boost, oneTBB) are skipped if absent.
     return {
         workload: {impl: cmd for impl, cmd in impls.items()

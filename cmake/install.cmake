@@ -1,4 +1,5 @@
-# Install rules and the exported config package: find_package(cfutures CONFIG REQUIRED).
+# Install rules and the exported config package:
+# find_package(cfutures CONFIG REQUIRED [COMPONENTS mpi]).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -11,6 +12,19 @@ install(DIRECTORY include/cfutures DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT cfuturesTargets
   NAMESPACE cfutures::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures)
+
+# The MPI component has an export set of its own, loaded by the config package only when a
+# consumer asks for COMPONENTS mpi.
+if(CFUTURES_WITH_MPI)
+  install(TARGETS cfutures_mpi EXPORT cfuturesMpiTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT cfuturesMpiTargets
+    NAMESPACE cfutures::
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures)
+endif()
 
 configure_package_config_file(cmake/cfuturesConfig.cmake.in
   ${PROJECT_BINARY_DIR}/cfuturesConfig.cmake

@@ -9,9 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "chunks.hpp"
 #include "demo.hpp"
 
 namespace {
+
+using tutorial::chunked;
+using tutorial::flattened;
 
 struct record {
   int id;
@@ -32,23 +36,6 @@ struct category_stats {
 using aggregation = std::map<char, category_stats>;
 
 demo::gauge cleaning, enriching, aggregating;  // how many chunks each stage runs at once
-
-template <class T>
-std::vector<std::vector<T>> chunked(const std::vector<T>& items, std::size_t chunk_size) {
-  std::vector<std::vector<T>> chunks;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i % chunk_size == 0) chunks.emplace_back();
-    chunks.back().push_back(items[i]);
-  }
-  return chunks;
-}
-
-template <class T>
-std::vector<T> flattened(const std::vector<std::vector<T>>& chunks) {
-  std::vector<T> items;
-  for (const auto& chunk : chunks) items.insert(items.end(), chunk.begin(), chunk.end());
-  return items;
-}
 
 // Stage 1: clean and validate.
 std::vector<record> clean_data(const std::vector<record>& data_chunk) {

@@ -60,14 +60,6 @@ std::exception_ptr broken(const std::string& message) {
   return std::make_exception_ptr(broken_process_pool(message));
 }
 
-void fail_job(remote_job& job, const std::exception_ptr& error) noexcept {
-  for (auto& item : job.items) item.state->try_set_exception(error);
-}
-
-void cancel_job(remote_job& job) noexcept {
-  for (auto& item : job.items) item.state->cancel();
-}
-
 }  // namespace
 
 process_pool_core::process_pool_core(process_pool_options options)

@@ -228,6 +228,18 @@ void forget_inherited_blocks() noexcept {
   current_pool() = new block_pool;  // the inherited one (and its mutex) is left alone
 }
 
+namespace {
+thread_local bool stay_inline = false;
+}  // namespace
+
+bool payloads_stay_inline() noexcept { return stay_inline; }
+
+inline_payloads_scope::inline_payloads_scope() noexcept : previous_(stay_inline) {
+  stay_inline = true;
+}
+
+inline_payloads_scope::~inline_payloads_scope() { stay_inline = previous_; }
+
 void payload::append_shared(const char* p, std::size_t n) {
   if (!shared()) {
     const std::size_t need = small_.size() + n;

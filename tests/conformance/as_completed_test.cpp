@@ -362,6 +362,7 @@ TYPED_TEST(AsCompletedTest, CancellingAQueuedCallWakesAsCompleted) {
 }
 
 TYPED_TEST(AsCompletedTest, YieldsEachCallAsItFinishes) {
+  if (this->worker_count < 3) GTEST_SKIP() << "needs the 3 calls to run at once";
   std::vector<future<int>> fs;
   for (int ms : {600, 0, 300}) fs.push_back(this->executor->submit(tasks::sleep_ms, ms));
   std::vector<int> order;

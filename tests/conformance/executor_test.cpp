@@ -345,6 +345,9 @@ TYPED_TEST(ExecutorTest, MapBuffersizeRefillsAsResultsAreConsumed) {
 // --- argument validation, shutdown --------------------------------------------------------
 
 TYPED_TEST(ExecutorTest, MaxWorkersZeroThrowsInvalidArgument) {
+  if constexpr (requires { TypeParam::worker_count; }) {
+    GTEST_SKIP() << "the executor's size is fixed elsewhere (an MPI communicator)";
+  }
   EXPECT_THROW((void)TypeParam::make(0), std::invalid_argument);
 }
 

@@ -34,6 +34,9 @@
 
 #include "tasks.hpp"
 #include "test_support.hpp"
+#ifdef CONFORMANCE_EXECUTORS_HEADER
+#include CONFORMANCE_EXECUTORS_HEADER
+#endif
 
 namespace conformance {
 
@@ -61,9 +64,24 @@ struct process_pool_traits {
 using process_pool_fork_traits = process_pool_traits<cfutures::start_method::fork>;
 using process_pool_spawn_traits = process_pool_traits<cfutures::start_method::spawn>;
 
-// The executors every typed suite runs against.
+// The executors every typed suite runs against. Another test binary may compile the typed
+// suites against executors of its own (tests/mpi): it defines CONFORMANCE_EXECUTORS_HEADER,
+// a header that declares conformance::executor_types instead.
+#ifndef CONFORMANCE_EXECUTORS_HEADER
 using executor_types =
     ::testing::Types<thread_pool_traits, process_pool_fork_traits, process_pool_spawn_traits>;
+#endif
+
+// An executor whose size is fixed elsewhere (an MPI communicator's) declares its traits'
+// worker_count; the others get 5 workers, CPython's default in these tests.
+template <class Traits>
+constexpr std::size_t worker_count_of() {
+  if constexpr (requires { Traits::worker_count; }) {
+    return Traits::worker_count;
+  } else {
+    return 5;
+  }
+}
 
 struct executor_names {
   template <class Traits>
@@ -79,7 +97,7 @@ class executor_test_base : public ::testing::Test {
  protected:
   using traits = Traits;
   using executor_type = typename Traits::executor_type;
-  static constexpr std::size_t worker_count = 5;
+  static constexpr std::size_t worker_count = worker_count_of<Traits>();
 
   void TearDown() override {
     if (executor) executor->shutdown({.wait = true});

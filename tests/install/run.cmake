@@ -1,6 +1,7 @@
 # Installs the build tree into a fresh prefix, then configures, builds and runs the consumer
 # project against it. Run by CTest: cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=...
-#   -DCXX_FLAGS=... -DLINKER_FLAGS=... -DBUILD_TYPE=... -P run.cmake
+#   -DCXX_FLAGS=... -DLINKER_FLAGS=... -DBUILD_TYPE=... [-DWITH_MPI=ON] -P run.cmake
+# With WITH_MPI, the consumer also finds COMPONENTS mpi and runs its MPI program.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
@@ -16,6 +17,10 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix}
     -DCMAKE_BUILD_TYPE=${BUILD_TYPE}
     "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
-    "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}")
+    "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"
+    -DCONSUMER_WITH_MPI=${WITH_MPI})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+if(WITH_MPI)
+  run(${WORK_DIR}/build/consumer_mpi)
+endif()

@@ -1,7 +1,8 @@
 // Internal: the bytes of an encoded value (a call's arguments, a result), kept so that a
 // large one crosses to another process without being copied again.
 //
-// A payload holds its bytes in a std::string while they are at most inline_limit; past that
+// A payload holds its bytes in a std::string while they are at most inline_limit (or at any
+// size inside an inline_payloads_scope); past that
 // it moves them into a shared_block — a memfd mapped read-write — and encoding continues
 // there. Sending a shared payload sends the memfd itself (SCM_RIGHTS): the receiver maps the
 // same pages and decodes from them, so a large value is copied once into shared memory by
@@ -50,6 +51,21 @@ void release_block_pool() noexcept;
 // blocks the parent still owns.
 void forget_inherited_blocks() noexcept;
 
+// Whether payloads encoded in this thread stay in memory at any size (inside an
+// inline_payloads_scope): for transports that cannot carry a memfd, such as MPI.
+bool payloads_stay_inline() noexcept;
+
+class inline_payloads_scope {
+ public:
+  inline_payloads_scope() noexcept;
+  ~inline_payloads_scope();
+  inline_payloads_scope(const inline_payloads_scope&) = delete;
+  inline_payloads_scope& operator=(const inline_payloads_scope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class payload {
  public:
   static constexpr std::size_t inline_limit = 64 << 10;
@@ -79,7 +95,7 @@ class payload {
     return shared() ? std::string_view(block_.data, used_) : std::string_view(small_);
   }
   void append(const char* p, std::size_t n) {
-    if (!shared() && small_.size() + n <= inline_limit) {
+    if (!shared() && (small_.size() + n <= inline_limit || payloads_stay_inline())) {
       small_.append(p, n);
     } else {
       append_shared(p, n);

@@ -1,0 +1,82 @@
+// MPI workloads, cfutures side: run as `mpiexec -n 3 bench_mpi` (the root and 2 worker
+// ranks). Rank 0 prints one "metric value unit" line per workload; mpi4py_futures.py prints
+// the same lines for mpi4py.futures.MPICommExecutor.
+//   round_trip_us      median submit → result of a trivial call, one at a time
+//   trivial_chunk1     trivial calls per second, 20 000 submitted then collected
+//   map_chunk100       items per second through map(chunksize=100) over 100 000 items
+//   echo_16mib         MB/s of a 16 MiB string sent to a rank and back (argument size / time)
+//                      over 10 rounds, after one echo of the same size
+#include <mpi.h>
+
+#include <algorithm>
+#include <cfutures/cfutures.hpp>
+#include <cfutures/mpi.hpp>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+int identity(int x) { return x; }
+std::string echo(std::string s) { return s; }
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+double round_trip_us(cfutures::mpi::comm_executor& ex) {
+  for (int i = 0; i < 200; ++i) ex.submit(identity, i).result();
+  std::vector<double> samples;
+  for (int i = 0; i < 2000; ++i) {
+    const auto start = clock_type::now();
+    ex.submit(identity, i).result();
+    samples.push_back(seconds_since(start) * 1e6);
+  }
+  std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
+  return samples[samples.size() / 2];
+}
+
+double trivial_chunk1(cfutures::mpi::comm_executor& ex) {
+  constexpr int n = 20000;
+  const auto start = clock_type::now();
+  std::vector<cfutures::future<int>> fs;
+  fs.reserve(n);
+  for (int i = 0; i < n; ++i) fs.push_back(ex.submit(identity, i));
+  for (auto& f : fs) f.result();
+  return n / seconds_since(start);
+}
+
+double map_chunk100(cfutures::mpi::comm_executor& ex) {
+  std::vector<int> items(100000);
+  for (int i = 0; i < static_cast<int>(items.size()); ++i) items[i] = i;
+  const auto start = clock_type::now();
+  long sum = 0;
+  for (int v : ex.map(identity, items, cfutures::map_options{.chunksize = 100})) sum += v;
+  const double t = seconds_since(start);
+  return sum > 0 ? static_cast<double>(items.size()) / t : 0;
+}
+
+double echo_16mib(cfutures::mpi::comm_executor& ex) {
+  const std::string big(16 << 20, 'x');
+  ex.submit(echo, big).result();
+  const auto start = clock_type::now();
+  constexpr int rounds = 10;
+  for (int i = 0; i < rounds; ++i) {
+    if (ex.submit(echo, big).result().size() != big.size()) return 0;
+  }
+  return rounds * static_cast<double>(big.size()) / 1e6 / seconds_since(start);
+}
+
+}  // namespace
+
+int main() {
+  cfutures::mpi::comm_executor ex;  // the other ranks serve here until the root is done
+  if (!ex.is_root()) return 0;
+  std::printf("round_trip_us %.2f us\n", round_trip_us(ex));
+  std::printf("trivial_chunk1 %.0f tasks/s\n", trivial_chunk1(ex));
+  std::printf("map_chunk100 %.0f items/s\n", map_chunk100(ex));
+  std::printf("echo_16mib %.0f MB/s\n", echo_16mib(ex));
+}

@@ -1,0 +1,62 @@
+"""MPI workloads, mpi4py side: the same lines as cfutures_mpi.cpp, for
+mpi4py.futures.MPICommExecutor. Run as `mpiexec -n 3 python3 mpi4py_futures.py`."""
+import statistics
+import time
+
+from mpi4py import MPI
+from mpi4py.futures import MPICommExecutor
+
+
+def identity(x):
+    return x
+
+
+def echo(s):
+    return s
+
+
+def round_trip_us(ex):
+    for i in range(200):
+        ex.submit(identity, i).result()
+    samples = []
+    for i in range(2000):
+        start = time.perf_counter()
+        ex.submit(identity, i).result()
+        samples.append((time.perf_counter() - start) * 1e6)
+    return statistics.median(samples)
+
+
+def trivial_chunk1(ex):
+    n = 20000
+    start = time.perf_counter()
+    fs = [ex.submit(identity, i) for i in range(n)]
+    for f in fs:
+        f.result()
+    return n / (time.perf_counter() - start)
+
+
+def map_chunk100(ex):
+    items = list(range(100000))
+    start = time.perf_counter()
+    total = sum(ex.map(identity, items, chunksize=100))
+    t = time.perf_counter() - start
+    return len(items) / t if total > 0 else 0
+
+
+def echo_16mib(ex):
+    big = "x" * (16 << 20)
+    ex.submit(echo, big).result()
+    rounds = 10
+    start = time.perf_counter()
+    for _ in range(rounds):
+        assert len(ex.submit(echo, big).result()) == len(big)
+    return rounds * len(big) / 1e6 / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    with MPICommExecutor(MPI.COMM_WORLD, root=0) as ex:
+        if ex is not None:
+            print(f"round_trip_us {round_trip_us(ex):.2f} us")
+            print(f"trivial_chunk1 {trivial_chunk1(ex):.0f} tasks/s")
+            print(f"map_chunk100 {map_chunk100(ex):.0f} items/s")
+            print(f"echo_16mib {echo_16mib(ex):.0f} MB/s", flush=True)

@@ -1,0 +1,156 @@
+// cfutures/mpi.hpp — an executor over the ranks of an MPI communicator (mpi4py's
+// MPICommExecutor). Target cfutures::mpi (Open MPI, found by CMake's FindMPI).
+//
+// What: every rank of an `mpiexec -n N` job runs the same program and constructs
+//   cfutures::mpi::comm_executor ex;                  // MPI_COMM_WORLD, root 0
+//   cfutures::mpi::comm_executor ex(comm, root);
+//   if (ex.is_root()) { auto f = ex.submit(count_primes, 0, 1'000'000); ... }
+// On the root it is an executor like process_pool_executor (submit, map, shutdown, the
+// destructor; futures work with wait/as_completed): calls run on the other ranks. On every
+// other rank the constructor serves calls until the root shuts the executor down, then
+// returns; is_root() is then false and the object does nothing more (submit and map throw
+// cfutures::error). Every rank must construct its comm_executors in the same order, as for
+// any collective MPI call (the constructor duplicates `comm`: MPI_Comm_dup, so the
+// executor's messages never mix with the program's own).
+// What can be sent: as for process_pool_executor — `f` is a plain function or a lambda
+// without captures, its arguments and result are serializable (<cfutures/serialization.hpp>)
+// and default-constructible; anything else is a compile-time error naming the type. Every
+// rank runs the same binary (calls travel as code offsets, checked on arrival).
+// Semantics: as process_pool_executor:
+//   - One call (or one map() chunk) per worker rank at a time, given to an idle rank only; a
+//     call is running() once it is sent to a rank, and cancel() succeeds until then.
+//   - An exception thrown by a call comes back as the same type when its exact dynamic type
+//     is one of <stdexcept>'s, std::bad_alloc or cfutures' errors; any other as remote_error.
+//   - map(f, ranges..., {.chunksize = n}) sends n calls as one message (one future per chunk).
+//   - A communicator of one rank runs the calls on the root itself, one at a time, in the
+//     executor's manager thread (through the same serialization: results and exceptions are
+//     as with other ranks), like mpi4py's fallback.
+//   - Done-callbacks run in the root's manager thread: keep them short.
+// MPI environment: if MPI is not initialised, the first constructor calls
+//   MPI_Init_thread(MPI_THREAD_MULTIPLE) and MPI is finalised at exit (std::atexit). If the
+//   program initialised MPI itself, it finalises MPI itself, after every comm_executor is
+//   destroyed. With MPI_THREAD_MULTIPLE the program may use MPI freely meanwhile. Below it
+//   (plain MPI_Init gives MPI_THREAD_SINGLE), the executor serializes, as mpi4py does: on the
+//   root only its manager thread calls MPI while the executor runs, so the program must not
+//   call MPI on the root meanwhile, and the manager polls MPI without blocking while calls
+//   are out and a rank is idle; below MPI_THREAD_SERIALIZED a warning is printed once.
+// Lost ranks: the executor's communicator returns errors (MPI_ERRORS_RETURN) instead of
+//   aborting. Where MPI reports an error to the root (a failed send or receive), the executor
+//   breaks: the futures of running and queued calls fail with broken_executor, and later
+//   submits throw it. But Open MPI 4.1 (without its ULFM extension) ends the whole job when a
+//   rank dies: mpiexec then kills every rank, the root included, so a lost rank never leaves
+//   the root hanging, and its futures are not failed either — the job is gone.
+// Transport: MPI point-to-point on the executor's own communicator: one message per call
+//   (or chunk) and per reply, with values over 64 KiB sent after it as messages of their own,
+//   straight from and into their buffers (never through shared memory: ranks may be on other
+//   machines). Functions taking a std::stop_token are rejected at compile time.
+// Waiting: the root's manager thread polls for 100 µs after its last activity; with no call
+//   out it then sleeps on a futex, without MPI (an idle executor costs the root nothing), and
+//   with calls out it blocks in MPI_Mprobe, woken by a submit's empty message to itself. A
+//   rank with nothing to do waits in MPI_Mprobe. There is no polling with sleeps, but Open
+//   MPI's blocking calls poll: with `--mca mpi_yield_when_idle 1` (the default when mpiexec
+//   oversubscribes the cores) a polling rank calls sched_yield between polls, so any other
+//   runnable process gets the CPU first, yet a core that nothing else wants stays busy (an
+//   idle 3-rank job used 6-9 s of CPU in 6.5 s on 2 cores here; a singleton, 0.1 s).
+// Deviations from mpi4py: MPICommExecutor yields None on the other ranks; here the object
+//   exists everywhere and is_root() tells. Python workers unpickle functions by name; here
+//   the binary must be the same on every rank.
+// Thread safety: every member may be called from any thread of the root concurrently.
+// Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for the
+//   running calls and for every rank to be told to stop.
+// Throws: std::invalid_argument for an intercommunicator or a root outside the communicator;
+//   cfutures::error when MPI is finalised already or a call to MPI fails in the constructor;
+//   shutdown_error / broken_executor from submit and map as other executors.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <memory>
+#include <shared_mutex>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "cfutures/detail/ref_ptr.hpp"
+#include "cfutures/detail/remote_call.hpp"
+#include "cfutures/detail/remote_executor.hpp"
+#include "cfutures/executor.hpp"
+#include "cfutures/future.hpp"
+#include "cfutures/serialization.hpp"
+
+namespace cfutures {
+namespace detail {
+class comm_core;
+}  // namespace detail
+
+namespace mpi {
+
+class comm_executor {
+ public:
+  static constexpr bool batches_map_calls = true;  // map's chunksize is honoured
+
+  explicit comm_executor(MPI_Comm comm = MPI_COMM_WORLD, int root = 0);
+  ~comm_executor();
+  comm_executor(const comm_executor&) = delete;
+  comm_executor& operator=(const comm_executor&) = delete;
+
+  bool is_root() const noexcept { return core_ != nullptr; }
+  // The ranks that run calls: the communicator's size minus the root, or 1 for a
+  // communicator of one rank (the root runs them). 0 on the other ranks.
+  std::size_t max_workers() const noexcept;
+
+  template <class F, class... Args>
+  auto submit(F&& f, Args&&... args) {
+    static_assert(detail::check_remote_call<F, Args...>());
+    using fn = std::decay_t<F>;
+    using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
+    require_root();
+    std::shared_lock no_fork(detail::fork_barrier());  // a process pool may fork meanwhile
+    detail::inline_payloads_scope no_shared_memory;    // bytes must cross to other machines
+    detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
+    auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
+    enqueue(make_job(call, &detail::complete_from_reply<R>, state));
+    return detail::future_access::make<R>(std::move(state));
+  }
+
+  // One remote call running f over every argument tuple of `calls` in order (one chunk of
+  // map): a single future for their values, ending at the first exception.
+  template <class F, class... Args>
+  auto submit_chunk(F f, std::vector<std::tuple<Args...>> calls) {
+    static_assert(detail::check_remote_call<F, Args...>());
+    using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+    using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+    using chunk = detail::chunk_values<V>;
+    require_root();
+    std::shared_lock no_fork(detail::fork_barrier());
+    detail::inline_payloads_scope no_shared_memory;
+    detail::encoded_call call = detail::encode_chunk(f, calls);
+    auto state =
+        detail::ref_ptr<detail::shared_state<chunk>>::adopt(new detail::shared_state<chunk>());
+    enqueue(make_job(call, &detail::complete_chunk<R>, state));
+    return detail::future_access::make<chunk>(std::move(state));
+  }
+
+  template <class F, class... Args>
+  auto map(F&& f, Args&&... args) {
+    require_root();
+    return detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  void shutdown(shutdown_options options = {}) noexcept;
+
+ private:
+  using completion = void (*)(detail::state_base&, bool, std::string_view) noexcept;
+  static detail::remote_job make_job(detail::encoded_call& call, completion complete,
+                                     detail::ref_ptr<detail::state_base> state);
+  void require_root() const;
+  void enqueue(detail::remote_job job);
+
+  std::shared_ptr<detail::comm_core> core_;  // the root's; null on the other ranks
+};
+
+}  // namespace mpi
+}  // namespace cfutures

@@ -1,0 +1,102 @@
+#include "messages.hpp"
+
+#include <cstring>
+#include <limits>
+
+#include "mpi_environment.hpp"
+
+namespace cfutures::detail::mpi_messages {
+
+outgoing_frame::outgoing_frame(bool attach_large)
+    : bytes_(wire::header_size, '\0'), attach_large_(attach_large) {}
+
+void outgoing_frame::put_item(std::string_view item) {
+  wire::writer out(bytes_);
+  if (!attach_large_ || item.size() <= attach_above) {
+    out.bytes(item);
+    return;
+  }
+  if (item.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw protocol_error("value too large for one MPI message");
+  }
+  out.u32(wire::attached_item);
+  out.u64(item.size());
+  attachments_.push_back(item);
+}
+
+void outgoing_frame::seal(wire::kind kind) {
+  const auto header = wire::encode_header(kind, bytes_.size() - wire::header_size);
+  std::memcpy(bytes_.data(), header.data(), header.size());
+}
+
+std::string_view outgoing_frame::payload() const noexcept {
+  return std::string_view(bytes_).substr(wire::header_size);
+}
+
+void outgoing_frame::send(int rank, MPI_Comm comm) const {
+  if (bytes_.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw protocol_error("message too large for MPI");
+  }
+  check_mpi(
+      MPI_Send(bytes_.data(), static_cast<int>(bytes_.size()), MPI_BYTE, rank, tag_frame, comm),
+      "MPI_Send");
+  for (const std::string_view a : attachments_) {
+    check_mpi(MPI_Send(a.data(), static_cast<int>(a.size()), MPI_BYTE, rank, tag_attachment, comm),
+              "MPI_Send");
+  }
+}
+
+wire::kind open_frame(std::string_view message, std::string_view& payload) {
+  if (message.size() < wire::header_size) throw protocol_error("bad message: no frame header");
+  const wire::header h = wire::decode_header(message.data());
+  if (h.length != message.size() - wire::header_size) {
+    throw protocol_error("bad message: frame length differs from the message's");
+  }
+  payload = message.substr(wire::header_size);
+  return h.kind;
+}
+
+void incoming_attachments::expect_from(MPI_Comm comm, int source) noexcept {
+  comm_ = comm;
+  source_ = source;
+  next_ = 0;
+}
+
+std::string_view incoming_attachments::next_attachment(std::uint64_t length) {
+  if (comm_ == MPI_COMM_NULL) throw protocol_error("bad message: an attachment in a local frame");
+  if (length > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+    throw protocol_error("bad message: attachment too large for MPI");
+  }
+  if (next_ == buffers_.size()) buffers_.emplace_back();
+  char* data = buffers_[next_++].reserve(static_cast<std::size_t>(length));
+  MPI_Status status;
+  check_mpi(
+      MPI_Recv(data, static_cast<int>(length), MPI_BYTE, source_, tag_attachment, comm_, &status),
+      "MPI_Recv");
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  if (static_cast<std::uint64_t>(count) != length) {
+    throw protocol_error("bad message: attachment length differs from its frame's");
+  }
+  return {data, static_cast<std::size_t>(length)};
+}
+
+char* receive_buffer::reserve(std::size_t size) {
+  if (size > capacity_) {
+    data_ = std::make_unique_for_overwrite<char[]>(size);
+    capacity_ = size;
+  }
+  return data_.get();
+}
+
+std::string_view receive_matched(MPI_Message& message, const MPI_Status& status,
+                                 receive_buffer& buffer) {
+  int count = 0;
+  MPI_Status copy = status;
+  check_mpi(MPI_Get_count(&copy, MPI_BYTE, &count), "MPI_Get_count");
+  char* data = buffer.reserve(static_cast<std::size_t>(count));
+  check_mpi(MPI_Mrecv(data, count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  return {data, static_cast<std::size_t>(count)};
+}
+
+}  // namespace cfutures::detail::mpi_messages

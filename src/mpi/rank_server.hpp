@@ -1,0 +1,42 @@
+// The other ranks' side of the MPI executor: serve calls from the root until it says exit.
+//
+//   root (manager thread)                       rank r (inside comm_executor's constructor)
+//   ─────────────────────                       ───────────────────────────────────────────
+//                                               MPI_Mprobe(root, tag_frame)   (waits)
+//   call {id, invoker, fn, n × args} ─────────▶ run_calls (../remote/worker.hpp), in order
+//     [+ large args as attachments]
+//                                    ◀───────── reply {id, n × (ok, result | exception)}
+//                                                 [+ large results as attachments]
+//                                               ... (one call message at a time)
+//   exit ─────────────────────────────────────▶ returns: the constructor ends
+#pragma once
+
+#include <mpi.h>
+
+#include <string_view>
+#include <vector>
+
+#include "../remote/worker.hpp"
+#include "messages.hpp"
+
+namespace cfutures::detail {
+
+// The reply to a call frame: the frame, and the results it sends (its large items are
+// attachments that point into them).
+struct call_answer {
+  std::vector<call_outcome> outcomes;
+  mpi_messages::outgoing_frame reply;
+};
+
+// Runs the calls of a call frame's payload (its attachments from `attachments`) and builds
+// the reply into `answer`. Used by the serving ranks and, on a communicator of one rank, by
+// the root itself (then with attach_large false: the reply is read in place).
+void answer_call(std::string_view call_payload, wire::attachment_source& attachments,
+                 bool attach_large, call_answer& answer);
+
+// Serves calls from `root` on `comm` until an exit frame arrives. A malformed message or a
+// failing MPI call ends the job (MPI_Abort): the root would otherwise wait for a reply
+// forever.
+void serve_rank(MPI_Comm comm, int root) noexcept;
+
+}  // namespace cfutures::detail
