@@ -31,6 +31,9 @@ constexpr int forgot_serve_exit_code = 86;
 // After its last activity the manager polls without sleeping this long (see
 // process_pool_core.hpp).
 constexpr std::chrono::microseconds spin_window(100);
+// How long a thread waiting for a future of the pool receives replies itself before it
+// sleeps (and leaves that to the manager).
+constexpr std::chrono::microseconds help_window(100);
 // A batch given to an idle worker at once: at most this many jobs, and it stops growing
 // once its arguments pass this size (so a write to an idle worker never blocks for long).
 constexpr std::size_t max_batch_jobs = 64;
@@ -68,6 +71,9 @@ void cancel_job(remote_job& job) noexcept {
   for (auto& item : job.items) item.state->cancel();
 }
 
+// The core whose driver_ this thread holds, if any (see "Who drives").
+thread_local const process_pool_core* driven_by_this_thread = nullptr;
+
 }  // namespace
 
 process_pool_core::process_pool_core(process_pool_options options)
@@ -87,7 +93,10 @@ process_pool_core::process_pool_core(process_pool_options options)
   if (wake_fd_ < 0) throw error(std::string("eventfd: ") + std::strerror(errno));
 }
 
-process_pool_core::~process_pool_core() { close_if_open(wake_fd_); }
+process_pool_core::~process_pool_core() {
+  unregister_shared_wait_helper(this);
+  close_if_open(wake_fd_);
+}
 
 void process_pool_core::wake() noexcept {
   const std::uint64_t one = 1;
@@ -95,7 +104,7 @@ void process_pool_core::wake() noexcept {
 }
 
 void process_pool_core::enqueue(std::vector<remote_job> jobs) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (broken_) {
     throw broken_process_pool(
         "A child process terminated abruptly, the process pool is not "
@@ -103,13 +112,84 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
         *broken_ + ")");
   }
   if (shutdown_) throw shutdown_error();
-  for (auto& job : jobs) queue_.push_back(std::move(job));
+  for (auto& job : jobs) {
+    for (auto& item : job.items) item.state->origin = this;
+    queue_.push_back(std::move(job));
+  }
   if (!manager_.joinable()) {
+    register_shared_wait_helper(this, weak_from_this());
     manager_ = std::thread([self = shared_from_this()] { self->manage(); });
+  }
+  lock.unlock();
+  // An idle worker takes the calls at once from this thread when nobody else drives; what
+  // is left (no worker idle, none started yet, or driver_ busy) goes through the manager.
+  if (try_drive()) {
+    try {
+      dispatch();
+    } catch (const std::exception& e) {
+      break_pool(std::string("the process pool's dispatch failed: ") + e.what());
+    }
+    stop_driving();
+    std::lock_guard check(mutex_);
+    if (queue_.empty()) return;
   }
   // Pairs with wait_for_events(): post first, then look whether the manager sleeps.
   posted_.fetch_add(1);
   if (sleeping_.load()) wake();
+}
+
+bool process_pool_core::driving() const noexcept { return driven_by_this_thread == this; }
+
+bool process_pool_core::try_drive() noexcept {
+  if (driving() || !driver_.try_lock()) return false;
+  driven_by_this_thread = this;
+  return true;
+}
+
+void process_pool_core::drive() noexcept {
+  driver_.lock();
+  driven_by_this_thread = this;
+}
+
+void process_pool_core::stop_driving() noexcept {
+  driven_by_this_thread = nullptr;
+  driver_.unlock();
+}
+
+// Reads what the busy workers have sent, then hands queued calls to the workers that became
+// idle. With driver_ held.
+void process_pool_core::receive_replies() {
+  for (auto& w : workers_) {
+    if (w.link.fd() >= 0 && !w.jobs.empty()) handle_input(w);
+  }
+  dispatch();
+}
+
+bool process_pool_core::help_briefly(help_target& target, const deadline& until) noexcept {
+  if (driving()) return target.ready();  // a done-callback of this pool: the driver is us
+  // relaxed (both): it only tells the manager not to spin; a miss costs a spin, no more.
+  helpers_.fetch_add(1, std::memory_order_relaxed);
+  auto give_up = clock::now() + help_window;
+  if (until.time_point()) give_up = std::min(give_up, *until.time_point());
+  for (unsigned i = 0; !target.ready(); ++i) {
+    if (try_drive()) {
+      try {
+        receive_replies();
+      } catch (const std::exception& e) {
+        try {
+          break_pool(std::string("the process pool's receiver failed: ") + e.what());
+        } catch (...) {
+          // Out of memory while failing the pool: the manager will find the workers gone.
+        }
+      }
+      stop_driving();
+      if (target.ready()) break;
+    }
+    if ((i & 7) == 7 && clock::now() >= give_up) break;
+    sched_yield();
+  }
+  helpers_.fetch_sub(1, std::memory_order_relaxed);
+  return target.ready();
 }
 
 void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
@@ -133,14 +213,18 @@ void process_pool_core::close(bool wait, bool cancel_futures, int signal) noexce
   }
   wake();
   for (auto& job : dropped) cancel_job(job);
-  if (!wait || manager_id == std::this_thread::get_id()) return;
+  // From a done-callback (in the manager or in a driving thread), the manager needs driver_
+  // back to finish: it is not waited for.
+  if (!wait || manager_id == std::this_thread::get_id() || driving()) return;
   std::lock_guard lock(join_mutex_);
   if (manager_.joinable()) manager_.join();
 }
 
 void process_pool_core::detach_if_manager() noexcept {
   std::lock_guard lock(join_mutex_);
-  if (manager_.joinable() && manager_.get_id() == std::this_thread::get_id()) manager_.detach();
+  if (manager_.joinable() && (manager_.get_id() == std::this_thread::get_id() || driving())) {
+    manager_.detach();
+  }
 }
 
 // ---- manager thread ------------------------------------------------------------------
@@ -171,6 +255,7 @@ void process_pool_core::break_pool(const std::string& message) {
     w.state = phase::exiting;
   }
   for (auto& job : queued) fail_job(job, error);
+  wake();  // a driving thread may have broken it: the manager is to finish
 }
 
 // The next batch for an idle worker: one job, or (when many wait) a fair share of the queue
@@ -220,13 +305,16 @@ void process_pool_core::send_job(worker_process& w, remote_job& job) {
   w.link.put(wire::kind::call, {body}, std::move(attachments));
 }
 
-void process_pool_core::dispatch() {
+// Returns whether it sent anything.
+bool process_pool_core::dispatch() {
+  bool sent = false;
   for (auto& w : workers_) {
     if (w.state != phase::ready || !w.jobs.empty() || w.link.fd() < 0) continue;
     const std::size_t limit =
         max_tasks_per_child_ ? *max_tasks_per_child_ - w.calls_done : static_cast<std::size_t>(-1);
     std::vector<remote_job> batch = next_jobs(limit);
-    if (batch.empty()) return;
+    if (batch.empty()) return sent;
+    sent = true;
     try {
       for (auto& job : batch) {
         w.jobs.push_back(std::move(job));
@@ -237,9 +325,10 @@ void process_pool_core::dispatch() {
       // Usually the worker died (its status tells how); otherwise it cannot be reached any
       // more: either way its calls would never come back, so the pool breaks here.
       lost(w, e.what());
-      return;
+      return sent;
     }
   }
+  return sent;
 }
 
 void process_pool_core::retire(worker_process& w) {
@@ -252,17 +341,23 @@ void process_pool_core::retire(worker_process& w) {
   }
 }
 
-void process_pool_core::handle_input(worker_process& w) {
+// Returns whether anything arrived.
+bool process_pool_core::handle_input(worker_process& w) {
   bool open = false;
+  bool frames = false;
   try {
     open = w.link.receive(false);
     wire::frame f;
-    while (w.link.fd() >= 0 && w.link.next(f)) handle_frame(w, f);
+    while (w.link.fd() >= 0 && w.link.next(f)) {
+      frames = true;
+      handle_frame(w, f);
+    }
   } catch (const std::exception& e) {
     if (w.link.fd() >= 0) lost(w, e.what());
-    return;
+    return true;
   }
   if (!open && w.link.fd() >= 0) lost(w, "");
+  return frames || !open;
 }
 
 void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
@@ -319,14 +414,17 @@ bool process_pool_core::work_left() const {
 }
 
 // Waits for a socket, a pidfd or the wake-up eventfd; returns whether anything is ready.
-// Polls without blocking for spin_window after the last activity, then sleeps in poll.
-bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
+// With `spin` (the manager has just been busy), polls without blocking for spin_window
+// first, unless or until a waiting thread receives replies itself (helpers_); then sleeps
+// in poll.
+bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms, bool spin) {
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
-  for (;;) {
+  while (spin) {
     const int rc = poll(fds.data(), fds.size(), 0);
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
     if (posted_.load(std::memory_order_relaxed) != seen_posted_) return false;
+    if (helpers_.load(std::memory_order_relaxed) > 0) break;
     if (std::chrono::steady_clock::now() >= spin_until) break;
     sched_yield();
   }
@@ -344,8 +442,10 @@ bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms
 }
 
 void process_pool_core::manage() noexcept {
+  drive();
   try {
     std::vector<pollfd> fds;
+    bool busy = true;  // the last round did work: spin before sleeping
     for (;;) {
       bool stop;
       std::size_t queued;
@@ -378,7 +478,7 @@ void process_pool_core::manage() noexcept {
           dispatch();
         }
       }
-      dispatch();
+      busy = dispatch() || busy;
       if (stop && !signal_sent_ && !work_left()) {
         std::lock_guard lock(mutex_);
         if (queue_.empty()) break;  // dispatch() may have dropped cancelled calls
@@ -398,7 +498,11 @@ void process_pool_core::manage() noexcept {
           timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
         }
       }
-      if (!wait_for_events(fds, timeout_ms)) continue;
+      stop_driving();
+      const bool ready = wait_for_events(fds, timeout_ms, busy);
+      drive();
+      busy = !ready;  // woken by a post
+      if (!ready) continue;
       if (fds[0].revents) {
         std::uint64_t count = 0;
         [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
@@ -410,7 +514,7 @@ void process_pool_core::manage() noexcept {
         const short sock = fds[1 + 2 * i].revents;
         const short died = fds[2 + 2 * i].revents;
         if (sock) {
-          handle_input(w);
+          busy = handle_input(w) || busy;
         } else if (died) {
           lost(w, "");
         } else if (!w.greeted && std::chrono::steady_clock::now() - w.started > hello_timeout) {
@@ -421,9 +525,11 @@ void process_pool_core::manage() noexcept {
       std::erase_if(workers_, [](const worker_process& w) { return w.link.fd() < 0; });
     }
   } catch (const std::exception& e) {
+    if (!driving()) drive();
     break_pool(std::string("the process pool's manager failed: ") + e.what());
   }
   finish();
+  stop_driving();
 }
 
 void process_pool_core::finish() noexcept {
