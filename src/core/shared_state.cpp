@@ -63,6 +63,8 @@ shared_helper_registry& shared_helpers() {
   return *registry;
 }
 
+}  // namespace
+
 std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) noexcept {
   auto& r = shared_helpers();
   if (!origin || r.count.load(std::memory_order_relaxed) == 0) return nullptr;
@@ -72,8 +74,6 @@ std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) n
   }
   return nullptr;
 }
-
-}  // namespace
 
 void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper) {
   auto& r = shared_helpers();

@@ -150,6 +150,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::vector<remote_job> next_jobs(std::size_t call_limit);
   void send_job(worker_process& w, remote_job& job);
   bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms, bool spin);
+  bool others_receive() const noexcept;
   void retire(worker_process& w);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;
   void lost(worker_process& w, const std::string& why);
@@ -176,7 +177,13 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::atomic<std::uint64_t> posted_{0};  // enqueue() calls so far: the manager spins on it
   std::atomic<bool> sleeping_{false};     // the manager is (about to be) blocked in poll
   std::uint64_t seen_posted_ = 0;         // manager thread only
-  std::atomic<int> helpers_{0};           // threads in help_briefly: the manager does not spin
+  // Who receives replies besides the manager (see "Who drives"): threads in help_briefly,
+  // and the lease of a submitter that dispatched its calls itself (it is expected to wait
+  // for them soon). While either lasts, the manager is blind: it sleeps without watching the
+  // workers' sockets (blind_), for at most lease_window.
+  std::atomic<int> helpers_{0};
+  std::atomic<clock::rep> lease_until_{0};  // clock::time_point, as a count
+  std::atomic<bool> blind_{false};
 
   // Held by whoever drives the workers (see "Who drives" above); guards what follows.
   std::mutex driver_;

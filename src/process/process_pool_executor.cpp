@@ -34,6 +34,10 @@ constexpr std::chrono::microseconds spin_window(100);
 // How long a thread waiting for a future of the pool receives replies itself before it
 // sleeps (and leaves that to the manager).
 constexpr std::chrono::microseconds help_window(100);
+// A submitter that dispatched its calls itself is expected to wait for them within this
+// time (and so to receive their replies); until then the manager does not watch the
+// sockets, or only so long (see "Who drives").
+constexpr std::chrono::milliseconds lease_window(1);
 // A batch given to an idle worker at once: at most this many jobs, and it stops growing
 // once its arguments pass this size (so a write to an idle worker never blocks for long).
 constexpr std::size_t max_batch_jobs = 64;
@@ -131,7 +135,11 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
     }
     stop_driving();
     std::lock_guard check(mutex_);
-    if (queue_.empty()) return;
+    if (queue_.empty()) {
+      lease_until_.store((clock::now() + lease_window).time_since_epoch().count(),
+                         std::memory_order_relaxed);
+      return;
+    }
   }
   // Pairs with wait_for_events(): post first, then look whether the manager sleeps.
   posted_.fetch_add(1);
@@ -139,6 +147,11 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
 }
 
 bool process_pool_core::driving() const noexcept { return driven_by_this_thread == this; }
+
+bool process_pool_core::others_receive() const noexcept {
+  return helpers_.load() > 0 ||
+         clock::now().time_since_epoch().count() < lease_until_.load(std::memory_order_relaxed);
+}
 
 bool process_pool_core::try_drive() noexcept {
   if (driving() || !driver_.try_lock()) return false;
@@ -167,8 +180,8 @@ void process_pool_core::receive_replies() {
 
 bool process_pool_core::help_briefly(help_target& target, const deadline& until) noexcept {
   if (driving()) return target.ready();  // a done-callback of this pool: the driver is us
-  // relaxed (both): it only tells the manager not to spin; a miss costs a spin, no more.
-  helpers_.fetch_add(1, std::memory_order_relaxed);
+  helpers_.fetch_add(1);
+  lease_until_.store(0, std::memory_order_relaxed);  // whoever dispatched is now waiting
   auto give_up = clock::now() + help_window;
   if (until.time_point()) give_up = std::min(give_up, *until.time_point());
   for (unsigned i = 0; !target.ready(); ++i) {
@@ -188,7 +201,18 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
     if ((i & 7) == 7 && clock::now() >= give_up) break;
     sched_yield();
   }
-  helpers_.fetch_sub(1, std::memory_order_relaxed);
+  // seq_cst, with the manager's store to blind_ then load of helpers_ (Dekker): either the
+  // manager sees this helper gone, or this thread sees it blind — and then wakes it if calls
+  // are in flight that nobody watches any more.
+  helpers_.fetch_sub(1);
+  if (blind_.load()) {
+    bool unwatched = true;
+    if (try_drive()) {
+      unwatched = work_left();
+      stop_driving();
+    }
+    if (unwatched) wake();
+  }
   return target.ready();
 }
 
@@ -424,7 +448,7 @@ bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
     if (posted_.load(std::memory_order_relaxed) != seen_posted_) return false;
-    if (helpers_.load(std::memory_order_relaxed) > 0) break;
+    if (helpers_.load(std::memory_order_relaxed) > 0) break;  // a miss costs a spin, no more
     if (std::chrono::steady_clock::now() >= spin_until) break;
     sched_yield();
   }
@@ -485,12 +509,24 @@ void process_pool_core::manage() noexcept {
       }
       if (signal_sent_ && workers_.empty()) break;
 
+      // Blind while others receive the replies, nothing is queued and no worker is starting
+      // (its hello and init_ok are for the manager): the sockets are left out (fd -1), for at
+      // most a lease.
+      bool blind = false;
+      const auto starting = [](const worker_process& w) {
+        return !w.greeted || w.state == phase::initializing;
+      };
+      if (queued == 0 && std::none_of(workers_.begin(), workers_.end(), starting)) {
+        blind_.store(true);  // seq_cst: see help_briefly()
+        blind = others_receive();
+        if (!blind) blind_.store(false);
+      }
       fds.clear();
       fds.push_back({wake_fd_, POLLIN, 0});
-      int timeout_ms = -1;
+      int timeout_ms = blind ? static_cast<int>(lease_window.count()) : -1;
       const auto now = std::chrono::steady_clock::now();
       for (const auto& w : workers_) {
-        fds.push_back({w.link.fd(), POLLIN, 0});
+        fds.push_back({blind ? -1 : w.link.fd(), POLLIN, 0});
         fds.push_back({w.pidfd, POLLIN, 0});
         if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -499,10 +535,14 @@ void process_pool_core::manage() noexcept {
         }
       }
       stop_driving();
-      const bool ready = wait_for_events(fds, timeout_ms, busy);
+      const bool ready = wait_for_events(fds, timeout_ms, busy && !blind);
+      blind_.store(false, std::memory_order_relaxed);
       drive();
-      busy = !ready;  // woken by a post
-      if (!ready) continue;
+      if (!ready) {  // woken by a post, or the lease ran out
+        busy = posted_.load(std::memory_order_relaxed) != seen_posted_;
+        continue;
+      }
+      busy = false;
       if (fds[0].revents) {
         std::uint64_t count = 0;
         [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);

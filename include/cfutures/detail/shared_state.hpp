@@ -136,6 +136,8 @@ class shared_wait_helper {
 // The registry holds weak references: a helper found by a waiter stays alive while it helps.
 void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper);
 void unregister_shared_wait_helper(const void* origin) noexcept;
+// The helper registered for `origin`, if any and still alive.
+std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) noexcept;
 
 // Calls the process-wide callback-error handler; never throws.
 void report_callback_error(std::exception_ptr error) noexcept;
