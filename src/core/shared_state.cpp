@@ -58,10 +58,12 @@ struct shared_helper_registry {
   std::atomic<std::size_t> count{0};
 };
 
-shared_helper_registry& shared_helpers() {
+shared_helper_registry*& current_shared_helpers() {
   static auto* registry = new shared_helper_registry;
-  return *registry;
+  return registry;
 }
+
+shared_helper_registry& shared_helpers() { return *current_shared_helpers(); }
 
 }  // namespace
 
@@ -87,6 +89,10 @@ void unregister_shared_wait_helper(const void* origin) noexcept {
   std::lock_guard lock(r.mutex);
   std::erase_if(r.entries, [origin](const auto& entry) { return entry.first == origin; });
   r.count.store(r.entries.size(), std::memory_order_relaxed);
+}
+
+void forget_inherited_shared_wait_helpers() noexcept {
+  current_shared_helpers() = new shared_helper_registry;
 }
 
 void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept {

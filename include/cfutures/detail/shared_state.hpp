@@ -138,6 +138,9 @@ void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_h
 void unregister_shared_wait_helper(const void* origin) noexcept;
 // The helper registered for `origin`, if any and still alive.
 std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) noexcept;
+// In a forked child: forgets the helpers inherited from the parent (their threads are not
+// here), leaving the inherited registry and its lock alone.
+void forget_inherited_shared_wait_helpers() noexcept;
 
 // Calls the process-wide callback-error handler; never throws.
 void report_callback_error(std::exception_ptr error) noexcept;
