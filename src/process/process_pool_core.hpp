@@ -6,7 +6,11 @@
 //   ────────────                 ─────────────────────────────           ────────────────
 //   submit/map ─ serialize args,
 //     push remote_job on queue_,
-//     write wake_fd_ only if the
+//     dispatch it to an idle
+//     worker itself if driver_
+//     is free (below, "Who
+//     drives"); else write
+//     wake_fd_ only if the
 //     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
 //                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
 //                                  when a job is queued and none is free   (first message;
@@ -26,9 +30,9 @@
 //                                                                          into memfds
 //                                ◀──────────── n × reply {id, n × (ok, bytes)}, sent together
 //                                  set_result / set_exception             (a reply waits for
-//                                  (done-callbacks run here)              the rest of its batch
-//                                                                         only behind calls
-//                                                                         known to be quick,
+//                                  (done-callbacks run here — or in the   the rest of its batch
+//                                  waiting thread that received the       only behind calls
+//                                  reply, see "Who drives")               known to be quick,
 //                                                                         and at most 50 µs)
 //                                after max_tasks_per_child calls:
 //                                  exit ───────────────────────────────▶ ends (code 0)
@@ -51,17 +55,24 @@
 // Who drives: the workers (workers_, their channels and in-flight jobs) are driven by one
 // thread at a time, whoever holds driver_:
 //   - the manager thread, for everything above; it lets go of driver_ only while it waits
-//     for events (poll), and it alone starts, erases and reaps workers at the end;
+//     for events (poll), and it alone starts, erases and reaps workers;
 //   - a submitting thread, right after queuing its calls, if driver_ is free: it hands them
-//     to an idle worker itself (dispatch) instead of waking the manager — the manager's poll
-//     already watches that worker's socket, so the reply is received either way;
-//   - a thread blocked on one of the pool's futures (help_briefly), for up to 100 µs: it
-//     takes driver_ when free, reads the replies of busy workers itself (completing futures,
-//     and so running their done-callbacks, in its own thread) and dispatches queued calls.
-//     Meanwhile the manager does not spin (helpers_), so the caller and the worker are the
-//     only spinning threads, which 2 CPUs can hold.
-//   caller ─ submit: queue, dispatch ─────────────▶ worker ─ runs ─┐
-//   caller ◀─ help_briefly: recvmsg, set_result ◀────── reply ─────┘   (manager asleep)
+//     to an idle worker itself (dispatch) instead of waking the manager, and leaves a lease
+//     (lease_until_): it is expected to wait for them within lease_window (1 ms);
+//   - a thread blocked on one of the pool's futures (help_briefly: result(), wait(),
+//     as_completed()...), for up to 100 µs: it takes driver_ when free, reads the replies of
+//     busy workers itself (completing futures, and so running their done-callbacks, in its
+//     own thread) and dispatches queued calls; then it sleeps on the future as usual.
+// So a quick call's round trip involves two threads, the caller and the worker, which are the
+// only ones spinning (2 CPUs can hold them):
+//   caller ─ submit: queue, dispatch ───────────────▶ worker ─ runs ─┐
+//   caller ◀─ help_briefly: recvmsg, set_result ◀─────── reply ──────┘    (manager asleep)
+// The manager's view of the sockets, decided before each sleep:
+//   watching ──(a helper or a lease, nothing queued, every worker greeted and
+//               initialised)──▶ blind: sleeps in poll without the sockets (fd -1), ≤ 1 ms
+//   blind ──(the lease ran out, a post, a pidfd, or the last helper leaving while calls are
+//            in flight and nobody drives: it wakes the manager)──▶ decides again
+// so that a reply read by a helper does not also wake the manager for nothing.
 // A thread that drives marks itself (thread-local), so that a done-callback run under
 // driver_ that submits, waits or shuts the pool down does not take driver_ again.
 // Lock order: driver_, then mutex_ (queue_ and the flags below are guarded by mutex_).
