@@ -184,7 +184,7 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
   lease_until_.store(0, std::memory_order_relaxed);  // whoever dispatched is now waiting
   auto give_up = clock::now() + help_window;
   if (until.time_point()) give_up = std::min(give_up, *until.time_point());
-  for (unsigned i = 0; !target.ready(); ++i) {
+  while (!target.ready()) {
     if (try_drive()) {
       try {
         receive_replies();
@@ -198,7 +198,8 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
       stop_driving();
       if (target.ready()) break;
     }
-    if ((i & 7) == 7 && clock::now() >= give_up) break;
+    // Every round: on a busy machine one sched_yield may last a whole time slice.
+    if (clock::now() >= give_up) break;
     sched_yield();
   }
   // seq_cst, with the manager's store to blind_ then load of helpers_ (Dekker): either the
