@@ -185,7 +185,9 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
   auto give_up = clock::now() + help_window;
   if (until.time_point()) give_up = std::min(give_up, *until.time_point());
   while (!target.ready()) {
-    if (try_drive()) {
+    // Only while the manager sleeps: an awake manager receives as fast, and taking driver_
+    // from it would only make the two hand it back and forth (relaxed: a hint).
+    if (sleeping_.load(std::memory_order_relaxed) && try_drive()) {
       try {
         receive_replies();
       } catch (const std::exception& e) {
