@@ -154,6 +154,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void handle_frame(worker_process& w, wire::frame& f);
   bool dispatch();
   void receive_replies();
+  void run_driven(bool receive) noexcept;
   bool try_drive() noexcept;
   void drive() noexcept;
   void stop_driving() noexcept;

@@ -128,11 +128,7 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
   // An idle worker takes the calls at once from this thread when nobody else drives; what
   // is left (no worker idle, none started yet, or driver_ busy) goes through the manager.
   if (try_drive()) {
-    try {
-      dispatch();
-    } catch (const std::exception& e) {
-      break_pool(std::string("the process pool's dispatch failed: ") + e.what());
-    }
+    run_driven(false);
     stop_driving();
     std::lock_guard check(mutex_);
     if (queue_.empty()) {
@@ -169,6 +165,24 @@ void process_pool_core::stop_driving() noexcept {
   driver_.unlock();
 }
 
+// With driver_ held by a thread other than the manager: dispatches (after reading the busy
+// workers' replies, with `receive`); a failure there breaks the pool, as in the manager.
+void process_pool_core::run_driven(bool receive) noexcept {
+  try {
+    if (receive) {
+      receive_replies();
+    } else {
+      dispatch();
+    }
+  } catch (const std::exception& e) {
+    try {
+      break_pool(std::string("the process pool failed to reach its workers: ") + e.what());
+    } catch (...) {
+      // Out of memory while failing the pool: the manager will find the workers gone.
+    }
+  }
+}
+
 // Reads what the busy workers have sent, then hands queued calls to the workers that became
 // idle. With driver_ held.
 void process_pool_core::receive_replies() {
@@ -188,15 +202,7 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
     // Only while the manager sleeps: an awake manager receives as fast, and taking driver_
     // from it would only make the two hand it back and forth (relaxed: a hint).
     if (sleeping_.load(std::memory_order_relaxed) && try_drive()) {
-      try {
-        receive_replies();
-      } catch (const std::exception& e) {
-        try {
-          break_pool(std::string("the process pool's receiver failed: ") + e.what());
-        } catch (...) {
-          // Out of memory while failing the pool: the manager will find the workers gone.
-        }
-      }
+      run_driven(true);
       stop_driving();
       if (target.ready()) break;
     }

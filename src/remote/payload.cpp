@@ -192,7 +192,8 @@ shared_block adopt_block(int fd, std::size_t length) {
   // A block that may be pooled is mapped whole (so that reusing it for a payload of this
   // process needs no mremap, after which the moved range faults again), but only the
   // payload's pages are faulted in: the rest may never be touched.
-  const std::size_t payload_pages = std::min(page_round(std::max<std::size_t>(length, 1)), b.capacity);
+  const std::size_t payload_pages =
+      std::min(page_round(std::max<std::size_t>(length, 1)), b.capacity);
   b.mapped = b.capacity <= max_pooled_capacity ? b.capacity : payload_pages;
   if (b.mapped == 0) return b;
   void* p = mmap(nullptr, b.mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -223,7 +223,7 @@ TEST_P(ProcessPool, NothingLeftBehind) {
 TEST_P(ProcessPool, SubmitHandsTheCallToAnIdleWorkerItself) {
   process_pool_executor pool(options(1));
   EXPECT_EQ(pool.submit(mul, 2, 3).result(10s), 6);  // the worker exists and is idle
-  std::this_thread::sleep_for(20ms);                  // the manager is asleep
+  std::this_thread::sleep_for(20ms);                 // the manager is asleep
   auto f = pool.submit(sleep_ms, 300);
   EXPECT_TRUE(f.running());
   EXPECT_FALSE(f.cancel());
@@ -304,8 +304,7 @@ TEST_P(ProcessPool, LargeValuesRoundTripExactly) {
   EXPECT_EQ(pool.submit(echo_strings, many).result(30s), many);
   EXPECT_EQ(pool.submit(echo_map, by_key).result(30s), by_key);
   const auto mixed = std::make_tuple(patterned(100000, 7), 42, patterned(3, 9));
-  EXPECT_EQ(pool.submit(echo_mixed, std::get<0>(mixed), 42, std::get<2>(mixed)).result(30s),
-            mixed);
+  EXPECT_EQ(pool.submit(echo_mixed, std::get<0>(mixed), 42, std::get<2>(mixed)).result(30s), mixed);
 }
 
 // A string whose length runs past the bytes read is an error, not an allocation of that size
