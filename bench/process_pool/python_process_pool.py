@@ -57,6 +57,19 @@ def echo_16mib():
         return rounds * len(big) / 1e6 / (time.perf_counter() - start)
 
 
+def echo_16mib_steady():
+    with ProcessPoolExecutor(2) as pool:
+        big = "x" * (16 << 20)
+        for _ in range(3):
+            pool.submit(echo, big).result()
+        rates = []
+        for _ in range(20):
+            start = time.perf_counter()
+            assert len(pool.submit(echo, big).result()) == len(big)
+            rates.append(len(big) / 1e6 / (time.perf_counter() - start))
+        return statistics.median(rates)
+
+
 def startup_ms(method):
     start = time.perf_counter()
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
@@ -69,5 +82,6 @@ if __name__ == "__main__":
     print(f"trivial_chunk1 {trivial_chunk1():.0f} tasks/s")
     print(f"map_chunk100 {map_chunk100():.0f} items/s")
     print(f"echo_16mib {echo_16mib():.0f} MB/s")
+    print(f"echo_16mib_steady {echo_16mib_steady():.0f} MB/s")
     print(f"startup_fork_ms {startup_ms('fork'):.2f} ms")
     print(f"startup_spawn_ms {startup_ms('spawn'):.2f} ms")

@@ -47,13 +47,26 @@
 //     .cancel_futures = true}), then SIGTERM / SIGKILL every worker: running calls fail with
 //     broken_process_pool, and the pool is broken.
 //   - Workers start on demand, up to max_workers: one more whenever a call is queued and no
-//     worker is free (CPython does so for spawn). Done-callbacks of process-pool futures run
-//     in the pool's manager thread: keep them short.
-// Performance: calls travel in batches (many queued calls cost one write and one read per
-// batch), arguments and results over 64 KiB cross through shared memory (encoded into a
-// memfd that the worker maps: one copy each way), and the manager thread and the workers
-// poll briefly (100 µs) after their last activity before they sleep, so an idle pool uses no
-// CPU. Shared memory blocks are recycled while a process pool exists and freed with it.
+//     worker is free (CPython does so for spawn).
+//   - Done-callbacks of process-pool futures run in the thread that received the reply: the
+//     pool's manager thread, or a thread blocked in result(), wait(), exception(),
+//     cfutures::wait() or as_completed() on one of the pool's futures (such a thread receives
+//     the pool's replies itself for a short while: the reply of a quick call then needs no
+//     hand-over between threads). Keep them short; a callback that waits for another future
+//     of the same pool deadlocks, as before; one that shuts the pool down or destroys it does
+//     not wait for the pool's thread (as from the manager thread).
+// Performance: a call submitted while a worker is idle is written to that worker by submit
+// itself, and a thread waiting for its result reads the reply itself (100 µs at most, then
+// it sleeps and the manager thread takes over), so a round trip involves two threads, not
+// three. Calls travel in batches (many queued calls cost one write and one read per batch),
+// arguments and results over 64 KiB cross through shared memory (encoded into a memfd that
+// the worker maps: one copy each way; strings are decoded from it without being zero-filled
+// first), and the manager thread and the workers poll briefly (100 µs) after their last
+// activity before they sleep, so an idle pool uses no CPU. While threads receive replies
+// themselves the manager sleeps without watching the workers' sockets, for at most 1 ms at a
+// time; a call whose result nobody waits for (done-callbacks only) may so be completed up to
+// about 1 ms later than it could be. Shared memory blocks are recycled while a process pool
+// exists and freed with it.
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
 // calls and for every worker process to be reaped (no zombie is left behind).

@@ -33,6 +33,8 @@
 #include <cereal/types/vector.hpp>
 #include <type_traits>
 
+#include "cfutures/detail/direct_read.hpp"
+
 namespace cfutures {
 namespace detail {
 

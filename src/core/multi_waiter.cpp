@@ -33,6 +33,7 @@ class multi_waiter::more_ready final : public help_target {
 
 void multi_waiter::watch(state_base& state, std::uint32_t index) {
   if (!help_origin_ && thread_wait_helper_for(state.origin)) help_origin_ = state.origin;
+  if (!any_origin_) any_origin_ = state.origin;
   waiter_node& node = nodes_[index];
   node.owner = this;
   node.index = index;
@@ -76,6 +77,10 @@ bool multi_waiter::wait_for_more(std::size_t seen, const deadline& until) noexce
   if (wait_helper* helper = thread_wait_helper_for(help_origin_)) {
     more_ready target(*this, seen);
     return helper->help_until(target, until);
+  }
+  if (const auto shared = shared_wait_helper_for(any_origin_)) {
+    more_ready target(*this, seen);
+    if (shared->help_briefly(target, until)) return true;
   }
   for (;;) {
     const std::uint32_t t = ticks_.load(std::memory_order_acquire);

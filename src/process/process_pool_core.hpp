@@ -6,7 +6,11 @@
 //   ────────────                 ─────────────────────────────           ────────────────
 //   submit/map ─ serialize args,
 //     push remote_job on queue_,
-//     write wake_fd_ only if the
+//     dispatch it to an idle
+//     worker itself if driver_
+//     is free (below, "Who
+//     drives"); else write
+//     wake_fd_ only if the
 //     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
 //                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
 //                                  when a job is queued and none is free   (first message;
@@ -26,9 +30,9 @@
 //                                                                          into memfds
 //                                ◀──────────── n × reply {id, n × (ok, bytes)}, sent together
 //                                  set_result / set_exception             (a reply waits for
-//                                  (done-callbacks run here)              the rest of its batch
-//                                                                         only behind calls
-//                                                                         known to be quick,
+//                                  (done-callbacks run here — or in the   the rest of its batch
+//                                  waiting thread that received the       only behind calls
+//                                  reply, see "Who drives")               known to be quick,
 //                                                                         and at most 50 µs)
 //                                after max_tasks_per_child calls:
 //                                  exit ───────────────────────────────▶ ends (code 0)
@@ -48,7 +52,30 @@
 // their last activity (a sleeping thread takes 15-70 µs to wake on a busy machine) and then
 // sleep in poll / recvmsg, so an idle pool uses no CPU.
 //
-// Only the manager thread touches workers_; queue_ and the flags are guarded by mutex_.
+// Who drives: the workers (workers_, their channels and in-flight jobs) are driven by one
+// thread at a time, whoever holds driver_:
+//   - the manager thread, for everything above; it lets go of driver_ only while it waits
+//     for events (poll), and it alone starts, erases and reaps workers;
+//   - a submitting thread, right after queuing its calls, if driver_ is free: it hands them
+//     to an idle worker itself (dispatch) instead of waking the manager, and leaves a lease
+//     (lease_until_): it is expected to wait for them within lease_window (1 ms);
+//   - a thread blocked on one of the pool's futures (help_briefly: result(), wait(),
+//     as_completed()...), for up to 100 µs: it takes driver_ when free, reads the replies of
+//     busy workers itself (completing futures, and so running their done-callbacks, in its
+//     own thread) and dispatches queued calls; then it sleeps on the future as usual.
+// So a quick call's round trip involves two threads, the caller and the worker, which are the
+// only ones spinning (2 CPUs can hold them):
+//   caller ─ submit: queue, dispatch ───────────────▶ worker ─ runs ─┐
+//   caller ◀─ help_briefly: recvmsg, set_result ◀─────── reply ──────┘    (manager asleep)
+// The manager's view of the sockets, decided before each sleep:
+//   watching ──(a helper or a lease, nothing queued, every worker greeted and
+//               initialised)──▶ blind: sleeps in poll without the sockets (fd -1), ≤ 1 ms
+//   blind ──(the lease ran out, a post, a pidfd, or the last helper leaving while calls are
+//            in flight and nobody drives: it wakes the manager)──▶ decides again
+// so that a reply read by a helper does not also wake the manager for nothing.
+// A thread that drives marks itself (thread-local), so that a done-callback run under
+// driver_ that submits, waits or shuts the pool down does not take driver_ again.
+// Lock order: driver_, then mutex_ (queue_ and the flags below are guarded by mutex_).
 #pragma once
 
 #include <poll.h>
@@ -86,7 +113,8 @@ inline void close_if_open(int& fd) noexcept {
   fd = -1;
 }
 
-class process_pool_core : public std::enable_shared_from_this<process_pool_core> {
+class process_pool_core : public std::enable_shared_from_this<process_pool_core>,
+                          public shared_wait_helper {
  public:
   explicit process_pool_core(process_pool_options options);
   ~process_pool_core();
@@ -98,8 +126,12 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void enqueue(std::vector<remote_job> jobs);
   void shutdown(bool wait, bool cancel_futures) noexcept;
   void force_shutdown(int signal) noexcept;
-  // Detaches the manager thread if the caller is it (the executor dies in a callback).
+  // Detaches the manager thread if the caller is it, or drives the workers (the executor
+  // dies in a callback).
   void detach_if_manager() noexcept;
+  // A thread waiting for one of this pool's futures: receives replies (and dispatches) for
+  // up to help_window, so that its call's reply does not have to go through the manager.
+  bool help_briefly(help_target& target, const deadline& until) noexcept override;
 
  private:
   enum class phase { initializing, ready, exiting };
@@ -118,12 +150,19 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void manage() noexcept;
   void start_worker();
   void add_worker(pid_t pid, int fd);
-  void handle_input(worker_process& w);
+  bool handle_input(worker_process& w);
   void handle_frame(worker_process& w, wire::frame& f);
-  void dispatch();
+  bool dispatch();
+  void receive_replies();
+  void run_driven(bool receive) noexcept;
+  bool try_drive() noexcept;
+  void drive() noexcept;
+  void stop_driving() noexcept;
+  bool driving() const noexcept;
   std::vector<remote_job> next_jobs(std::size_t call_limit);
   void send_job(worker_process& w, remote_job& job);
-  bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms);
+  bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms, bool spin);
+  bool others_receive() const noexcept;
   void retire(worker_process& w);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;
   void lost(worker_process& w, const std::string& why);
@@ -150,7 +189,17 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::atomic<std::uint64_t> posted_{0};  // enqueue() calls so far: the manager spins on it
   std::atomic<bool> sleeping_{false};     // the manager is (about to be) blocked in poll
   std::uint64_t seen_posted_ = 0;         // manager thread only
-  std::vector<worker_process> workers_;   // manager thread only
+  // Who receives replies besides the manager (see "Who drives"): threads in help_briefly,
+  // and the lease of a submitter that dispatched its calls itself (it is expected to wait
+  // for them soon). While either lasts, the manager is blind: it sleeps without watching the
+  // workers' sockets (blind_), for at most lease_window.
+  std::atomic<int> helpers_{0};
+  std::atomic<clock::rep> lease_until_{0};  // clock::time_point, as a count
+  std::atomic<bool> blind_{false};
+
+  // Held by whoever drives the workers (see "Who drives" above); guards what follows.
+  std::mutex driver_;
+  std::vector<worker_process> workers_;  // added to and erased from by the manager only
   std::unordered_map<const void*, code_ref> addresses_;
   std::uint64_t next_id_ = 1;
   bool signal_sent_ = false;

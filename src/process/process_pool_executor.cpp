@@ -31,6 +31,13 @@ constexpr int forgot_serve_exit_code = 86;
 // After its last activity the manager polls without sleeping this long (see
 // process_pool_core.hpp).
 constexpr std::chrono::microseconds spin_window(100);
+// How long a thread waiting for a future of the pool receives replies itself before it
+// sleeps (and leaves that to the manager).
+constexpr std::chrono::microseconds help_window(100);
+// A submitter that dispatched its calls itself is expected to wait for them within this
+// time (and so to receive their replies); until then the manager does not watch the
+// sockets, or only so long (see "Who drives").
+constexpr std::chrono::milliseconds lease_window(1);
 // A batch given to an idle worker at once: at most this many jobs, and it stops growing
 // once its arguments pass this size (so a write to an idle worker never blocks for long).
 constexpr std::size_t max_batch_jobs = 64;
@@ -60,6 +67,9 @@ std::exception_ptr broken(const std::string& message) {
   return std::make_exception_ptr(broken_process_pool(message));
 }
 
+// The core whose driver_ this thread holds, if any (see "Who drives").
+thread_local const process_pool_core* driven_by_this_thread = nullptr;
+
 }  // namespace
 
 process_pool_core::process_pool_core(process_pool_options options)
@@ -79,7 +89,10 @@ process_pool_core::process_pool_core(process_pool_options options)
   if (wake_fd_ < 0) throw error(std::string("eventfd: ") + std::strerror(errno));
 }
 
-process_pool_core::~process_pool_core() { close_if_open(wake_fd_); }
+process_pool_core::~process_pool_core() {
+  unregister_shared_wait_helper(this);
+  close_if_open(wake_fd_);
+}
 
 void process_pool_core::wake() noexcept {
   const std::uint64_t one = 1;
@@ -87,7 +100,7 @@ void process_pool_core::wake() noexcept {
 }
 
 void process_pool_core::enqueue(std::vector<remote_job> jobs) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (broken_) {
     throw broken_process_pool(
         "A child process terminated abruptly, the process pool is not "
@@ -95,13 +108,113 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
         *broken_ + ")");
   }
   if (shutdown_) throw shutdown_error();
-  for (auto& job : jobs) queue_.push_back(std::move(job));
+  for (auto& job : jobs) {
+    for (auto& item : job.items) item.state->origin = this;
+    queue_.push_back(std::move(job));
+  }
   if (!manager_.joinable()) {
+    register_shared_wait_helper(this, weak_from_this());
     manager_ = std::thread([self = shared_from_this()] { self->manage(); });
+  }
+  lock.unlock();
+  // An idle worker takes the calls at once from this thread when nobody else drives; what
+  // is left (no worker idle, none started yet, or driver_ busy) goes through the manager.
+  if (try_drive()) {
+    run_driven(false);
+    stop_driving();
+    std::lock_guard check(mutex_);
+    if (queue_.empty()) {
+      lease_until_.store((clock::now() + lease_window).time_since_epoch().count(),
+                         std::memory_order_relaxed);
+      return;
+    }
   }
   // Pairs with wait_for_events(): post first, then look whether the manager sleeps.
   posted_.fetch_add(1);
   if (sleeping_.load()) wake();
+}
+
+bool process_pool_core::driving() const noexcept { return driven_by_this_thread == this; }
+
+bool process_pool_core::others_receive() const noexcept {
+  return helpers_.load() > 0 ||
+         clock::now().time_since_epoch().count() < lease_until_.load(std::memory_order_relaxed);
+}
+
+bool process_pool_core::try_drive() noexcept {
+  if (driving() || !driver_.try_lock()) return false;
+  driven_by_this_thread = this;
+  return true;
+}
+
+void process_pool_core::drive() noexcept {
+  driver_.lock();
+  driven_by_this_thread = this;
+}
+
+void process_pool_core::stop_driving() noexcept {
+  driven_by_this_thread = nullptr;
+  driver_.unlock();
+}
+
+// With driver_ held by a thread other than the manager: dispatches (after reading the busy
+// workers' replies, with `receive`); a failure there breaks the pool, as in the manager.
+void process_pool_core::run_driven(bool receive) noexcept {
+  try {
+    if (receive) {
+      receive_replies();
+    } else {
+      dispatch();
+    }
+  } catch (const std::exception& e) {
+    try {
+      break_pool(std::string("the process pool failed to reach its workers: ") + e.what());
+    } catch (...) {
+      // Out of memory while failing the pool: the manager will find the workers gone.
+    }
+  }
+}
+
+// Reads what the busy workers have sent, then hands queued calls to the workers that became
+// idle. With driver_ held.
+void process_pool_core::receive_replies() {
+  for (auto& w : workers_) {
+    if (w.link.fd() >= 0 && !w.jobs.empty()) handle_input(w);
+  }
+  dispatch();
+}
+
+bool process_pool_core::help_briefly(help_target& target, const deadline& until) noexcept {
+  if (driving()) return target.ready();  // a done-callback of this pool: the driver is us
+  helpers_.fetch_add(1);
+  lease_until_.store(0, std::memory_order_relaxed);  // whoever dispatched is now waiting
+  auto give_up = clock::now() + help_window;
+  if (until.time_point()) give_up = std::min(give_up, *until.time_point());
+  while (!target.ready()) {
+    // Only while the manager sleeps: an awake manager receives as fast, and taking driver_
+    // from it would only make the two hand it back and forth (relaxed: a hint).
+    if (sleeping_.load(std::memory_order_relaxed) && try_drive()) {
+      run_driven(true);
+      stop_driving();
+      if (target.ready()) break;
+    }
+    // Every round: on a busy machine one sched_yield may last a whole time slice.
+    if (clock::now() >= give_up) break;
+    sched_yield();
+  }
+  // seq_cst, with the manager's store to blind_ then load of helpers_ (Dekker): either the
+  // manager sees this helper gone, or this thread sees it blind — and then wakes it if calls
+  // are in flight that nobody watches any more.
+  helpers_.fetch_sub(1);
+  if (blind_.load()) {
+    bool unwatched = true;
+    if (try_drive()) {
+      unwatched = work_left();
+      stop_driving();
+    }
+    if (unwatched) wake();
+  }
+  return target.ready();
 }
 
 void process_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
@@ -125,14 +238,18 @@ void process_pool_core::close(bool wait, bool cancel_futures, int signal) noexce
   }
   wake();
   for (auto& job : dropped) cancel_job(job);
-  if (!wait || manager_id == std::this_thread::get_id()) return;
+  // From a done-callback (in the manager or in a driving thread), the manager needs driver_
+  // back to finish: it is not waited for.
+  if (!wait || manager_id == std::this_thread::get_id() || driving()) return;
   std::lock_guard lock(join_mutex_);
   if (manager_.joinable()) manager_.join();
 }
 
 void process_pool_core::detach_if_manager() noexcept {
   std::lock_guard lock(join_mutex_);
-  if (manager_.joinable() && manager_.get_id() == std::this_thread::get_id()) manager_.detach();
+  if (manager_.joinable() && (manager_.get_id() == std::this_thread::get_id() || driving())) {
+    manager_.detach();
+  }
 }
 
 // ---- manager thread ------------------------------------------------------------------
@@ -163,6 +280,7 @@ void process_pool_core::break_pool(const std::string& message) {
     w.state = phase::exiting;
   }
   for (auto& job : queued) fail_job(job, error);
+  wake();  // a driving thread may have broken it: the manager is to finish
 }
 
 // The next batch for an idle worker: one job, or (when many wait) a fair share of the queue
@@ -212,13 +330,16 @@ void process_pool_core::send_job(worker_process& w, remote_job& job) {
   w.link.put(wire::kind::call, {body}, std::move(attachments));
 }
 
-void process_pool_core::dispatch() {
+// Returns whether it sent anything.
+bool process_pool_core::dispatch() {
+  bool sent = false;
   for (auto& w : workers_) {
     if (w.state != phase::ready || !w.jobs.empty() || w.link.fd() < 0) continue;
     const std::size_t limit =
         max_tasks_per_child_ ? *max_tasks_per_child_ - w.calls_done : static_cast<std::size_t>(-1);
     std::vector<remote_job> batch = next_jobs(limit);
-    if (batch.empty()) return;
+    if (batch.empty()) return sent;
+    sent = true;
     try {
       for (auto& job : batch) {
         w.jobs.push_back(std::move(job));
@@ -229,9 +350,10 @@ void process_pool_core::dispatch() {
       // Usually the worker died (its status tells how); otherwise it cannot be reached any
       // more: either way its calls would never come back, so the pool breaks here.
       lost(w, e.what());
-      return;
+      return sent;
     }
   }
+  return sent;
 }
 
 void process_pool_core::retire(worker_process& w) {
@@ -244,17 +366,23 @@ void process_pool_core::retire(worker_process& w) {
   }
 }
 
-void process_pool_core::handle_input(worker_process& w) {
+// Returns whether anything arrived.
+bool process_pool_core::handle_input(worker_process& w) {
   bool open = false;
+  bool frames = false;
   try {
     open = w.link.receive(false);
     wire::frame f;
-    while (w.link.fd() >= 0 && w.link.next(f)) handle_frame(w, f);
+    while (w.link.fd() >= 0 && w.link.next(f)) {
+      frames = true;
+      handle_frame(w, f);
+    }
   } catch (const std::exception& e) {
     if (w.link.fd() >= 0) lost(w, e.what());
-    return;
+    return true;
   }
   if (!open && w.link.fd() >= 0) lost(w, "");
+  return frames || !open;
 }
 
 void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
@@ -311,14 +439,17 @@ bool process_pool_core::work_left() const {
 }
 
 // Waits for a socket, a pidfd or the wake-up eventfd; returns whether anything is ready.
-// Polls without blocking for spin_window after the last activity, then sleeps in poll.
-bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
+// With `spin` (the manager has just been busy), polls without blocking for spin_window
+// first, unless or until a waiting thread receives replies itself (helpers_); then sleeps
+// in poll.
+bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms, bool spin) {
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
-  for (;;) {
+  while (spin) {
     const int rc = poll(fds.data(), fds.size(), 0);
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
     if (posted_.load(std::memory_order_relaxed) != seen_posted_) return false;
+    if (helpers_.load(std::memory_order_relaxed) > 0) break;  // a miss costs a spin, no more
     if (std::chrono::steady_clock::now() >= spin_until) break;
     sched_yield();
   }
@@ -336,8 +467,10 @@ bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms
 }
 
 void process_pool_core::manage() noexcept {
+  drive();
   try {
     std::vector<pollfd> fds;
+    bool busy = true;  // the last round did work: spin before sleeping
     for (;;) {
       bool stop;
       std::size_t queued;
@@ -370,19 +503,31 @@ void process_pool_core::manage() noexcept {
           dispatch();
         }
       }
-      dispatch();
+      busy = dispatch() || busy;
       if (stop && !signal_sent_ && !work_left()) {
         std::lock_guard lock(mutex_);
         if (queue_.empty()) break;  // dispatch() may have dropped cancelled calls
       }
       if (signal_sent_ && workers_.empty()) break;
 
+      // Blind while others receive the replies, nothing is queued and no worker is starting
+      // (its hello and init_ok are for the manager): the sockets are left out (fd -1), for at
+      // most a lease.
+      bool blind = false;
+      const auto starting = [](const worker_process& w) {
+        return !w.greeted || w.state == phase::initializing;
+      };
+      if (queued == 0 && std::none_of(workers_.begin(), workers_.end(), starting)) {
+        blind_.store(true);  // seq_cst: see help_briefly()
+        blind = others_receive();
+        if (!blind) blind_.store(false);
+      }
       fds.clear();
       fds.push_back({wake_fd_, POLLIN, 0});
-      int timeout_ms = -1;
+      int timeout_ms = blind ? static_cast<int>(lease_window.count()) : -1;
       const auto now = std::chrono::steady_clock::now();
       for (const auto& w : workers_) {
-        fds.push_back({w.link.fd(), POLLIN, 0});
+        fds.push_back({blind ? -1 : w.link.fd(), POLLIN, 0});
         fds.push_back({w.pidfd, POLLIN, 0});
         if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -390,7 +535,15 @@ void process_pool_core::manage() noexcept {
           timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
         }
       }
-      if (!wait_for_events(fds, timeout_ms)) continue;
+      stop_driving();
+      const bool ready = wait_for_events(fds, timeout_ms, busy && !blind);
+      blind_.store(false, std::memory_order_relaxed);
+      drive();
+      if (!ready) {  // woken by a post, or the lease ran out
+        busy = posted_.load(std::memory_order_relaxed) != seen_posted_;
+        continue;
+      }
+      busy = false;
       if (fds[0].revents) {
         std::uint64_t count = 0;
         [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
@@ -402,7 +555,7 @@ void process_pool_core::manage() noexcept {
         const short sock = fds[1 + 2 * i].revents;
         const short died = fds[2 + 2 * i].revents;
         if (sock) {
-          handle_input(w);
+          busy = handle_input(w) || busy;
         } else if (died) {
           lost(w, "");
         } else if (!w.greeted && std::chrono::steady_clock::now() - w.started > hello_timeout) {
@@ -413,9 +566,11 @@ void process_pool_core::manage() noexcept {
       std::erase_if(workers_, [](const worker_process& w) { return w.link.fd() < 0; });
     }
   } catch (const std::exception& e) {
+    if (!driving()) drive();
     break_pool(std::string("the process pool's manager failed: ") + e.what());
   }
   finish();
+  stop_driving();
 }
 
 void process_pool_core::finish() noexcept {

@@ -189,9 +189,14 @@ shared_block adopt_block(int fd, std::size_t length) {
     munmap(b.data, b.mapped);
     b.data = nullptr;
   }
-  b.mapped = std::min(page_round(std::max<std::size_t>(length, 1)), b.capacity);
+  // A block that may be pooled is mapped whole (so that reusing it for a payload of this
+  // process needs no mremap, after which the moved range faults again), but only the
+  // payload's pages are faulted in: the rest may never be touched.
+  const std::size_t payload_pages =
+      std::min(page_round(std::max<std::size_t>(length, 1)), b.capacity);
+  b.mapped = b.capacity <= max_pooled_capacity ? b.capacity : payload_pages;
   if (b.mapped == 0) return b;
-  void* p = mmap(nullptr, b.mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  void* p = mmap(nullptr, b.mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     const int e = errno;
     ::close(fd);
@@ -199,6 +204,7 @@ shared_block adopt_block(int fd, std::size_t length) {
     fail("cannot map a shared payload");
   }
   b.data = static_cast<char*>(p);
+  madvise(b.data, payload_pages, MADV_POPULATE_WRITE);
   return b;
 }
 

@@ -6,12 +6,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "cfutures/wait.hpp"
@@ -48,6 +54,21 @@ int init_value = 0;
 void set_init_value(int v) { init_value = v; }
 int read_init_value() { return init_value; }
 void failing_init() { throw std::runtime_error("no database"); }
+std::vector<std::string> echo_strings(std::vector<std::string> v) { return v; }
+std::map<std::string, std::string> echo_map(std::map<std::string, std::string> m) { return m; }
+std::tuple<std::string, int, std::string> echo_mixed(std::string a, int n, std::string b) {
+  return {a, n, b};
+}
+
+// Bytes of every value, '\0' included, in an order that a shifted copy would not repeat.
+std::string patterned(std::size_t n, std::uint32_t seed) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    s[i] = static_cast<char>(seed >> 24);
+  }
+  return s;
+}
 
 std::size_t open_fds() {
   std::size_t n = 0;
@@ -190,6 +211,135 @@ TEST_P(ProcessPool, NothingLeftBehind) {
   }
   EXPECT_FALSE(has_children());
   EXPECT_EQ(open_fds(), fds);
+}
+
+// --- who dispatches and who receives (process_pool_core.hpp, "Who drives"): a submitter
+// hands its call to an idle worker itself and queues it otherwise; threads waiting for the
+// pool's futures receive replies themselves; large values come back exact through the shared
+// blocks and the direct string decoding (direct_read.hpp).
+
+// With a worker idle and the pool otherwise quiet, submit itself sends the call: it is
+// running (and so no longer cancellable) when submit returns.
+TEST_P(ProcessPool, SubmitHandsTheCallToAnIdleWorkerItself) {
+  process_pool_executor pool(options(1));
+  EXPECT_EQ(pool.submit(mul, 2, 3).result(10s), 6);  // the worker exists and is idle
+  std::this_thread::sleep_for(20ms);                 // the manager is asleep
+  auto f = pool.submit(sleep_ms, 300);
+  EXPECT_TRUE(f.running());
+  EXPECT_FALSE(f.cancel());
+  EXPECT_EQ(f.result(10s), 300);
+}
+
+// No worker idle: the call is queued for the manager, pending and cancellable, and the
+// calls behind it still run once the worker is free.
+TEST_P(ProcessPool, CallsQueueWhenNoWorkerIsIdle) {
+  process_pool_executor pool(options(1));
+  EXPECT_EQ(pool.submit(mul, 2, 3).result(10s), 6);
+  std::this_thread::sleep_for(20ms);
+  auto busy = pool.submit(sleep_ms, 300);
+  EXPECT_TRUE(busy.running());
+  auto dropped = pool.submit(mul, 6, 7);
+  auto later = pool.submit(mul, 4, 5);
+  EXPECT_FALSE(dropped.running());
+  EXPECT_TRUE(dropped.cancel());
+  EXPECT_EQ(later.result(10s), 20);
+  EXPECT_EQ(busy.result(10s), 300);
+  EXPECT_TRUE(dropped.cancelled());
+}
+
+// Done-callbacks run in the thread that received the reply: the manager thread, or a thread
+// waiting for one of the pool's futures (here the test's own thread, which waits for every
+// call as soon as it is submitted, so that it receives at least some of the replies).
+TEST_P(ProcessPool, AWaitingThreadReceivesReplies) {
+  process_pool_executor pool(options(1));
+  std::mutex m;
+  std::set<std::thread::id> threads;
+  for (int i = 0; i < 300; ++i) {
+    auto f = pool.submit(mul, i, 2);
+    f.add_done_callback([&](const cfutures::future<int>&) {
+      std::lock_guard lock(m);
+      threads.insert(std::this_thread::get_id());
+    });
+    ASSERT_EQ(f.result(10s), 2 * i);
+  }
+  std::lock_guard lock(m);
+  EXPECT_TRUE(threads.count(std::this_thread::get_id()) == 1);
+  EXPECT_LE(threads.size(), 2u) << "callbacks ran in a thread that is neither the manager "
+                                   "nor the waiting thread";
+}
+
+// wait() and as_completed() receive replies as result() does; every value arrives.
+TEST_P(ProcessPool, WaitAndAsCompletedSeeEveryReply) {
+  process_pool_executor pool(options(2));
+  std::vector<cfutures::future<int>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(pool.submit(mul, i, 3));
+  const auto [done, not_done] = cfutures::wait(fs, 10s);
+  EXPECT_EQ(done.size(), fs.size());
+  EXPECT_TRUE(not_done.empty());
+  std::vector<cfutures::future<int>> more;
+  for (int i = 0; i < 50; ++i) more.push_back(pool.submit(mul, i, 5));
+  int sum = 0;
+  for (auto f : cfutures::as_completed(more, 10s)) sum += f.result();
+  EXPECT_EQ(sum, 5 * 49 * 50 / 2);
+}
+
+// Strings of every size around the shared-memory threshold, with every byte value, come back
+// exact, many times over (the blocks are reused, in both processes).
+TEST_P(ProcessPool, LargeValuesRoundTripExactly) {
+  process_pool_executor pool(options(1));
+  const std::size_t limit = cfutures::detail::payload::inline_limit;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, limit - 16, limit, limit + 1,
+                          std::size_t{(1 << 20) + 3}, std::size_t{(16 << 20) + 5}}) {
+      const std::string s = patterned(n, static_cast<std::uint32_t>(n) + round);
+      EXPECT_EQ(pool.submit(echo, s).result(30s), s) << n << " bytes, round " << round;
+    }
+  }
+  std::vector<std::string> many;
+  std::map<std::string, std::string> by_key;
+  for (int i = 0; i < 6; ++i) {
+    many.push_back(patterned(std::size_t{300000} * i, static_cast<std::uint32_t>(i)));
+    by_key[patterned(40, static_cast<std::uint32_t>(i))] = many.back();
+  }
+  EXPECT_EQ(pool.submit(echo_strings, many).result(30s), many);
+  EXPECT_EQ(pool.submit(echo_map, by_key).result(30s), by_key);
+  const auto mixed = std::make_tuple(patterned(100000, 7), 42, patterned(3, 9));
+  EXPECT_EQ(pool.submit(echo_mixed, std::get<0>(mixed), 42, std::get<2>(mixed)).result(30s), mixed);
+}
+
+// A string whose length runs past the bytes read is an error, not an allocation of that size
+// nor a read past the end.
+TEST(ProcessPoolDirectRead, StringLengthPastTheEndIsAProtocolError) {
+  cfutures::detail::payload bytes;
+  cfutures::detail::write_values(bytes, std::string(100, 'a'));
+  const std::string truncated(bytes.view().substr(0, 50));
+  std::string out;
+  EXPECT_THROW(cfutures::detail::read_values(truncated, out), cfutures::detail::protocol_error);
+  std::string lying(truncated);
+  lying[0] = '\xff';  // a length of about 2^8 more than there is
+  EXPECT_THROW(cfutures::detail::read_values(lying, out), cfutures::detail::protocol_error);
+}
+
+// The executor destroyed by a done-callback, wherever it runs (in a waiting thread that
+// drives the workers, it must not wait for the manager, which needs them back): no deadlock,
+// and the workers are still reaped.
+TEST_P(ProcessPool, ExecutorDestroyedInACallbackOfAWaitedFuture) {
+  for (int i = 0; i < 20; ++i) {
+    auto pool = std::make_unique<process_pool_executor>(options(1));
+    std::atomic<bool> destroyed{false};
+    auto f = pool->submit(mul, i, 2);
+    f.add_done_callback([&](const cfutures::future<int>&) {
+      pool.reset();
+      destroyed.store(true);
+    });
+    EXPECT_EQ(f.result(10s), 2 * i);
+    while (!destroyed.load()) std::this_thread::sleep_for(1ms);
+  }
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (has_children() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(has_children());
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPool,

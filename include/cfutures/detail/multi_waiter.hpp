@@ -45,7 +45,8 @@ class multi_waiter final : public waiter_sink {
 
   // Blocks until ready_count() != seen or the deadline passes; false on timeout. On a
   // thread-pool worker watching futures of its own pool, runs that pool's queued work
-  // meanwhile (wait_helper).
+  // meanwhile (wait_helper); watching futures of a process pool, receives that pool's
+  // replies itself for a while first (shared_wait_helper).
   bool wait_for_more(std::size_t seen, const deadline& until) noexcept;
 
  private:
@@ -58,6 +59,7 @@ class multi_waiter final : public waiter_sink {
   std::atomic<std::uint32_t> ticks_{0};  // futex word: bumped on every notify
   std::atomic<bool> sleeping_{false};
   const void* help_origin_ = nullptr;   // a watched future's executor this thread helps
+  const void* any_origin_ = nullptr;    // a watched future's executor, maybe a shared helper
   waiter_sink* helper_sink_ = nullptr;  // a waiting helper to notify; guarded by mutex_
 
   class more_ready;  // "ready_count() != seen" as a help_target

@@ -41,8 +41,8 @@ void recycle_block(shared_block& block) noexcept;
 // remembered for a while (by inode): blocks tend to come back (a result in the block that
 // carried the arguments), and mapping them again would cost a page-table walk each time.
 void drop_block(shared_block& block) noexcept;
-// Maps a received memfd: its first `length` bytes, populated (protocol_error if it is
-// smaller). Takes ownership of fd.
+// Maps a received memfd (whole, unless too large to pool), with its first `length` bytes
+// faulted in (protocol_error if it is smaller). Takes ownership of fd.
 shared_block adopt_block(int fd, std::size_t length);
 // Frees every pooled block and remembered mapping (a process pool's destructor calls it, so
 // that no descriptor or shared memory outlives the pools that used them).

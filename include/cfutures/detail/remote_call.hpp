@@ -57,14 +57,8 @@ class protocol_error : public error {
   using error::error;
 };
 
-// std::streambuf over bytes in memory (reading) or appending to a payload (writing).
-class memory_source : public std::streambuf {
- public:
-  explicit memory_source(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());
-    setg(p, p, p + bytes.size());
-  }
-};
+// std::streambuf appending to a payload (writing; memory_source, for reading, is in
+// direct_read.hpp).
 class payload_sink : public std::streambuf {
  public:
   explicit payload_sink(payload& out) : out_(out) {}
@@ -98,6 +92,7 @@ void read_values(std::string_view in, T&... values) {
   std::istream is(&source);
   try {
     cereal::BinaryInputArchive archive(is);
+    const direct_read_scope strings_from_source(archive, source);
     archive(values...);
   } catch (const cereal::Exception& e) {
     throw protocol_error(std::string("cannot decode a value: ") + e.what());

@@ -26,7 +26,8 @@
 // Waiting (wait_until): spin for a short window (a wake-up across CPUs costs 15-70 µs), then
 // sleep on the word. A thread-pool worker waiting for a future of its own pool instead runs
 // that pool's queued work meanwhile (wait_helper), so recursive submit-and-wait cannot
-// deadlock the pool.
+// deadlock the pool. Any thread waiting for a future of a process pool first receives that
+// pool's replies itself for a short while (shared_wait_helper).
 //
 // Pending -> running is a CAS that ignores LOCK (it preserves the bit), so cancel() also
 // transitions by CAS and loses cleanly to a worker that has just started the call.
@@ -117,6 +118,29 @@ class wait_helper {
 void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept;
 // The calling thread's helper if it helps with futures of `origin` (non-null), else null.
 wait_helper* thread_wait_helper_for(const void* origin) noexcept;
+
+// An executor whose futures any waiting thread may help to complete (the process pool: a
+// thread blocked on one of its futures receives the workers' replies itself, which saves the
+// hop through the pool's own thread). Registered by origin; wait_until asks it first, then
+// waits as usual if the future is still not done.
+class shared_wait_helper {
+ public:
+  // Works toward target.ready() for a short while (never past `until`); returns
+  // target.ready().
+  virtual bool help_briefly(help_target& target, const deadline& until) noexcept = 0;
+
+ protected:
+  ~shared_wait_helper() = default;
+};
+
+// The registry holds weak references: a helper found by a waiter stays alive while it helps.
+void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper);
+void unregister_shared_wait_helper(const void* origin) noexcept;
+// The helper registered for `origin`, if any and still alive.
+std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) noexcept;
+// In a forked child: forgets the helpers inherited from the parent (their threads are not
+// here), leaving the inherited registry and its lock alone.
+void forget_inherited_shared_wait_helpers() noexcept;
 
 // Calls the process-wide callback-error handler; never throws.
 void report_callback_error(std::exception_ptr error) noexcept;
