@@ -53,6 +53,7 @@ enum death { by_sigkill, by_sigsegv, by_abort, by_exit };
       ::raise(SIGKILL);
       break;
     case by_sigsegv:
+      ::signal(SIGSEGV, SIG_DFL);  // the kernel's death, not a sanitizer's report of it
       ::raise(SIGSEGV);
       break;
     case by_abort:
