@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cfutures needs to build, test and run its examples (the list
-# is scripts/packages.txt). Skips apt entirely when they are all present already.
+# is scripts/packages.txt), or those of the given list files (the fuzzer's is
+# scripts/packages-fuzz.txt). Skips apt entirely when they are all present already.
 set -euo pipefail
-mapfile -t packages < "$(dirname "$0")/packages.txt"
+lists=("$@")
+[ ${#lists[@]} -gt 0 ] || lists=("$(dirname "$0")/packages.txt")
+packages=()
+for list in "${lists[@]}"; do
+  mapfile -t -O "${#packages[@]}" packages < "$list"
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,79 @@
+// libFuzzer target for the worker message decoder (issue 6): bytes from the other process are
+// cut into frames by wire::frame_decoder, whose payloads are decoded as calls, replies and
+// exceptions, exactly as the process pool's parent and workers decode them. Malformed,
+// truncated, oversized and lying frames must end in protocol_error (or another cfutures
+// error) — never a crash, a hang, or an allocation beyond what the input holds.
+//
+// Input layout: byte 0 picks the piece size (1..256) in which the rest is fed to the
+// decoder, so that frames split across reads are exercised too.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cfutures/detail/remote_call.hpp"
+#include "cfutures/errors.hpp"
+#include "remote/protocol.hpp"
+
+namespace wire = cfutures::detail::wire;
+
+namespace {
+
+// Stands in for the memfds that travel with a frame: a shared block of at most 64 KiB of
+// zeros; a longer length is refused as the real source refuses a block smaller than it.
+class fake_attachments final : public wire::attachment_source {
+ public:
+  std::string_view next_attachment(std::uint64_t length) override {
+    static const std::string block(64 * 1024, '\0');
+    if (length > block.size()) throw cfutures::detail::protocol_error("attachment too long");
+    return std::string_view(block).substr(0, static_cast<std::size_t>(length));
+  }
+};
+
+void decode_payload(const wire::header& h, const std::string& payload) {
+  fake_attachments attachments;
+  switch (h.kind) {
+    case wire::kind::call:
+    case wire::kind::init:
+      (void)wire::decode_call(payload, attachments);
+      break;
+    case wire::kind::reply: {
+      const wire::reply_message reply = wire::decode_reply(payload, attachments);
+      for (const auto& item : reply.items) {
+        if (!item.ok) (void)cfutures::detail::decode_exception(item.bytes);
+      }
+      break;
+    }
+    case wire::kind::init_failed:
+      (void)cfutures::detail::decode_exception(payload);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::size_t piece = static_cast<std::size_t>(data[0]) + 1;
+  const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  wire::frame_decoder decoder;
+  try {
+    for (std::size_t at = 0; at < input.size(); at += piece) {
+      decoder.feed(input.substr(at, piece));
+      wire::header h{};
+      std::string payload;
+      while (decoder.next(h, payload)) {
+        try {
+          decode_payload(h, payload);
+        } catch (const cfutures::error&) {
+          // A bad payload: the reader reports it and drops the connection.
+        }
+      }
+    }
+  } catch (const cfutures::error&) {
+    // A bad header: the stream cannot be trusted any further.
+  }
+  return 0;
+}

@@ -1,0 +1,160 @@
+// Fault injection for the process pool (issue 6): workers die by SIGKILL, SIGSEGV, abort()
+// and _exit() at random moments — before, during and after calls, and while large values
+// are in flight. Every future must end (a value, or broken_process_pool naming the dead
+// process and how it ended), and once the pool is gone no child process, zombie, thread or
+// descriptor may be left. CFUTURES_STRESS_FAULT_TASKS sets the number of tasks (default
+// 2000; the long form runs 10^4), in rounds of a fresh pool each.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "executor_traits.hpp"
+#include "watchdog.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+long fault_tasks() {
+  const char* text = std::getenv("CFUTURES_STRESS_FAULT_TASKS");
+  return text ? std::max(1L, std::atol(text)) : 2000;
+}
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+bool has_children() {
+  const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+  return !(pid == -1 && errno == ECHILD);
+}
+
+enum death { by_sigkill, by_sigsegv, by_abort, by_exit };
+
+[[noreturn]] void die(int how) {
+  switch (how) {
+    case by_sigkill:
+      ::raise(SIGKILL);
+      break;
+    case by_sigsegv:
+      ::signal(SIGSEGV, SIG_DFL);  // the kernel's death, not a sanitizer's report of it
+      ::raise(SIGSEGV);
+      break;
+    case by_abort:
+      std::abort();
+    default:
+      break;
+  }
+  ::_exit(3);
+}
+
+// Runs in a worker: the worker dies `delay_us` later, in the way `how` says, whatever it is
+// doing then (reading a call, running one, writing a reply, or waiting).
+int arm_death(int how, int delay_us) {
+  std::thread([how, delay_us] {
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+    die(how);
+  }).detach();
+  return 0;
+}
+
+// Runs in a worker: dies now (during a call).
+int die_now(int how) { die(how); }
+
+std::string echo(std::string s) { return s; }
+
+template <class Traits>
+class FaultInjection : public ::testing::Test {};
+using process_pools = ::testing::Types<conformance::process_pool_fork_traits,
+                                       conformance::process_pool_spawn_traits>;
+TYPED_TEST_SUITE(FaultInjection, process_pools, conformance::executor_names);
+
+}  // namespace
+
+TYPED_TEST(FaultInjection, EveryFutureEndsAndNothingLeaks) {
+  const long total = fault_tasks();
+  const stress::watchdog guard(TypeParam::name() + " fault injection",
+                               std::chrono::seconds(total > 5000 ? 3600 : 600));
+  const std::size_t threads_before = conformance::baseline_threads();
+  const std::size_t fds_before = open_descriptors();
+  std::mt19937 rng(42);
+  const std::string big(1 << 20, 'b');  // large enough to travel through shared memory
+  long submitted = 0, broken = 0, rounds = 0;
+  while (submitted < total) {
+    ++rounds;
+    std::vector<cfutures::future<std::string>> echoes;
+    std::vector<cfutures::future<int>> calls;
+    std::vector<int> expected;
+    {
+      auto ex = TypeParam::make(2);
+      const int death_at = static_cast<int>(rng() % 40);
+      for (int i = 0; i < 40 && submitted < total; ++i, ++submitted) {
+        try {
+          if (i == death_at) {
+            const int how = static_cast<int>(rng() % 4);
+            if (rng() % 2) {
+              calls.push_back(ex->submit(arm_death, how, static_cast<int>(rng() % 3000)));
+            } else {
+              calls.push_back(ex->submit(die_now, how));
+            }
+            expected.push_back(0);
+          } else if (i % 8 == 0) {
+            echoes.push_back(ex->submit(echo, big));
+          } else {
+            calls.push_back(ex->submit(conformance::tasks::mul, i, 3));
+            expected.push_back(3 * i);
+          }
+        } catch (const cfutures::broken_process_pool&) {
+          ++broken;  // a submit after the pool broke is refused with the reason
+        }
+      }
+      for (std::size_t i = 0; i < calls.size(); ++i) {
+        ASSERT_TRUE(calls[i].wait_for(60s)) << "round " << rounds << ": a call never ended";
+        try {
+          EXPECT_EQ(calls[i].result(), expected[i]);
+        } catch (const cfutures::broken_process_pool& e) {
+          ++broken;
+          const std::string what = e.what();
+          EXPECT_TRUE(what.find("signal") != std::string::npos ||
+                      what.find("exited with code") != std::string::npos ||
+                      what.find("terminated abruptly") != std::string::npos)
+              << what;
+        }
+      }
+      for (auto& f : echoes) {
+        ASSERT_TRUE(f.wait_for(60s)) << "round " << rounds << ": an echo never ended";
+        try {
+          EXPECT_EQ(f.result().size(), big.size());
+        } catch (const cfutures::broken_process_pool&) {
+          ++broken;
+        }
+      }
+    }
+    ASSERT_FALSE(has_children()) << "round " << rounds << ": a worker outlived its pool";
+  }
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (conformance::count_threads() > threads_before && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(conformance::count_threads(), threads_before);
+  EXPECT_EQ(open_descriptors(), fds_before);
+  EXPECT_GT(broken, 0) << "no worker death was observed: the injection did not happen";
+  std::printf("%ld tasks in %ld pools, %ld ended in broken_process_pool\n", submitted, rounds,
+              broken);
+}
