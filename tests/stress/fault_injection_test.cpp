@@ -6,20 +6,18 @@
 // 2000; the long form runs 10^4), in rounds of a fresh pool each.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "executor_traits.hpp"
+#include "process_resources.hpp"
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -29,20 +27,6 @@ namespace {
 long fault_tasks() {
   const char* text = std::getenv("CFUTURES_STRESS_FAULT_TASKS");
   return text ? std::max(1L, std::atol(text)) : 2000;
-}
-
-std::size_t open_descriptors() {
-  std::size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
-
-bool has_children() {
-  const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
-  return !(pid == -1 && errno == ECHILD);
 }
 
 enum death { by_sigkill, by_sigsegv, by_abort, by_exit };
@@ -92,7 +76,7 @@ TYPED_TEST(FaultInjection, EveryFutureEndsAndNothingLeaks) {
   const stress::watchdog guard(TypeParam::name() + " fault injection",
                                std::chrono::seconds(total > 5000 ? 3600 : 600));
   const std::size_t threads_before = conformance::baseline_threads();
-  const std::size_t fds_before = open_descriptors();
+  const std::size_t fds_before = stress::open_descriptors();
   std::mt19937 rng(42);
   const std::string big(1 << 20, 'b');  // large enough to travel through shared memory
   long submitted = 0, broken = 0, rounds = 0;
@@ -146,14 +130,14 @@ TYPED_TEST(FaultInjection, EveryFutureEndsAndNothingLeaks) {
         }
       }
     }
-    ASSERT_FALSE(has_children()) << "round " << rounds << ": a worker outlived its pool";
+    ASSERT_FALSE(stress::has_children()) << "round " << rounds << ": a worker outlived its pool";
   }
   const auto give_up = std::chrono::steady_clock::now() + 5s;
   while (conformance::count_threads() > threads_before && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_EQ(conformance::count_threads(), threads_before);
-  EXPECT_EQ(open_descriptors(), fds_before);
+  EXPECT_EQ(stress::open_descriptors(), fds_before);
   EXPECT_GT(broken, 0) << "no worker death was observed: the injection did not happen";
   std::printf("%ld tasks in %ld pools, %ld ended in broken_process_pool\n", submitted, rounds,
               broken);

@@ -1,0 +1,28 @@
+// What a process holds that an executor could leak: open descriptors and child processes.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <filesystem>
+
+namespace stress {
+
+inline std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// Whether any child process, running or zombie, is left: waitpid() reports ECHILD when there
+// is none (WNOHANG: it never blocks; a zombie it finds is reaped, and still reported).
+inline bool has_children() {
+  const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+  return !(pid == -1 && errno == ECHILD);
+}
+
+}  // namespace stress
