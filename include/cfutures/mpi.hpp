@@ -112,7 +112,7 @@ class comm_executor {
     detail::inline_payloads_scope no_shared_memory;    // bytes must cross to other machines
     detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
     auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
-    enqueue(make_job(call, &detail::complete_from_reply<R>, state));
+    enqueue(detail::make_remote_job(call, &detail::complete_from_reply<R>, state));
     return detail::future_access::make<R>(std::move(state));
   }
 
@@ -130,7 +130,7 @@ class comm_executor {
     detail::encoded_call call = detail::encode_chunk(f, calls);
     auto state =
         detail::ref_ptr<detail::shared_state<chunk>>::adopt(new detail::shared_state<chunk>());
-    enqueue(make_job(call, &detail::complete_chunk<R>, state));
+    enqueue(detail::make_remote_job(call, &detail::complete_chunk<R>, state));
     return detail::future_access::make<chunk>(std::move(state));
   }
 
@@ -143,9 +143,6 @@ class comm_executor {
   void shutdown(shutdown_options options = {}) noexcept;
 
  private:
-  using completion = void (*)(detail::state_base&, bool, std::string_view) noexcept;
-  static detail::remote_job make_job(detail::encoded_call& call, completion complete,
-                                     detail::ref_ptr<detail::state_base> state);
   void require_root() const;
   void enqueue(detail::remote_job job);
 

@@ -201,12 +201,7 @@ class process_pool_executor {
     std::shared_lock no_fork(detail::fork_barrier());
     detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
     auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
-    detail::remote_job job;
-    job.entry = call.entry;
-    job.fn = call.fn;
-    job.complete = &detail::complete_from_reply<R>;
-    job.items.push_back({state, std::move(call.args)});
-    enqueue(std::move(job));
+    enqueue(detail::make_remote_job(call, &detail::complete_from_reply<R>, state));
     return detail::future_access::make<R>(std::move(state));
   }
 
@@ -222,14 +217,12 @@ class process_pool_executor {
     for (std::size_t i = 0; i < calls.size(); ++i) {
       detail::encoded_call call =
           std::apply([&](const Args&... a) { return detail::encode_call(f, a...); }, calls[i]);
-      if (i % chunksize == 0) {
-        jobs.emplace_back();
-        jobs.back().entry = call.entry;
-        jobs.back().fn = call.fn;
-        jobs.back().complete = &detail::complete_from_reply<R>;
-      }
       auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
-      jobs.back().items.push_back({state, std::move(call.args)});
+      if (i % chunksize == 0) {
+        jobs.push_back(detail::make_remote_job(call, &detail::complete_from_reply<R>, state));
+      } else {
+        jobs.back().items.push_back({state, std::move(call.args)});
+      }
       futures.push_back(detail::future_access::make<R>(std::move(state)));
     }
     enqueue_all(std::move(jobs));
@@ -252,12 +245,7 @@ class process_pool_executor {
     detail::encoded_call call = detail::encode_chunk(f, calls);
     auto state =
         detail::ref_ptr<detail::shared_state<chunk>>::adopt(new detail::shared_state<chunk>());
-    detail::remote_job job;
-    job.entry = call.entry;
-    job.fn = call.fn;
-    job.complete = &detail::complete_chunk<R>;
-    job.items.push_back({state, std::move(call.args)});
-    enqueue(std::move(job));
+    enqueue(detail::make_remote_job(call, &detail::complete_chunk<R>, state));
     return detail::future_access::make<chunk>(std::move(state));
   }
 

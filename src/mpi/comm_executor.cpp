@@ -53,16 +53,6 @@ void comm_executor::shutdown(shutdown_options options) noexcept {
   if (core_) core_->shutdown(options.wait, options.cancel_futures);
 }
 
-detail::remote_job comm_executor::make_job(detail::encoded_call& call, completion complete,
-                                           detail::ref_ptr<detail::state_base> state) {
-  detail::remote_job job;
-  job.entry = call.entry;
-  job.fn = call.fn;
-  job.complete = complete;
-  job.items.push_back({std::move(state), std::move(call.args)});
-  return job;
-}
-
 void comm_executor::require_root() const {
   if (!core_) {
     throw error(

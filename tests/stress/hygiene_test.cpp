@@ -3,20 +3,12 @@
 // number of cycles (default 100 per executor; the long form runs 1000).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <thread>
 
 #include "executor_traits.hpp"
-#include "process_resources.hpp"
+#include "stress_support.hpp"
 
 namespace {
-
-int cycles() {
-  const char* text = std::getenv("CFUTURES_STRESS_CYCLES");
-  return text ? std::max(1, std::atoi(text)) : 100;
-}
 
 template <class Traits>
 class Hygiene : public ::testing::Test {};
@@ -27,17 +19,15 @@ TYPED_TEST_SUITE(Hygiene, conformance::executor_types, conformance::executor_nam
 TYPED_TEST(Hygiene, CreateUseDestroyLeavesNothingBehind) {
   const std::size_t threads_before = conformance::baseline_threads();
   const std::size_t fds_before = stress::open_descriptors();
-  const int n = cycles();
+  const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", 100);
   for (int i = 0; i < n; ++i) {
     auto ex = TypeParam::make(2);
     ASSERT_EQ(ex->submit(conformance::tasks::mul, i, 3).result(), 3 * i) << "cycle " << i;
   }
   EXPECT_FALSE(stress::has_children()) << "a worker process (or its zombie) outlived its executor";
   // A joined thread may be listed in /proc for a moment after the join.
-  const auto give_up = conformance::steady::now() + std::chrono::seconds(5);
-  while (conformance::count_threads() > threads_before && conformance::steady::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  conformance::eventually([&] { return conformance::count_threads() <= threads_before; },
+                          std::chrono::seconds(5));
   EXPECT_EQ(conformance::count_threads(), threads_before) << "after " << n << " cycles";
   EXPECT_EQ(stress::open_descriptors(), fds_before) << "after " << n << " cycles";
 }
@@ -45,7 +35,9 @@ TYPED_TEST(Hygiene, CreateUseDestroyLeavesNothingBehind) {
 TYPED_TEST(Hygiene, CreateAndDestroyWithoutUseLeavesNothingBehind) {
   const std::size_t threads_before = conformance::baseline_threads();
   const std::size_t fds_before = stress::open_descriptors();
-  for (int i = 0, n = cycles(); i < n; ++i) auto ex = TypeParam::make(2);
+  for (long i = 0, n = stress::count_from_env("CFUTURES_STRESS_CYCLES", 100); i < n; ++i) {
+    auto ex = TypeParam::make(2);
+  }
   EXPECT_FALSE(stress::has_children());
   EXPECT_EQ(conformance::count_threads(), threads_before);
   EXPECT_EQ(stress::open_descriptors(), fds_before);

@@ -6,9 +6,9 @@
 // form, CFUTURES_STRESS_LONG, runs 10^6).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -18,16 +18,13 @@
 #include <vector>
 
 #include "executor_traits.hpp"
+#include "stress_support.hpp"
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-long operations() {
-  const char* text = std::getenv("CFUTURES_STRESS_OPS");
-  return text ? std::max(1L, std::atol(text)) : 2000;
-}
 
 enum class kind { doubled, sleeps, throws };
 
@@ -155,7 +152,7 @@ TYPED_TEST_SUITE(RandomOperations, conformance::executor_types, conformance::exe
 }  // namespace
 
 TYPED_TEST(RandomOperations, EveryFutureEndsOnceAndEveryCallbackRunsOnce) {
-  const long ops = operations();
+  const long ops = stress::count_from_env("CFUTURES_STRESS_OPS", 2000);
   const stress::watchdog guard(TypeParam::name() + " random operations",
                                std::chrono::seconds(ops > 100000 ? 3600 : 240));
   ledger book;
@@ -176,11 +173,15 @@ TYPED_TEST(RandomOperations, EveryFutureEndsOnceAndEveryCallbackRunsOnce) {
     }
     for (auto& t : threads) t.join();
   }  // the destructor waits for whatever is still queued
-  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  conformance::eventually(
+      [&] {
+        for (const auto& t : book.all()) {
+          if (t->callbacks.load() == 0) return false;
+        }
+        return true;
+      },
+      30s);
   for (const auto& t : book.all()) {
-    while (t->callbacks.load() == 0 && std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(1ms);
-    }
     EXPECT_EQ(t->callbacks.load(), 1);
     EXPECT_FALSE(t->callback_saw_not_done.load());
     check_outcome(*t);

@@ -47,10 +47,7 @@ TYPED_TEST(ShutdownEverywhere, FromADoneCallbackWithWait) {
   expect_all_terminal(fs);
   for (auto& f : fs) EXPECT_EQ(f.result(), 1);  // shutdown without cancel runs what is queued
   // The callback's shutdown may still be joining the other workers when the futures are done.
-  const auto give_up = std::chrono::steady_clock::now() + 30s;
-  while (callbacks.load() == 0 && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(1ms);
-  }
+  conformance::eventually([&] { return callbacks.load() != 0; }, 30s);
   EXPECT_EQ(callbacks.load(), 1);
   EXPECT_THROW(ex.submit(conformance::tasks::nothing), cfutures::shutdown_error);
 }

@@ -59,6 +59,18 @@ struct remote_job {
   std::vector<item> items;
 };
 
+// A job of one call: `call`'s function and arguments (moved out), completing `state`.
+inline remote_job make_remote_job(encoded_call& call,
+                                  void (*complete)(state_base&, bool, std::string_view) noexcept,
+                                  ref_ptr<state_base> state) {
+  remote_job job;
+  job.entry = call.entry;
+  job.fn = call.fn;
+  job.complete = complete;
+  job.items.push_back({std::move(state), std::move(call.args)});
+  return job;
+}
+
 inline void fail_job(remote_job& job, const std::exception_ptr& error) noexcept {
   for (auto& item : job.items) item.state->try_set_exception(error);
 }

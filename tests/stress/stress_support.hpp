@@ -1,13 +1,23 @@
-// What a process holds that an executor could leak: open descriptors and child processes.
+// What the stress tests share: their sizes from the environment, and what a process holds
+// that an executor could leak (open descriptors, child processes).
 #pragma once
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <filesystem>
 
 namespace stress {
+
+// The positive number in environment variable `name` (the long form sets them), else
+// `fallback`.
+inline long count_from_env(const char* name, long fallback) {
+  const char* text = std::getenv(name);
+  return text ? std::max(1L, std::atol(text)) : fallback;
+}
 
 inline std::size_t open_descriptors() {
   std::size_t n = 0;
