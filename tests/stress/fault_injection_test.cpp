@@ -5,56 +5,20 @@
 // descriptor may be left. CFUTURES_STRESS_FAULT_TASKS sets the number of tasks (default
 // 2000; the long form runs 10^4), in rounds of a fresh pool each.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "executor_traits.hpp"
 #include "stress_support.hpp"
 #include "watchdog.hpp"
+#include "worker_deaths.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-
-enum death { by_sigkill, by_sigsegv, by_abort, by_exit };
-
-[[noreturn]] void die(int how) {
-  switch (how) {
-    case by_sigkill:
-      ::raise(SIGKILL);
-      break;
-    case by_sigsegv:
-      ::signal(SIGSEGV, SIG_DFL);  // the kernel's death, not a sanitizer's report of it
-      ::raise(SIGSEGV);
-      break;
-    case by_abort:
-      std::abort();
-    default:
-      break;
-  }
-  ::_exit(3);
-}
-
-// Runs in a worker: the worker dies `delay_us` later, in the way `how` says, whatever it is
-// doing then (reading a call, running one, writing a reply, or waiting).
-int arm_death(int how, int delay_us) {
-  std::thread([how, delay_us] {
-    std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
-    die(how);
-  }).detach();
-  return 0;
-}
-
-// Runs in a worker: dies now (during a call).
-int die_now(int how) { die(how); }
 
 std::string echo(std::string s) { return s; }
 
@@ -86,11 +50,11 @@ TYPED_TEST(FaultInjection, EveryFutureEndsAndNothingLeaks) {
       for (int i = 0; i < 40 && submitted < total; ++i, ++submitted) {
         try {
           if (i == death_at) {
-            const int how = static_cast<int>(rng() % 4);
+            const int how = static_cast<int>(rng() % stress::death_kinds);
             if (rng() % 2) {
-              calls.push_back(ex->submit(arm_death, how, static_cast<int>(rng() % 3000)));
+              calls.push_back(ex->submit(stress::arm_death, how, static_cast<int>(rng() % 3000)));
             } else {
-              calls.push_back(ex->submit(die_now, how));
+              calls.push_back(ex->submit(stress::die_now, how));
             }
             expected.push_back(0);
           } else if (i % 8 == 0) {
@@ -110,10 +74,7 @@ TYPED_TEST(FaultInjection, EveryFutureEndsAndNothingLeaks) {
         } catch (const cfutures::broken_process_pool& e) {
           ++broken;
           const std::string what = e.what();
-          EXPECT_TRUE(what.find("signal") != std::string::npos ||
-                      what.find("exited with code") != std::string::npos ||
-                      what.find("terminated abruptly") != std::string::npos)
-              << what;
+          EXPECT_TRUE(stress::names_how_a_worker_ended(what)) << what;
         }
       }
       for (auto& f : echoes) {

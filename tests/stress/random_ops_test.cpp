@@ -9,15 +9,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <memory>
-#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "executor_traits.hpp"
+#include "ledger.hpp"
 #include "stress_support.hpp"
 #include "watchdog.hpp"
 
@@ -25,39 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-
-enum class kind { doubled, sleeps, throws };
-
-struct tracked {
-  cfutures::future<int> future;
-  kind what = kind::doubled;
-  int expected = 0;
-  std::atomic<int> callbacks{0};
-  std::atomic<bool> callback_saw_not_done{false};
-};
-
-class ledger {
- public:
-  tracked& add(std::unique_ptr<tracked> t) {
-    std::lock_guard lock(mutex_);
-    entries_.push_back(std::move(t));
-    return *entries_.back();
-  }
-  // Up to `n` futures picked at random (none if nothing was submitted yet).
-  std::vector<cfutures::future<int>> sample(std::mt19937& rng, std::size_t n) {
-    std::lock_guard lock(mutex_);
-    std::vector<cfutures::future<int>> out;
-    if (entries_.empty()) return out;
-    std::uniform_int_distribution<std::size_t> pick(0, entries_.size() - 1);
-    for (std::size_t i = 0; i < n; ++i) out.push_back(entries_[pick(rng)]->future);
-    return out;
-  }
-  const std::deque<std::unique_ptr<tracked>>& all() const { return entries_; }
-
- private:
-  std::mutex mutex_;
-  std::deque<std::unique_ptr<tracked>> entries_;
-};
+using stress::ledger;
+using stress::task_kind;
+using stress::tracked;
 
 // What a finished future may hold, given what it ran.
 void check_outcome(const tracked& t) {
@@ -66,7 +34,7 @@ void check_outcome(const tracked& t) {
     EXPECT_THROW((void)t.future.result(), cfutures::cancelled_error);
     return;
   }
-  if (t.what == kind::throws) {
+  if (t.what == task_kind::throws) {
     EXPECT_THROW((void)t.future.result(), std::out_of_range);
   } else {
     EXPECT_EQ(t.future.result(), t.expected);
@@ -84,23 +52,16 @@ void random_operations(Executor& ex, ledger& book, long ops, unsigned seed, long
     const int roll = percent(rng);
     try {
       if (roll < 40) {
-        auto t = std::make_unique<tracked>();
         const int v = static_cast<int>(rng() % 1000);
-        t->what = static_cast<kind>(rng() % 3);
-        if (t->what == kind::doubled) {
-          t->expected = 2 * v;
-          t->future = ex.submit(conformance::tasks::mul, v, 2);
-        } else if (t->what == kind::sleeps) {
-          t->expected = v % 2;
-          t->future = ex.submit(conformance::tasks::sleep_ms, v % 2);
+        const auto what = static_cast<task_kind>(rng() % 3);
+        if (what == task_kind::doubled) {
+          book.track(ex.submit(conformance::tasks::mul, v, 2), what, 2 * v);
+        } else if (what == task_kind::sleeps) {
+          book.track(ex.submit(conformance::tasks::sleep_ms, v % 2), what, v % 2);
         } else {
-          t->future = ex.submit(conformance::tasks::throw_out_of_range, std::string("stress"));
+          book.track(ex.submit(conformance::tasks::throw_out_of_range, std::string("stress")),
+                     what, 0);
         }
-        tracked& entry = book.add(std::move(t));
-        entry.future.add_done_callback([&entry](const cfutures::future<int>& f) {
-          if (!f.done()) entry.callback_saw_not_done = true;
-          ++entry.callbacks;
-        });
       } else if (roll < 50) {
         for (auto& f : book.sample(rng, 1)) f.cancel();
       } else if (roll < 60) {
@@ -182,6 +143,7 @@ TYPED_TEST(RandomOperations, EveryFutureEndsOnceAndEveryCallbackRunsOnce) {
       },
       30s);
   for (const auto& t : book.all()) {
+    EXPECT_EQ(t->callbacks_added.load(), 1);
     EXPECT_EQ(t->callbacks.load(), 1);
     EXPECT_FALSE(t->callback_saw_not_done.load());
     check_outcome(*t);
