@@ -185,9 +185,14 @@ void thread_pool_core::start_worker_if_needed() {
   if (closing() || index >= max_threads_) return;
   workers_.push_back(std::make_unique<worker>(*this, index));
   worker* w = workers_.back().get();
+  worker_started();
   try {
-    threads_.emplace_back([self = shared_from_this(), w] { self->worker_main(*w); });
+    threads_.emplace_back([self = shared_from_this(), w] {
+      self->worker_main(*w);
+      self->worker_left();
+    });
   } catch (...) {
+    worker_left();
     workers_.pop_back();
     if (threads_.empty()) throw;  // nobody would ever run the work
     return;
@@ -539,6 +544,17 @@ void thread_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
     stop_.request_stop();
   }
   if (!wait) return;
+  if (own_worker()) {
+    // Joining here could deadlock: another thread's shutdown(wait) may hold join_mutex_
+    // while it joins this worker. Wait for the other workers to leave instead (those that
+    // wait likewise count as gone, or two of them would wait for each other).
+    std::unique_lock lock(exit_mutex_);
+    ++workers_in_shutdown_;
+    exit_cv_.notify_all();
+    exit_cv_.wait(lock, [&] { return running_workers_ <= workers_in_shutdown_; });
+    --workers_in_shutdown_;
+    return;
+  }
   std::lock_guard joining(join_mutex_);
   for (std::thread& t : threads_) {
     if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
@@ -546,10 +562,28 @@ void thread_pool_core::shutdown(bool wait, bool cancel_futures) noexcept {
 }
 
 void thread_pool_core::detach_current_worker() noexcept {
+  // The executor dies on one of its workers: its shutdown(wait) joined nobody (see shutdown),
+  // and the other workers have left worker_main, so joining them is quick.
   std::lock_guard joining(join_mutex_);
   for (std::thread& t : threads_) {
-    if (t.joinable() && t.get_id() == std::this_thread::get_id()) t.detach();
+    if (!t.joinable()) continue;
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else {
+      t.join();
+    }
   }
+}
+
+void thread_pool_core::worker_started() noexcept {
+  std::lock_guard lock(exit_mutex_);
+  ++running_workers_;
+}
+
+void thread_pool_core::worker_left() noexcept {
+  std::lock_guard lock(exit_mutex_);
+  --running_workers_;
+  exit_cv_.notify_all();
 }
 
 }  // namespace cfutures::detail

@@ -35,7 +35,9 @@
 // counted in submitters_ until its push is done); cancel_futures drains every queue
 // (futures cancelled) and requests a stop of running stop_token tasks; workers run what is
 // left, then exit once they find nothing; wait joins them. A failing initializer breaks the
-// pool: every queue is drained into broken_thread_pool.
+// pool: every queue is drained into broken_thread_pool. A shutdown(wait) called on one of
+// the pool's workers (by a task or a done-callback) joins nobody: it waits until every other
+// worker has left worker_main or waits likewise, and leaves the joins to the destructor.
 #pragma once
 
 #include <atomic>
@@ -99,6 +101,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   };
 
   void worker_main(worker& self);
+  void worker_started() noexcept;  // counts a worker in running_workers_ until worker_left()
+  void worker_left() noexcept;
   void run_task(state_base* task, const run_context& context) noexcept;
   static void before_publish(void* self) noexcept;
 
@@ -158,6 +162,13 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::mutex join_mutex_;  // serializes joiners and detachers
+  // Workers that have not left worker_main yet, and how many of them wait inside a
+  // shutdown(wait) of their own: such a worker waits for the others here instead of joining
+  // them, since another thread may hold join_mutex_ while it joins this very worker.
+  std::mutex exit_mutex_;
+  std::condition_variable exit_cv_;
+  std::size_t running_workers_ = 0;      // guarded by exit_mutex_
+  std::size_t workers_in_shutdown_ = 0;  // guarded by exit_mutex_
 
   // Sleeping workers.
   std::mutex park_mutex_;

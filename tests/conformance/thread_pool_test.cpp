@@ -252,6 +252,50 @@ TEST(ThreadPoolTest, ShutdownFromAWorkerDoesNotWaitForItself) {
   EXPECT_TRUE(threads_back_to(before));
 }
 
+// Regression (found by the chaos test): a shutdown(wait) from outside held the pool's join
+// lock while it joined the workers, and a task's own shutdown(wait) waited for that lock,
+// so each waited for the other. A hang here is a failure by CTest's timeout.
+TEST(ThreadPoolTest, ShutdownWithWaitFromATaskWhileAnotherThreadJoinsDoesNotDeadlock) {
+  const std::size_t before = baseline_threads();
+  {
+    thread_pool_executor ex(2);
+    event outside_shutdown_started;
+    auto f = ex.submit([&] {
+      outside_shutdown_started.wait_for(10s);
+      std::this_thread::sleep_for(20ms);  // by now the other thread is joining this worker
+      ex.shutdown({.wait = true});
+      return 1;
+    });
+    std::thread outside([&] {
+      outside_shutdown_started.set();
+      ex.shutdown({.wait = true});
+    });
+    outside.join();
+    EXPECT_TRUE(f.done()) << "the outside shutdown(wait) returned before the task ended";
+    EXPECT_EQ(f.result(), 1);
+  }
+  EXPECT_TRUE(threads_back_to(before));
+}
+
+TEST(ThreadPoolTest, ShutdownWithWaitFromTwoTasksAtOnceDoesNotDeadlock) {
+  const std::size_t before = baseline_threads();
+  {
+    thread_pool_executor ex(2);
+    std::atomic<int> running{0};
+    auto both_shut_down = [&] {
+      ++running;
+      eventually([&] { return running.load() == 2; });  // each waits for the other worker
+      ex.shutdown({.wait = true});
+      return 1;
+    };
+    auto a = ex.submit(both_shut_down);
+    auto b = ex.submit(both_shut_down);
+    EXPECT_EQ(a.result(10s), 1);
+    EXPECT_EQ(b.result(10s), 1);
+  }
+  EXPECT_TRUE(threads_back_to(before));
+}
+
 // --- max_pending -------------------------------------------------------------------------
 
 TEST(ThreadPoolTest, MaxPendingMakesSubmitBlock) {
