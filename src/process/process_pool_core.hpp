@@ -180,6 +180,9 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::mutex mutex_;
   std::deque<remote_job> queue_;
   bool shutdown_ = false;
+  // shutdown_, readable without mutex_: a thread that receives replies after it was set
+  // wakes the manager (see run_driven). Written under mutex_.
+  std::atomic<bool> closing_{false};
   std::optional<std::string> broken_;
   int kill_signal_ = 0;
   std::thread manager_;

@@ -163,6 +163,12 @@ void process_pool_core::run_driven(bool receive) noexcept {
   try {
     if (receive) {
       receive_replies();
+      // A closing pool's manager that found work left sleeps until a worker's socket is
+      // readable; if this thread has just read the last replies, none will be: wake it to
+      // look again, or it (and shutdown(wait)) waits for ever. relaxed: a manager that saw
+      // shutdown_ (under mutex_, after close() set closing_) released driver_ before it
+      // slept, and this thread holds driver_; one that did not see it is woken by close().
+      if (closing_.load(std::memory_order_relaxed)) wake();
     } else {
       dispatch();
     }
@@ -232,6 +238,7 @@ void process_pool_core::close(bool wait, bool cancel_futures, int signal) noexce
   {
     std::lock_guard lock(mutex_);
     shutdown_ = true;
+    closing_.store(true, std::memory_order_relaxed);  // published by mutex_ and driver_
     if (cancel_futures) dropped.swap(queue_);
     if (signal) kill_signal_ = signal;
     manager_id = manager_.get_id();

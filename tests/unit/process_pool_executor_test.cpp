@@ -342,6 +342,24 @@ TEST_P(ProcessPool, ExecutorDestroyedInACallbackOfAWaitedFuture) {
   EXPECT_FALSE(has_children());
 }
 
+// Regression (found by the chaos test): shutdown(wait) while another thread polls for the
+// last call's result. The manager, woken by the shutdown, found the call still running and
+// slept until the worker's socket would be readable; the polling thread then read the reply
+// itself, so the socket never was, and shutdown(wait) waited for ever.
+TEST_P(ProcessPool, ShutdownWithWaitWhileAnotherThreadPollsForTheLastReply) {
+  for (int i = 0; i < 20; ++i) {
+    process_pool_executor pool(options(1));
+    auto f = pool.submit(sleep_ms, 5);
+    std::thread poller([&] {
+      while (!f.wait_for(0ms)) {
+      }
+    });
+    pool.shutdown({.wait = true});
+    poller.join();
+    EXPECT_EQ(f.result(), 5);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPool,
                          testing::Values(start_method::fork, start_method::spawn),
                          [](const auto& info) {
