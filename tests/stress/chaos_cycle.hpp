@@ -68,17 +68,8 @@ class chaos_cycle {
     SCOPED_TRACE(plan_.describe());
     std::mt19937 rng(plan_.seed * 31 + static_cast<unsigned>(driver));
     for (int i = 0; i < plan_.ops_per_driver; ++i) {
-      try {
-        one_operation(rng);
-      } catch (const cfutures::shutdown_error&) {
-        ++refused_;
-      } catch (const cfutures::broken_executor& e) {
-        ++refused_;
-        EXPECT_TRUE(pool_may_break_.load()) << "refused as broken with no death: " << e.what();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "unexpected " << typeid(e).name() << ": " << e.what();
-      }
-      if (ops_done_.fetch_add(1) + 1 == plan_.end_at) end_now(rng);
+      counting_refusals([&] { one_operation(rng); });
+      if (ops_done_.fetch_add(1) + 1 == plan_.end_at) counting_refusals([&] { end_now(rng); });
     }
   }
 
@@ -115,6 +106,22 @@ class chaos_cycle {
   }
 
  private:
+  // Runs `operation`; a submit refused after the shutdown, or once the pool is broken, is
+  // counted (and must have a reason).
+  template <class F>
+  void counting_refusals(F operation) {
+    try {
+      operation();
+    } catch (const cfutures::shutdown_error&) {
+      ++refused_;
+    } catch (const cfutures::broken_executor& e) {
+      ++refused_;
+      EXPECT_TRUE(pool_may_break_.load()) << "refused as broken with no death: " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "unexpected " << typeid(e).name() << ": " << e.what();
+    }
+  }
+
   void one_operation(std::mt19937& rng) {
     const int roll = static_cast<int>(rng() % 100);
     if (roll < 30) {

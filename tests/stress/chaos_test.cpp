@@ -6,8 +6,8 @@
 // destructor do it. After each cycle every future is in one terminal state that API.md
 // allows, every done-callback ran exactly once and no child process is left; after all
 // cycles no thread and no descriptor is left. A watchdog turns a hang into a failure with a
-// thread dump. CFUTURES_STRESS_CHAOS_CYCLES sets the number of cycles (default 30; the long
-// form, CFUTURES_STRESS_LONG, runs 500), CFUTURES_STRESS_CHAOS_SEED the first seed.
+// thread dump. CFUTURES_STRESS_CHAOS_CYCLES sets the number of cycles (default 60; the long
+// form, CFUTURES_STRESS_LONG, runs 1000), CFUTURES_STRESS_CHAOS_SEED the first seed.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -70,7 +70,7 @@ void print_figures(const char* what, long cycles, const stress::chaos_figures& f
 }  // namespace
 
 TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
-  const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 30);
+  const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 60);
   const auto first_seed = static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
   const leak_check leaks;
@@ -91,7 +91,7 @@ TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
 // Several threads create, drive and destroy executors of their own at the same time (forks
 // then happen while other pools start, stop and break).
 TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
-  const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 30);
+  const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 60);
   const auto first_seed = static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
   const leak_check leaks;
