@@ -1,9 +1,10 @@
 // One cycle of the chaos test: an executor made from a cycle_plan (chaos_plan.hpp), driven by
-// 3–4 threads at once with random operations — submits of ordinary, throwing, sleeping,
-// stoppable and (process pools) self-killing tasks, map, cancel, result / exception with
-// timeouts, wait and as_completed with and without timeouts, request_stop, done-callbacks
-// that count their runs, submit more work or throw — and ended the way the plan says. Then
-// the executor is destroyed and every future it returned is checked (chaos_outcomes.hpp).
+// 3–4 threads at once with random operations — submits of ordinary, throwing and sleeping
+// tasks, of stoppable and submit-and-wait tasks (thread pool), of self-killing ones (process
+// pools), map, cancel, result / exception with timeouts, wait and as_completed with and
+// without timeouts, request_stop, done-callbacks that count their runs, submit more work or
+// throw — and ended the way the plan says. Then the executor is destroyed and every future
+// it returned is checked (chaos_outcomes.hpp).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -180,11 +181,23 @@ class chaos_cycle {
                            task_kind::throws, 0);
       case 2:
         if constexpr (thread_pool) {
-          return book_.track(ex_.submit(stoppable, v % 5), task_kind::stoppable, 0);
+          if (rng() % 2) return book_.track(ex_.submit(stoppable, v % 5), task_kind::stoppable, 0);
+          return book_.track(ex_.submit([this, v] { return submit_and_wait(v); }),
+                             task_kind::nested, 2 * v);
         }
         [[fallthrough]];
       default:
         return book_.track(ex_.submit(tasks::mul, v, 2), task_kind::doubled, 2 * v);
+    }
+  }
+
+  // Thread pool only, in a task: submits 2*v to the same pool and waits for it (the worker
+  // runs queued tasks meanwhile); -1 if the pool refuses it or cancels it.
+  int submit_and_wait(int v) {
+    try {
+      return ex_.submit(conformance::tasks::mul, v, 2).result();
+    } catch (const cfutures::error&) {
+      return -1;
     }
   }
 

@@ -14,7 +14,7 @@
 namespace stress {
 
 // What a tracked future ran.
-enum class task_kind { doubled, sleeps, throws, stoppable, dies_now, arms_death };
+enum class task_kind { doubled, sleeps, throws, stoppable, nested, dies_now, arms_death };
 
 struct tracked {
   cfutures::future<int> future;
