@@ -76,6 +76,12 @@ inline cycle_plan draw_plan(unsigned seed, int max_ops_per_driver) {
   cycle_plan p;
   p.seed = seed;
   p.kind = static_cast<pool_kind>(rng() % 3);
+#ifdef __SANITIZE_ADDRESS__
+  // GCC 12's AddressSanitizer does not hold its allocator's locks across fork(): a worker
+  // forked while another thread allocates can inherit one of them locked and hang in its
+  // first allocation. Fork pools are exercised by the release and TSan runs.
+  if (p.kind == pool_kind::fork) p.kind = pool_kind::spawn;
+#endif
   p.max_workers = 1 + rng() % 4;
   if (p.processes() && chance(30)) p.max_tasks_per_child = 1 + rng() % 3;
   p.with_initializer = chance(30);
