@@ -379,7 +379,9 @@ chaos_figures run_cycle(const cycle_plan& plan, std::unique_ptr<Executor> ex) {
   const watchdog guard("chaos cycle, " + plan.describe(), std::chrono::seconds(120));
   chaos_cycle<Executor> cycle(plan, *ex);  // outlives the executor: its callbacks use it
   std::thread stopper;
-  if (plan.end == ending::from_other_thread) stopper = std::thread([&] { cycle.shut_down_when_due(); });
+  if (plan.end == ending::from_other_thread) {
+    stopper = std::thread([&] { cycle.shut_down_when_due(); });
+  }
   std::vector<std::thread> drivers;
   for (int d = 0; d < plan.drivers; ++d) drivers.emplace_back([&cycle, d] { cycle.drive(d); });
   for (auto& t : drivers) t.join();

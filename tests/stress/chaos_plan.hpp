@@ -48,12 +48,15 @@ struct cycle_plan {
 
   std::string describe() const {
     static const char* const kinds[] = {"thread_pool", "process_pool_fork", "process_pool_spawn"};
-    static const char* const endings[] = {"destructor",   "shutdown from a driver",
+    static const char* const endings[] = {"destructor",
+                                          "shutdown from a driver",
                                           "shutdown from another thread",
-                                          "shutdown from a callback", "shutdown from a task",
-                                          "kill_workers", "terminate_workers"};
-    std::string s = "seed " + std::to_string(seed) + ": " + kinds[static_cast<int>(kind)] +
-                    " of " + std::to_string(max_workers) + " workers";
+                                          "shutdown from a callback",
+                                          "shutdown from a task",
+                                          "kill_workers",
+                                          "terminate_workers"};
+    std::string s = "seed " + std::to_string(seed) + ": " + kinds[static_cast<int>(kind)] + " of " +
+                    std::to_string(max_workers) + " workers";
     if (max_tasks_per_child) s += ", max_tasks_per_child " + std::to_string(*max_tasks_per_child);
     if (with_initializer) s += initializer_fails ? ", failing initializer" : ", initializer";
     if (deaths) s += ", workers kill themselves";
@@ -88,7 +91,8 @@ inline cycle_plan draw_plan(unsigned seed, int max_ops_per_driver) {
   p.initializer_fails = p.with_initializer && chance(20);
   p.deaths = p.processes() && chance(40);
   p.drivers = 3 + static_cast<int>(rng() % 2);
-  p.ops_per_driver = max_ops_per_driver / 4 + static_cast<int>(rng() % (max_ops_per_driver - max_ops_per_driver / 4 + 1));
+  p.ops_per_driver = max_ops_per_driver / 4 +
+                     static_cast<int>(rng() % (max_ops_per_driver - max_ops_per_driver / 4 + 1));
   const int roll = static_cast<int>(rng() % 100);
   p.end = roll < 20   ? ending::destructor
           : roll < 40 ? ending::from_driver
@@ -114,16 +118,18 @@ inline void chaos_initializer(int fails) {
 
 inline std::unique_ptr<cfutures::thread_pool_executor> make_thread_pool(const cycle_plan& p) {
   cfutures::thread_pool_options options{.max_workers = p.max_workers};
-  if (p.with_initializer) options.initializer = [fails = p.initializer_fails] { chaos_initializer(fails); };
+  if (p.with_initializer) {
+    options.initializer = [fails = p.initializer_fails] { chaos_initializer(fails); };
+  }
   return std::make_unique<cfutures::thread_pool_executor>(std::move(options));
 }
 
 inline std::unique_ptr<cfutures::process_pool_executor> make_process_pool(const cycle_plan& p) {
-  cfutures::process_pool_options options{
-      .max_workers = p.max_workers,
-      .max_tasks_per_child = p.max_tasks_per_child,
-      .method = p.kind == pool_kind::fork ? cfutures::start_method::fork
-                                          : cfutures::start_method::spawn};
+  cfutures::process_pool_options options{.max_workers = p.max_workers,
+                                         .max_tasks_per_child = p.max_tasks_per_child,
+                                         .method = p.kind == pool_kind::fork
+                                                       ? cfutures::start_method::fork
+                                                       : cfutures::start_method::spawn};
   if (p.with_initializer) options.initializer = {&chaos_initializer, int{p.initializer_fails}};
   return std::make_unique<cfutures::process_pool_executor>(std::move(options));
 }

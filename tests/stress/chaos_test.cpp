@@ -71,16 +71,18 @@ void print_figures(const char* what, long cycles, const stress::chaos_figures& f
 
 TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
   const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 60);
-  const auto first_seed = static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
+  const auto first_seed =
+      static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
   const leak_check leaks;
   stress::chaos_figures figures;
   {
     const callback_error_counter callback_errors;
     for (long i = 0; i < cycles && !HasFatalFailure(); ++i) {
-      figures += stress::run_random_cycle(first_seed + static_cast<unsigned>(i), max_ops_per_driver);
-      ASSERT_FALSE(stress::has_children()) << "cycle of seed " << first_seed + i
-                                           << ": a worker outlived its pool";
+      figures +=
+          stress::run_random_cycle(first_seed + static_cast<unsigned>(i), max_ops_per_driver);
+      ASSERT_FALSE(stress::has_children())
+          << "cycle of seed " << first_seed + i << ": a worker outlived its pool";
     }
     EXPECT_EQ(callback_errors.count(), figures.throwing_callbacks);
   }
@@ -92,7 +94,8 @@ TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
 // then happen while other pools start, stop and break).
 TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
   const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 60);
-  const auto first_seed = static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
+  const auto first_seed =
+      static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
   const leak_check leaks;
   constexpr int owners = 3;
