@@ -70,7 +70,8 @@ void print_figures(const char* what, long cycles, const stress::chaos_figures& f
 }  // namespace
 
 TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
-  const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 60);
+  const long cycles =
+      stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", stress::long_form ? 1000 : 60);
   const auto first_seed =
       static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
@@ -93,7 +94,8 @@ TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
 // Several threads create, drive and destroy executors of their own at the same time (forks
 // then happen while other pools start, stop and break).
 TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
-  const long cycles = stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", 60);
+  const long cycles =
+      stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", stress::long_form ? 1000 : 60);
   const auto first_seed =
       static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();

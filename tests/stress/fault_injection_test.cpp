@@ -31,7 +31,8 @@ TYPED_TEST_SUITE(FaultInjection, process_pools, conformance::executor_names);
 }  // namespace
 
 TYPED_TEST(FaultInjection, EveryFutureEndsAndNothingLeaks) {
-  const long total = stress::count_from_env("CFUTURES_STRESS_FAULT_TASKS", 2000);
+  const long total =
+      stress::count_from_env("CFUTURES_STRESS_FAULT_TASKS", stress::long_form ? 10000 : 2000);
   const stress::watchdog guard(TypeParam::name() + " fault injection",
                                std::chrono::seconds(total > 5000 ? 3600 : 600));
   const std::size_t threads_before = conformance::baseline_threads();

@@ -19,7 +19,7 @@ TYPED_TEST_SUITE(Hygiene, conformance::executor_types, conformance::executor_nam
 TYPED_TEST(Hygiene, CreateUseDestroyLeavesNothingBehind) {
   const std::size_t threads_before = conformance::baseline_threads();
   const std::size_t fds_before = stress::open_descriptors();
-  const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", 100);
+  const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", stress::long_form ? 1000 : 100);
   for (int i = 0; i < n; ++i) {
     auto ex = TypeParam::make(2);
     ASSERT_EQ(ex->submit(conformance::tasks::mul, i, 3).result(), 3 * i) << "cycle " << i;
@@ -35,7 +35,8 @@ TYPED_TEST(Hygiene, CreateUseDestroyLeavesNothingBehind) {
 TYPED_TEST(Hygiene, CreateAndDestroyWithoutUseLeavesNothingBehind) {
   const std::size_t threads_before = conformance::baseline_threads();
   const std::size_t fds_before = stress::open_descriptors();
-  for (long i = 0, n = stress::count_from_env("CFUTURES_STRESS_CYCLES", 100); i < n; ++i) {
+  const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", stress::long_form ? 1000 : 100);
+  for (long i = 0; i < n; ++i) {
     auto ex = TypeParam::make(2);
   }
   EXPECT_FALSE(stress::has_children());

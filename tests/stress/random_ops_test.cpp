@@ -113,7 +113,8 @@ TYPED_TEST_SUITE(RandomOperations, conformance::executor_types, conformance::exe
 }  // namespace
 
 TYPED_TEST(RandomOperations, EveryFutureEndsOnceAndEveryCallbackRunsOnce) {
-  const long ops = stress::count_from_env("CFUTURES_STRESS_OPS", 2000);
+  const long ops =
+      stress::count_from_env("CFUTURES_STRESS_OPS", stress::long_form ? 1000000 : 2000);
   const stress::watchdog guard(TypeParam::name() + " random operations",
                                std::chrono::seconds(ops > 100000 ? 3600 : 240));
   ledger book;

@@ -12,8 +12,15 @@
 
 namespace stress {
 
-// The positive number in environment variable `name` (the long form sets them), else
-// `fallback`.
+// Whether this is the long form of the stress tests (the CMake option CFUTURES_STRESS_LONG);
+// each test picks its size from it, and an environment variable overrides that size.
+#ifdef CFUTURES_STRESS_LONG_FORM
+inline constexpr bool long_form = true;
+#else
+inline constexpr bool long_form = false;
+#endif
+
+// The positive number in environment variable `name`, else `fallback`.
 inline long count_from_env(const char* name, long fallback) {
   const char* text = std::getenv(name);
   return text ? std::max(1L, std::atol(text)) : fallback;
