@@ -13,8 +13,8 @@
 // Sleeping and waking (all lock-free on the submit path):
 //   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
 //                            else, or after the window: park on its own futex word, pinned
-//                            to its home CPU while asleep (home_cpu.hpp; a new worker also
-//                            moves there when it starts)
+//                            to its home CPU and SCHED_BATCH while asleep (home_cpu.hpp; a
+//                            new worker also moves there when it starts)
 //   submit ─▶ push; fence; if a worker is parked and none is searching while work is still
 //            queued, or if the shared queue was not empty (work piles up): wake one
 //   "searching" (searching_) = about to look for work: counted just before a worker
