@@ -134,6 +134,11 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
   if (sleeping_.load()) wake();
 }
 
+bool process_pool_core::closed() {
+  std::lock_guard lock(mutex_);
+  return shutdown_;
+}
+
 bool process_pool_core::driving() const noexcept { return driven_by_this_thread == this; }
 
 bool process_pool_core::others_receive() const noexcept {
@@ -195,7 +200,11 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
     // from it would only make the two hand it back and forth (relaxed: a hint).
     if (sleeping_.load(std::memory_order_relaxed) && try_drive()) {
       run_driven(true);
+      // Once shut down, the manager sleeps until nothing is in flight: if this thread read
+      // the last reply, only it knows.
+      const bool manager_can_finish = !work_left() && closed();
       stop_driving();
+      if (manager_can_finish) wake();
       if (target.ready()) break;
     }
     // Every round: on a busy machine one sched_yield may last a whole time slice.
