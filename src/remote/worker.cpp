@@ -18,6 +18,9 @@ constexpr std::chrono::microseconds idle_spin(100);
 // before any other call, what is finished is sent.
 constexpr std::chrono::microseconds hold_replies(50);
 constexpr std::chrono::microseconds quick_call(20);
+// A reply's body: u64 id, u32 count, then per call u8 ok and (for a shared item) u32, u64.
+constexpr std::size_t reply_head = 12;
+constexpr std::size_t reply_item = 13;
 
 // How long a call message of each function (by its code offsets) last took in this worker.
 class call_timings {
@@ -26,9 +29,8 @@ class call_timings {
     const auto it = last_.find(key(m));
     return it != last_.end() && it->second < quick_call;
   }
-  void record(const wire::call_message& m, std::chrono::steady_clock::duration took) {
-    last_[key(m)] = took;
-  }
+  // Where the duration of m's call goes (allocated before the call runs: see serve_worker).
+  std::chrono::steady_clock::duration& slot(const wire::call_message& m) { return last_[key(m)]; }
 
  private:
   static std::uint64_t key(const wire::call_message& m) {
@@ -80,7 +82,7 @@ resolved_call resolve(const wire::call_message& message) {
 
 }  // namespace
 
-std::vector<call_outcome> run_calls(const wire::call_message& message) {
+std::vector<call_outcome> run_calls(const wire::call_message& message, wire::frame* from) {
   std::vector<call_outcome> outcomes(message.args.size());
   resolved_call call;
   std::exception_ptr unresolvable;
@@ -102,7 +104,8 @@ std::vector<call_outcome> run_calls(const wire::call_message& message) {
       continue;
     }
     try {
-      call.entry(call.fn, message.args[i], o.bytes);
+      const std::string_view args = message.args[i];
+      call.entry(call.fn, from ? from->input(args) : encoded_input{args}, o.bytes);
       o.ok = true;
     } catch (...) {
       failed(o, std::current_exception());
@@ -127,11 +130,17 @@ int serve_worker(int fd) {
           case wire::kind::call: {
             const wire::call_message message = wire::decode_call(f.payload, f);
             if (link.has_output() && !timings.quick(message)) link.flush();
-            const auto start = std::chrono::steady_clock::now();
-            std::vector<call_outcome> outcomes = run_calls(message);
-            timings.record(message, std::chrono::steady_clock::now() - start);
+            // What the reply needs is allocated before the calls run: allocated after a large
+            // argument was freed, it would split that free chunk, and the next call's
+            // argument of the same size would need fresh heap (page faults) instead.
+            auto& took = timings.slot(message);
             std::string reply;
+            reply.reserve(reply_head + reply_item * message.args.size());
             std::vector<shared_block> attachments;
+            attachments.reserve(message.args.size());
+            const auto start = std::chrono::steady_clock::now();
+            std::vector<call_outcome> outcomes = run_calls(message, &f);
+            took = std::chrono::steady_clock::now() - start;
             wire::writer w(reply);
             w.u64(message.id);
             w.u32(static_cast<std::uint32_t>(outcomes.size()));
