@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +57,12 @@ void set_init_value(int v) { init_value = v; }
 int read_init_value() { return init_value; }
 void failing_init() { throw std::runtime_error("no database"); }
 std::vector<std::string> echo_strings(std::vector<std::string> v) { return v; }
+std::vector<std::byte> echo_bytes(std::vector<std::byte> v) { return v; }
+std::vector<char> echo_chars(std::vector<char> v) { return v; }
+std::vector<double> echo_doubles(std::vector<double> v) { return v; }
+std::tuple<char, std::vector<double>> echo_after_char(char c, std::vector<double> v) {
+  return {c, std::move(v)};
+}
 std::map<std::string, std::string> echo_map(std::map<std::string, std::string> m) { return m; }
 std::tuple<std::string, int, std::string> echo_mixed(std::string a, int n, std::string b) {
   return {a, n, b};
@@ -305,6 +313,30 @@ TEST_P(ProcessPool, LargeValuesRoundTripExactly) {
   EXPECT_EQ(pool.submit(echo_map, by_key).result(30s), by_key);
   const auto mixed = std::make_tuple(patterned(100000, 7), 42, patterned(3, 9));
   EXPECT_EQ(pool.submit(echo_mixed, std::get<0>(mixed), 42, std::get<2>(mixed)).result(30s), mixed);
+}
+
+// Contiguous vectors (direct_read.hpp) of every size around the threshold come back exact,
+// also where their elements are misaligned in the payload (after a char).
+TEST_P(ProcessPool, LargeVectorsRoundTripExactly) {
+  process_pool_executor pool(options(1));
+  const std::size_t limit = cfutures::detail::payload::inline_limit;
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, limit - 16, limit + 1,
+                          std::size_t{(16 << 20) + 5}}) {
+      const std::string s = patterned(n, static_cast<std::uint32_t>(n) + round);
+      std::vector<std::byte> bytes(n);
+      std::memcpy(bytes.data(), s.data(), n);
+      const std::vector<char> chars(s.begin(), s.end());
+      std::vector<double> doubles(n / 8);
+      std::memcpy(doubles.data(), s.data(), doubles.size() * sizeof(double));
+      EXPECT_EQ(pool.submit(echo_bytes, bytes).result(30s), bytes) << n;
+      EXPECT_EQ(pool.submit(echo_chars, chars).result(30s), chars) << n;
+      EXPECT_EQ(pool.submit(echo_doubles, doubles).result(30s), doubles) << n;
+      EXPECT_EQ(pool.submit(echo_after_char, 'c', doubles).result(30s),
+                std::make_tuple('c', doubles))
+          << n;
+    }
+  }
 }
 
 // A string whose length runs past the bytes read is an error, not an allocation of that size
