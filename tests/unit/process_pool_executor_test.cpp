@@ -6,12 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -325,10 +325,10 @@ TEST_P(ProcessPool, LargeVectorsRoundTripExactly) {
                           std::size_t{(16 << 20) + 5}}) {
       const std::string s = patterned(n, static_cast<std::uint32_t>(n) + round);
       std::vector<std::byte> bytes(n);
-      std::memcpy(bytes.data(), s.data(), n);
+      std::transform(s.begin(), s.end(), bytes.begin(), [](char c) { return std::byte(c); });
       const std::vector<char> chars(s.begin(), s.end());
       std::vector<double> doubles(n / 8);
-      std::memcpy(doubles.data(), s.data(), doubles.size() * sizeof(double));
+      for (std::size_t i = 0; i < doubles.size(); ++i) doubles[i] = 0.5 * i + round;
       EXPECT_EQ(pool.submit(echo_bytes, bytes).result(30s), bytes) << n;
       EXPECT_EQ(pool.submit(echo_chars, chars).result(30s), chars) << n;
       EXPECT_EQ(pool.submit(echo_doubles, doubles).result(30s), doubles) << n;
