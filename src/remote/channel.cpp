@@ -19,8 +19,6 @@ namespace cfutures::detail::wire {
 namespace {
 
 constexpr std::size_t read_chunk = 64 << 10;
-constexpr std::size_t initial_output = 4 << 10;
-constexpr std::size_t initial_output_blocks = 8;
 constexpr std::size_t max_fds = 253;  // SCM_MAX_FD: per sendmsg, and so per recvmsg
 
 [[noreturn]] void fail(const char* what) {
@@ -85,13 +83,6 @@ void frame::release() noexcept {
   body_in_block_ = false;
   from_ = nullptr;
   payload = {};
-}
-
-channel::channel(int fd) : fd_(fd) {
-  // Room for ordinary batches from the start: buffers grown later, while a large value has
-  // just been freed, would be carved out of its memory (see worker.cpp's reply).
-  out_.reserve(initial_output);
-  out_blocks_.reserve(initial_output_blocks);
 }
 
 channel::channel(channel&& other) noexcept

@@ -61,7 +61,7 @@ class frame final : public attachment_source {
 
 class channel {
  public:
-  explicit channel(int fd);
+  explicit channel(int fd) : fd_(fd) {}
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
   channel(channel&& other) noexcept;

@@ -18,9 +18,6 @@ constexpr std::chrono::microseconds idle_spin(100);
 // before any other call, what is finished is sent.
 constexpr std::chrono::microseconds hold_replies(50);
 constexpr std::chrono::microseconds quick_call(20);
-// A reply's body: u64 id, u32 count, then per call u8 ok and (for a shared item) u32, u64.
-constexpr std::size_t reply_head = 12;
-constexpr std::size_t reply_item = 13;
 
 // How long a call message of each function (by its code offsets) last took in this worker.
 class call_timings {
@@ -29,8 +26,9 @@ class call_timings {
     const auto it = last_.find(key(m));
     return it != last_.end() && it->second < quick_call;
   }
-  // Where the duration of m's call goes (allocated before the call runs: see serve_worker).
-  std::chrono::steady_clock::duration& slot(const wire::call_message& m) { return last_[key(m)]; }
+  void record(const wire::call_message& m, std::chrono::steady_clock::duration took) {
+    last_[key(m)] = took;
+  }
 
  private:
   static std::uint64_t key(const wire::call_message& m) {
@@ -130,17 +128,11 @@ int serve_worker(int fd) {
           case wire::kind::call: {
             const wire::call_message message = wire::decode_call(f.payload, f);
             if (link.has_output() && !timings.quick(message)) link.flush();
-            // What the reply needs is allocated before the calls run: allocated after a large
-            // argument was freed, it would split that free chunk, and the next call's
-            // argument of the same size would need fresh heap (page faults) instead.
-            auto& took = timings.slot(message);
-            std::string reply;
-            reply.reserve(reply_head + reply_item * message.args.size());
-            std::vector<shared_block> attachments;
-            attachments.reserve(message.args.size());
             const auto start = std::chrono::steady_clock::now();
             std::vector<call_outcome> outcomes = run_calls(message, &f);
-            took = std::chrono::steady_clock::now() - start;
+            timings.record(message, std::chrono::steady_clock::now() - start);
+            std::string reply;
+            std::vector<shared_block> attachments;
             wire::writer w(reply);
             w.u64(message.id);
             w.u32(static_cast<std::uint32_t>(outcomes.size()));
