@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -86,17 +87,17 @@ void map_all(shared_block& b) {
 
 void keep_large_buffers_in_heap() noexcept {
 #ifdef __GLIBC__
-  static const bool tuned = [] {
-    const char* tunables = std::getenv("GLIBC_TUNABLES");
-    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
-        (tunables && std::strstr(tunables, "glibc.malloc."))) {
-      return false;
-    }
-    mallopt(M_MMAP_THRESHOLD, heap_buffer_limit);
-    mallopt(M_TRIM_THRESHOLD, kept_free_heap);
-    return true;
-  }();
-  (void)tuned;
+  // A flag rather than a guarded static: a child forked while another thread is here must
+  // not find a guard locked forever (it merely keeps glibc's defaults).
+  static std::atomic<bool> asked{false};
+  if (asked.exchange(true)) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      (tunables && std::strstr(tunables, "glibc.malloc."))) {
+    return;  // the user chose
+  }
+  mallopt(M_MMAP_THRESHOLD, heap_buffer_limit);
+  mallopt(M_TRIM_THRESHOLD, kept_free_heap);
 #endif
 }
 

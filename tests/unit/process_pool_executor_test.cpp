@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,10 +13,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -84,6 +87,26 @@ std::size_t open_fds() {
   while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
   closedir(dir);
   return n;
+}
+
+// Shared blocks (payload.hpp) this process has mapped now, by memfd inode.
+std::size_t mapped_blocks() {
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> inodes;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("cfutures-payload") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string range, perms, offset, device, inode;
+    fields >> range >> perms >> offset >> device >> inode;
+    inodes.insert(inode);
+  }
+  return inodes.size();
+}
+
+long minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
 }
 
 bool has_children() { return waitpid(-1, nullptr, WNOHANG) != -1 || errno != ECHILD; }
@@ -337,6 +360,33 @@ TEST_P(ProcessPool, LargeVectorsRoundTripExactly) {
           << n;
     }
   }
+}
+
+// A large echo ping-pongs one block: the worker encodes its result into the block that
+// brought the argument, and the caller's next argument reuses it (payload.hpp).
+TEST_P(ProcessPool, LargeEchoesShareOneBlock) {
+  process_pool_executor pool(options(1));
+  const std::string big = patterned(std::size_t{16} << 20, 1);
+  for (int round = 0; round < 5; ++round) ASSERT_EQ(pool.submit(echo, big).result(30s), big);
+  EXPECT_EQ(mapped_blocks(), 1u);
+}
+
+// After one large echo, the next ones find their memory warm in this process: the block,
+// and heap for the decoded results. A reply is decoded by the manager thread or by a thread
+// waiting for it, each with its own malloc arena, so the first switch may still fault one
+// result's 16 MiB (4096 pages) in — but no more (before, each of the next two echoes did).
+TEST_P(ProcessPool, WarmLargeEchoesDoNotFaultPagesIn) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator keeps its own heap";
+#endif
+  process_pool_executor pool(options(1));
+  const std::string big(std::size_t{16} << 20, 'x');
+  ASSERT_EQ(pool.submit(echo, big).result(30s).size(), big.size());
+  const long before = minor_faults();
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_EQ(pool.submit(echo, big).result(30s).size(), big.size());
+  }
+  EXPECT_LT(minor_faults() - before, 4096 + 1024);
 }
 
 // A string whose length runs past the bytes read is an error, not an allocation of that size
