@@ -426,7 +426,7 @@ void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
         const wire::reply_message reply = wire::decode_reply(f.payload, f);
         if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
         for (std::size_t i = 0; i < job.items.size(); ++i) {
-          job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
+          job.complete(*job.items[i].state, reply.items[i].ok, f.input(reply.items[i].bytes));
         }
       } catch (const std::exception& e) {
         fail_job(job, std::current_exception());
