@@ -1,6 +1,7 @@
 // Thread-pool workloads, cfutures side (cfutures::thread_pool_executor(2)). Prints one
 // "metric value unit" line per workload; the peers in this folder print the same names.
-//   trivial_1m            tasks/s: 1 000 000 trivial tasks (i + 1), submit all then collect
+//   trivial_1m            tasks/s: 1 000 000 trivial tasks (i + 1), submit all then collect,
+//                      first, in a fresh process (bench::in_fresh_process)
 //   round_trip_us         median submit → result of a trivial task, one at a time (20 000)
 //   round_trip_p99_us     99th percentile of the same samples
 //   fanout_primes_x       serial time / pool time of 64 × count-primes(< 10000)
@@ -20,24 +21,16 @@ using bench::clock_type;
 using bench::seconds_since;
 
 int main() {
+  bench::in_fresh_process([] {
+    cfutures::thread_pool_executor pool(2);
+    bench::print_trivial_1m([&](auto fn) { return pool.submit(fn); },
+                            [](auto& f) { return f.result(); });
+  });
   cfutures::thread_pool_executor pool(2);
 
   bench::print_pending_bytes([&](auto fn) { return pool.submit(fn); },
                              [](auto& f) { return f.result(); });
   pool.submit([] { return 0; }).result();
-
-  {
-    constexpr int n = 1000000;
-    std::vector<cfutures::future<int>> fs;
-    fs.reserve(n);
-    long sum = 0;
-    const auto start = clock_type::now();
-    for (int i = 0; i < n; ++i) fs.push_back(pool.submit([i] { return i + 1; }));
-    for (auto& f : fs) sum += f.result();
-    const double t = seconds_since(start);
-    if (sum == 0) std::fprintf(stderr, "impossible\n");
-    std::printf("trivial_1m %.6g tasks/s\n", n / t);
-  }
 
   bench::print_round_trip([&](int i) { return pool.submit([i] { return i + 1; }).result(); });
 

@@ -2,6 +2,7 @@
 // printing of the round-trip percentiles. Each program supplies its own pool.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,13 +28,46 @@ inline long rss_bytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
+// Runs `measure` in a child process forked now, and waits for it: a program that starts with
+// the measured workload sees a heap that was never touched (page faults included), whatever
+// this process ran before. Call it before the process starts threads.
+template <class Measure>
+void in_fresh_process(Measure measure) {
+  std::fflush(stdout);
+  const pid_t child = fork();
+  if (child == 0) {
+    measure();
+    std::fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  if (child > 0) waitpid(child, &status, 0);
+}
+
+inline int zero() { return 0; }
+
+// trivial_1m: 1 000 000 trivial tasks (i + 1) with futures, submit all then collect.
+//   submit(fn)   queues fn (which returns int) on the pool and returns its future
+//   get(future)  waits for the future and returns its value
+template <class Submit, class Get>
+void print_trivial_1m(Submit submit, Get get) {
+  constexpr int n = 1000000;
+  std::vector<decltype(submit(zero))> fs;
+  fs.reserve(n);
+  long sum = 0;
+  const auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) fs.push_back(submit([i] { return i + 1; }));
+  for (auto& f : fs) sum += get(f);
+  const double t = seconds_since(start);
+  if (sum == 0) std::fprintf(stderr, "impossible\n");
+  std::printf("trivial_1m %.6g tasks/s\n", n / t);
+}
+
 // pending_bytes_per_task: resident memory added by 1 000 000 tasks that wait to start (with
 // the futures that hold them), while two blocking tasks occupy both workers. Run it first in
 // the process, before the allocator holds freed memory to reuse.
 //   submit(fn)   queues fn (which returns int) on the pool and returns its future
 //   get(future)  waits for the future and returns its value
-inline int zero() { return 0; }
-
 template <class Submit, class Get>
 void print_pending_bytes(Submit submit, Get get) {
   constexpr int n = 1000000;

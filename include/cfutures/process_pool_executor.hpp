@@ -66,7 +66,12 @@
 // themselves the manager sleeps without watching the workers' sockets, for at most 1 ms at a
 // time; a call whose result nobody waits for (done-callbacks only) may so be completed up to
 // about 1 ms later than it could be. Shared memory blocks are recycled while a process pool
-// exists and freed with it.
+// exists and freed with it: one block carries a large argument to the worker and its result
+// back. Strings and vectors of numbers or std::byte decode with one copy, no zero-fill.
+// Process-wide side effect (glibc): at the first value over 64 KiB, the process (and each
+// worker) sets malloc's mmap threshold to 32 MiB and its trim threshold to 64 MiB, so that
+// large values reuse warm heap memory instead of faulting fresh pages in every time; skipped
+// if MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a glibc.malloc tunable is set.
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
 // calls and for every worker process to be reaped (no zombie is left behind).

@@ -8,6 +8,10 @@
 // type that follows cereal's convention (a `serialize(Archive&)` member or free function, or
 // save/load pairs). Raw pointers, references to local state and anything else are rejected at
 // compile time by cfutures::serializable, with a message naming the offending type.
+// Decoding: strings and vectors of arithmetic types or std::byte are read in one copy; a
+// size inside a value that announces more elements than bytes follow fails the call with a
+// protocol error ("cannot decode a value: ...") before anything is allocated for it
+// (detail/direct_read.hpp).
 // Thread safety: stateless.
 // Python counterpart: pickle, as used by ProcessPoolExecutor.
 #pragma once

@@ -32,9 +32,12 @@
 //   ~100 µs, then sleeps (an idle pool uses no CPU); result() and wait() spin ~50 µs before
 //   they sleep. Each worker has a "home" CPU (worker i: the i-th after the CPU the pool was
 //   created on): it moves there when it starts and is pinned there while it sleeps, so that
-//   the kernel starts and wakes workers on different CPUs. It restores its affinity before it runs a task, so tasks, and the
-//   threads they start, see the affinity the pool was created with (a task that changes its
-//   worker's affinity keeps that change).
+//   the kernel starts and wakes workers on different CPUs. A sleeping worker is also
+//   SCHED_BATCH (if it was SCHED_OTHER), so that waking it does not preempt the submitter
+//   before the rest of its tasks are queued. It restores its affinity and policy before it
+//   runs a task, so tasks, and the threads they start, see the affinity and policy the pool
+//   was created with (a task that changes its worker's affinity or policy keeps that
+//   change).
 //   See src/thread/thread_pool_core.hpp for the data flow.
 // Waiting inside the pool: a task that waits for futures of its own pool (future::result(),
 //   wait(), exception(), and the free functions wait() and as_completed()) runs that pool's

@@ -16,7 +16,9 @@
 //   then the others as they finish. The timeout is measured from the as_completed() call;
 //   advancing past it with futures unfinished throws timeout_error("2 (of 5) futures
 //   unfinished"). A yielded future is released when the iterator advances.
-// Cost: O(n) for n futures — one waiter with one node per future, no polling.
+// Cost: O(n) for n futures — one waiter with one node per future, no polling. The waiting
+//   thread is woken only when its condition may hold (wait(all_completed) sleeps until the
+//   last future, or the first exception for first_exception), not at every completion.
 // Thread safety: the functions may be called concurrently from any threads; one
 //   as_completed range is consumed by one thread.
 // Blocking: wait blocks; as_completed blocks in begin() and ++ (not in the call itself).
@@ -206,7 +208,7 @@ class as_completed_range {
       waiter_->take_ready(ready_);
       taken_from_waiter_ = waiter_->ready_count();
       if (next_ready_ < ready_.size()) break;
-      if (!waiter_->wait_for_more(taken_from_waiter_, until_)) {
+      if (!waiter_->wait_for_count(taken_from_waiter_ + 1, false, until_)) {
         throw timeout_error(detail::unfinished_message(items_.size() - yielded_, items_.size()));
       }
     }

@@ -11,10 +11,12 @@ multi_waiter::multi_waiter(std::size_t capacity) : nodes_(new waiter_node[capaci
 
 multi_waiter::~multi_waiter() { detach(); }
 
-class multi_waiter::more_ready final : public help_target {
+class multi_waiter::count_reached final : public help_target {
  public:
-  more_ready(multi_waiter& waiter, std::size_t seen) noexcept : waiter_(waiter), seen_(seen) {}
-  bool ready() const noexcept override { return waiter_.ready_count() != seen_; }
+  explicit count_reached(multi_waiter& waiter) noexcept : waiter_(waiter) {}
+  bool ready() const noexcept override {
+    return waiter_.reached(waiter_.ready_count(), waiter_.exception_seen());
+  }
   bool subscribe(waiter_sink& sink, waiter_node&) noexcept override {
     std::lock_guard lock(waiter_.mutex_);
     if (ready()) return false;
@@ -28,7 +30,6 @@ class multi_waiter::more_ready final : public help_target {
 
  private:
   multi_waiter& waiter_;
-  const std::size_t seen_;
 };
 
 void multi_waiter::watch(state_base& state, std::uint32_t index) {
@@ -59,10 +60,17 @@ void multi_waiter::notify(std::uint32_t index, bool with_exception) noexcept {
   if (with_exception) exception_seen_.store(true, std::memory_order_release);
   // seq_cst with the consumer's store to sleeping_ then load of ready_total_ (Dekker):
   // either the consumer sees the new count, or this thread sees it sleeping.
-  ready_total_.fetch_add(1, std::memory_order_seq_cst);
+  const std::size_t total = ready_total_.fetch_add(1, std::memory_order_seq_cst) + 1;
   ticks_.fetch_add(1, std::memory_order_release);
+  // The consumer stores what it waits for before sleeping_ (seq_cst), so it is read here.
+  if (!reached(total, with_exception)) return;
   if (sleeping_.load(std::memory_order_seq_cst)) futex_wake_all(ticks_);
   if (helper_sink_) helper_sink_->notify(index, with_exception);
+}
+
+bool multi_waiter::reached(std::size_t ready_total, bool exception) const noexcept {
+  return ready_total >= wake_count_.load(std::memory_order_seq_cst) ||
+         (exception && wake_on_exception_.load(std::memory_order_seq_cst));
 }
 
 void multi_waiter::retire(std::uint32_t index) noexcept { nodes_[index].owner = nullptr; }
@@ -73,27 +81,31 @@ void multi_waiter::take_ready(std::vector<std::uint32_t>& out) {
   ready_.clear();
 }
 
-bool multi_waiter::wait_for_more(std::size_t seen, const deadline& until) noexcept {
+bool multi_waiter::wait_for_count(std::size_t count, bool or_exception,
+                                  const deadline& until) noexcept {
+  wake_count_.store(count, std::memory_order_seq_cst);
+  wake_on_exception_.store(or_exception, std::memory_order_seq_cst);
+  const auto done = [&] { return reached(ready_count(), exception_seen()); };
   if (wait_helper* helper = thread_wait_helper_for(help_origin_)) {
-    more_ready target(*this, seen);
+    count_reached target(*this);
     return helper->help_until(target, until);
   }
   if (const auto shared = shared_wait_helper_for(any_origin_)) {
-    more_ready target(*this, seen);
+    count_reached target(*this);
     if (shared->help_briefly(target, until)) return true;
   }
   for (;;) {
     const std::uint32_t t = ticks_.load(std::memory_order_acquire);
-    if (ready_total_.load(std::memory_order_acquire) != seen) return true;
+    if (done()) return true;
     if (until.passed()) return false;
     sleeping_.store(true, std::memory_order_seq_cst);
-    if (ready_total_.load(std::memory_order_seq_cst) != seen) {
+    if (done()) {
       sleeping_.store(false, std::memory_order_relaxed);
       return true;
     }
     const bool in_time = futex_wait(ticks_, t, until.time_point());
     sleeping_.store(false, std::memory_order_relaxed);
-    if (!in_time) return ready_total_.load(std::memory_order_acquire) != seen;
+    if (!in_time) return done();
   }
 }
 

@@ -30,10 +30,9 @@ void wait_states(const std::vector<state_base*>& states, const deadline& until, 
 
   multi_waiter waiter(states.size());
   for (std::uint32_t i = 0; i < states.size(); ++i) waiter.watch(*states[i], i);
-  for (;;) {
-    const std::size_t seen = waiter.ready_count();
-    if (satisfied(when, seen, states.size(), waiter.exception_seen())) break;
-    if (!waiter.wait_for_more(seen, until)) break;
+  const std::size_t count = when == return_when::first_completed ? 1 : states.size();
+  while (!satisfied(when, waiter.ready_count(), states.size(), waiter.exception_seen())) {
+    if (!waiter.wait_for_count(count, when == return_when::first_exception, until)) break;
   }
   waiter.detach();
 }

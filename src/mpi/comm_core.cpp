@@ -132,7 +132,7 @@ void comm_core::complete(remote_job& job, const wire::reply_message& reply,
     return;
   }
   for (std::size_t i = 0; i < job.items.size(); ++i) {
-    job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
+    job.complete(*job.items[i].state, reply.items[i].ok, encoded_input{reply.items[i].bytes});
   }
 }
 

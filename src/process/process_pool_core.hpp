@@ -62,7 +62,9 @@
 //   - a thread blocked on one of the pool's futures (help_briefly: result(), wait(),
 //     as_completed()...), for up to 100 µs: it takes driver_ when free, reads the replies of
 //     busy workers itself (completing futures, and so running their done-callbacks, in its
-//     own thread) and dispatches queued calls; then it sleeps on the future as usual.
+//     own thread) and dispatches queued calls; then it sleeps on the future as usual. After
+//     shutdown, if it read the last reply in flight, it wakes the manager, which waits
+//     for exactly that to finish.
 // So a quick call's round trip involves two threads, the caller and the worker, which are the
 // only ones spinning (2 CPUs can hold them):
 //   caller ─ submit: queue, dispatch ───────────────▶ worker ─ runs ─┐
@@ -169,6 +171,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void break_pool(const std::string& message);
   void finish() noexcept;
   bool work_left() const;
+  bool closed();  // shutdown_, under mutex_
   const code_ref& portable(const void* code);
   void wake() noexcept;
 
@@ -180,9 +183,6 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   std::mutex mutex_;
   std::deque<remote_job> queue_;
   bool shutdown_ = false;
-  // shutdown_, readable without mutex_: a thread that receives replies after it was set
-  // wakes the manager (see run_driven). Written under mutex_.
-  std::atomic<bool> closing_{false};
   std::optional<std::string> broken_;
   int kill_signal_ = 0;
   std::thread manager_;

@@ -134,6 +134,11 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
   if (sleeping_.load()) wake();
 }
 
+bool process_pool_core::closed() {
+  std::lock_guard lock(mutex_);
+  return shutdown_;
+}
+
 bool process_pool_core::driving() const noexcept { return driven_by_this_thread == this; }
 
 bool process_pool_core::others_receive() const noexcept {
@@ -163,12 +168,6 @@ void process_pool_core::run_driven(bool receive) noexcept {
   try {
     if (receive) {
       receive_replies();
-      // A closing pool's manager that found work left sleeps until a worker's socket is
-      // readable; if this thread has just read the last replies, none will be: wake it to
-      // look again, or it (and shutdown(wait)) waits for ever. relaxed: a manager that saw
-      // shutdown_ (under mutex_, after close() set closing_) released driver_ before it
-      // slept, and this thread holds driver_; one that did not see it is woken by close().
-      if (closing_.load(std::memory_order_relaxed)) wake();
     } else {
       dispatch();
     }
@@ -201,7 +200,11 @@ bool process_pool_core::help_briefly(help_target& target, const deadline& until)
     // from it would only make the two hand it back and forth (relaxed: a hint).
     if (sleeping_.load(std::memory_order_relaxed) && try_drive()) {
       run_driven(true);
+      // Once shut down, the manager sleeps until nothing is in flight: if this thread read
+      // the last reply, only it knows.
+      const bool manager_can_finish = !work_left() && closed();
       stop_driving();
+      if (manager_can_finish) wake();
       if (target.ready()) break;
     }
     // Every round: on a busy machine one sched_yield may last a whole time slice.
@@ -238,7 +241,6 @@ void process_pool_core::close(bool wait, bool cancel_futures, int signal) noexce
   {
     std::lock_guard lock(mutex_);
     shutdown_ = true;
-    closing_.store(true, std::memory_order_relaxed);  // published by mutex_ and driver_
     if (cancel_futures) dropped.swap(queue_);
     if (signal) kill_signal_ = signal;
     manager_id = manager_.get_id();
@@ -424,7 +426,7 @@ void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
         const wire::reply_message reply = wire::decode_reply(f.payload, f);
         if (reply.items.size() != job.items.size()) throw protocol_error("reply size mismatch");
         for (std::size_t i = 0; i < job.items.size(); ++i) {
-          job.complete(*job.items[i].state, reply.items[i].ok, reply.items[i].bytes);
+          job.complete(*job.items[i].state, reply.items[i].ok, f.input(reply.items[i].bytes));
         }
       } catch (const std::exception& e) {
         fail_job(job, std::current_exception());

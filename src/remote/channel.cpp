@@ -68,9 +68,19 @@ std::string_view frame::next_attachment(std::uint64_t length) {
   return {blocks_.back().data, static_cast<std::size_t>(length)};
 }
 
+void frame::give_back(void* self, std::string_view bytes) noexcept {
+  auto& f = *static_cast<frame*>(self);
+  if (bytes.data() == nullptr) return;
+  // An attachment's bytes start its block; the body block (shm frames) is never an item.
+  for (std::size_t i = f.body_in_block_ ? 1 : 0; i < f.blocks_.size(); ++i) {
+    if (f.blocks_[i].data == bytes.data()) return recycle_block(f.blocks_[i]);
+  }
+}
+
 void frame::release() noexcept {
   for (auto& b : blocks_) recycle_block(b);
   blocks_.clear();
+  body_in_block_ = false;
   from_ = nullptr;
   payload = {};
 }
@@ -271,6 +281,7 @@ bool channel::next(frame& f) {
   if (length > max_payload) throw protocol_error("bad shared frame: payload over the limit");
   f.kind = static_cast<kind>(k);
   f.payload = f.next_attachment(length);
+  f.body_in_block_ = true;
   return true;
 }
 

@@ -46,12 +46,17 @@ class frame final : public attachment_source {
   std::string_view payload;
 
   std::string_view next_attachment(std::uint64_t length) override;
+  // `bytes` (an item of this frame) as a value to decode: consumed() returns its block, when
+  // it is an attachment, to this process's pool at once.
+  encoded_input input(std::string_view bytes) noexcept { return {bytes, &give_back, this}; }
 
  private:
   friend class channel;
+  static void give_back(void* self, std::string_view bytes) noexcept;
   void release() noexcept;
   channel* from_ = nullptr;
   std::vector<shared_block> blocks_;  // the frame's own body (shm frames), then attachments
+  bool body_in_block_ = false;
 };
 
 class channel {

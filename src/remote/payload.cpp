@@ -2,12 +2,15 @@
 #include "cfutures/detail/payload.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -24,6 +27,9 @@ constexpr std::size_t max_remembered_mappings = 4;
 constexpr std::size_t max_remembered_size = std::size_t{64} << 20;
 // Blocks larger than this are freed rather than pooled (their memory goes back at once).
 constexpr std::size_t max_pooled_capacity = std::size_t{256} << 20;
+// keep_large_buffers_in_heap: glibc accepts at most half its 64 MiB heap size as threshold.
+constexpr int heap_buffer_limit = 32 << 20;
+constexpr int kept_free_heap = 64 << 20;
 
 [[noreturn]] void fail(const char* what) {
   throw error(std::string(what) + ": " + std::strerror(errno));
@@ -45,6 +51,14 @@ struct remembered {
 };
 
 struct block_pool {
+  // Full-size from the start: grown later, these vectors would be allocated just after a
+  // large decoded value, and keep its memory from returning to the top of the heap (where
+  // the next value of that size would have found it: see payload.hpp).
+  block_pool() {
+    free.reserve(max_pooled_blocks);
+    given.reserve(max_remembered_mappings);
+  }
+
   std::mutex mutex;
   std::vector<shared_block> free;
   std::vector<remembered> given;  // mappings of blocks given away, oldest first
@@ -71,6 +85,22 @@ void map_all(shared_block& b) {
 
 }  // namespace
 
+void keep_large_buffers_in_heap() noexcept {
+#ifdef __GLIBC__
+  // A flag rather than a guarded static: a child forked while another thread is here must
+  // not find a guard locked forever (it merely keeps glibc's defaults).
+  static std::atomic<bool> asked{false};
+  if (asked.exchange(true)) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      (tunables && std::strstr(tunables, "glibc.malloc."))) {
+    return;  // the user chose
+  }
+  mallopt(M_MMAP_THRESHOLD, heap_buffer_limit);
+  mallopt(M_TRIM_THRESHOLD, kept_free_heap);
+#endif
+}
+
 shared_block acquire_block(std::size_t capacity, std::size_t populate) {
   {
     auto& p = pool();
@@ -84,6 +114,7 @@ shared_block acquire_block(std::size_t capacity, std::size_t populate) {
       return b;
     }
   }
+  keep_large_buffers_in_heap();
   shared_block b;
   b.fd = memfd_create("cfutures-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (b.fd < 0) fail("memfd_create");
@@ -189,9 +220,12 @@ shared_block adopt_block(int fd, std::size_t length) {
     munmap(b.data, b.mapped);
     b.data = nullptr;
   }
+  keep_large_buffers_in_heap();
   // A block that may be pooled is mapped whole (so that reusing it for a payload of this
   // process needs no mremap, after which the moved range faults again), but only the
-  // payload's pages are faulted in: the rest may never be touched.
+  // payload's pages are faulted in: the rest may never be touched. The sender wrote them, so
+  // they exist: read faults map them (writable, as the mapping is shared) many per fault,
+  // where write faults would take one page each (about 3x longer for 16 MiB).
   const std::size_t payload_pages =
       std::min(page_round(std::max<std::size_t>(length, 1)), b.capacity);
   b.mapped = b.capacity <= max_pooled_capacity ? b.capacity : payload_pages;
@@ -204,7 +238,7 @@ shared_block adopt_block(int fd, std::size_t length) {
     fail("cannot map a shared payload");
   }
   b.data = static_cast<char*>(p);
-  madvise(b.data, payload_pages, MADV_POPULATE_WRITE);
+  madvise(b.data, payload_pages, MADV_POPULATE_READ);
   return b;
 }
 

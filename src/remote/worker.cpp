@@ -80,7 +80,7 @@ resolved_call resolve(const wire::call_message& message) {
 
 }  // namespace
 
-std::vector<call_outcome> run_calls(const wire::call_message& message) {
+std::vector<call_outcome> run_calls(const wire::call_message& message, wire::frame* from) {
   std::vector<call_outcome> outcomes(message.args.size());
   resolved_call call;
   std::exception_ptr unresolvable;
@@ -102,7 +102,8 @@ std::vector<call_outcome> run_calls(const wire::call_message& message) {
       continue;
     }
     try {
-      call.entry(call.fn, message.args[i], o.bytes);
+      const std::string_view args = message.args[i];
+      call.entry(call.fn, from ? from->input(args) : encoded_input{args}, o.bytes);
       o.ok = true;
     } catch (...) {
       failed(o, std::current_exception());
@@ -128,7 +129,7 @@ int serve_worker(int fd) {
             const wire::call_message message = wire::decode_call(f.payload, f);
             if (link.has_output() && !timings.quick(message)) link.flush();
             const auto start = std::chrono::steady_clock::now();
-            std::vector<call_outcome> outcomes = run_calls(message);
+            std::vector<call_outcome> outcomes = run_calls(message, &f);
             timings.record(message, std::chrono::steady_clock::now() - start);
             std::string reply;
             std::vector<shared_block> attachments;

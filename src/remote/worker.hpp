@@ -19,8 +19,11 @@ struct call_outcome {
   payload bytes;  // the result, or the exception (encode_exception)
 };
 
-// Runs every call of a decoded call message, in order.
-std::vector<call_outcome> run_calls(const wire::call_message& message);
+// Runs every call of a decoded call message, in order. With `from` (the frame the message
+// came in), each call's arguments give their shared block back once decoded, so that its
+// result can be encoded into it.
+std::vector<call_outcome> run_calls(const wire::call_message& message,
+                                    wire::frame* from = nullptr);
 
 // Serves on the socket `fd` until told to exit or the parent goes away; returns the exit
 // code the process should end with (0, or 2 after a protocol error).

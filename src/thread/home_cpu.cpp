@@ -30,4 +30,15 @@ home_cpu_pin::~home_cpu_pin() {
   if (pinned_) sched_setaffinity(0, sizeof previous_, &previous_);
 }
 
+batch_while_asleep::batch_while_asleep() noexcept {
+  const sched_param no_priority{};
+  switched_ = sched_getscheduler(0) == SCHED_OTHER &&
+              sched_setscheduler(0, SCHED_BATCH, &no_priority) == 0;
+}
+
+batch_while_asleep::~batch_while_asleep() {
+  const sched_param no_priority{};
+  if (switched_) sched_setscheduler(0, SCHED_OTHER, &no_priority);
+}
+
 }  // namespace cfutures::detail

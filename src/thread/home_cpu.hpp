@@ -12,6 +12,12 @@
 // Which worker to wake: a thread outside the pool that submits one task and then waits wakes
 // a worker at home on its own CPU (a wake-up on the waker's CPU is cheap, and the waiter
 // yields to it); when work piles up, or a worker wakes another, one whose home is elsewhere.
+//
+// A sleeping worker is also SCHED_BATCH (batch_while_asleep), and goes back to SCHED_OTHER
+// before it runs anything. A normal thread woken on the waker's CPU preempts the waker at
+// once: a thread submitting 64 tasks was stopped after the first, for a whole task (~200 µs),
+// before it could queue the rest and wake the second worker. A batch thread does not preempt
+// on wake-up; it runs as soon as the waker blocks or yields (a waiter in result() does both).
 #pragma once
 
 #include <sched.h>
@@ -37,6 +43,20 @@ class home_cpu_pin {
  private:
   cpu_set_t previous_;
   bool pinned_ = false;
+};
+
+// Makes the calling thread SCHED_BATCH for the guard's lifetime if it is SCHED_OTHER (a
+// policy set by the user, or SCHED_RESET_ON_FORK, is left alone); restores SCHED_OTHER on
+// destruction, keeping the nice value. Failures leave the policy as it was.
+class batch_while_asleep {
+ public:
+  batch_while_asleep() noexcept;
+  ~batch_while_asleep();
+  batch_while_asleep(const batch_while_asleep&) = delete;
+  batch_while_asleep& operator=(const batch_while_asleep&) = delete;
+
+ private:
+  bool switched_ = false;
 };
 
 // Moves the calling thread to `home` (pins, then restores its affinity at once).

@@ -395,6 +395,7 @@ void thread_pool_core::park(worker& self, help_target* awaited, const deadline& 
   const bool stay_awake = has_work() || (awaited ? awaited->ready() : closing());
   if (!stay_awake) {
     const home_cpu_pin pinned_while_asleep(self.home_cpu);
+    const batch_while_asleep no_preemption_on_wake_up;
     while (self.wake_word.load(std::memory_order_acquire) == 0) {
       if (!futex_wait(self.wake_word, 0, until.time_point())) break;
     }

@@ -13,8 +13,8 @@
 // Sleeping and waking (all lock-free on the submit path):
 //   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
 //                            else, or after the window: park on its own futex word, pinned
-//                            to its home CPU while asleep (home_cpu.hpp; a new worker also
-//                            moves there when it starts)
+//                            to its home CPU and SCHED_BATCH while asleep (home_cpu.hpp; a
+//                            new worker also moves there when it starts)
 //   submit ─▶ push; fence; if a worker is parked and none is searching while work is still
 //            queued, or if the shared queue was not empty (work piles up): wake one
 //   "searching" (searching_) = about to look for work: counted just before a worker
@@ -145,10 +145,12 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   const int origin_cpu_;  // where the pool was created: homes start after it (home_cpu.hpp)
   std::stop_source stop_;
 
-  // The injection queue and the pool's flags.
+  // The injection queue and the pool's flags. Words written at every submit or by every
+  // task sit on cache lines of their own (alignas(64)), apart from the words that the other
+  // side only reads: sharing a line made each submit wait for a transfer of that line.
   injection_queue injected_;
-  std::atomic<std::size_t> submitters_{0};  // threads between the closed_ check and a push
-  std::atomic<bool> closed_{false};         // shutdown() was called
+  alignas(64) std::atomic<std::size_t> submitters_{0};  // between the closed_ check and a push
+  alignas(64) std::atomic<bool> closed_{false};         // shutdown() was called
   std::atomic<bool> broken_{false};
   std::mutex message_mutex_;
   std::string broken_message_;  // guarded by message_mutex_
@@ -173,8 +175,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   // Sleeping workers.
   std::mutex park_mutex_;
   worker* parked_head_ = nullptr;
-  std::atomic<std::size_t> parked_count_{0};
-  std::atomic<std::size_t> searching_{0};
+  alignas(64) std::atomic<std::size_t> parked_count_{0};  // read by every submit
+  alignas(64) std::atomic<std::size_t> searching_{0};     // written around every task
   std::atomic<std::uint32_t> spinning_{0};
 
   // max_pending back-pressure (only when max_pending_ != 0).

@@ -1386,6 +1386,36 @@ TEST_P(ProcessPoolTest, ShutdownCancelFuturesAndWait) {
   EXPECT_TRUE(no_child_process()) << "right after shutdown(wait = true)";
 }
 
+// shutdown(wait) from one thread while another thread, waiting for the last call, reads its
+// reply itself (the manager sleeps meanwhile): the manager must still learn that nothing is
+// in flight any more, and exit. It slept on for ever before (found by the stress suite).
+TEST_P(ProcessPoolTest, ShutdownWaitEndsWhenAWaiterReceivesTheLastReply) {
+  nothing_left_behind leaks;
+  for (int round = 0; round < 10; ++round) {
+    scratch_dir scratch;
+    gate g(scratch, "gate");
+    process_pool_executor pool(options(1));
+    auto call = pool.submit(tasks::signal_and_wait, scratch.path("started"), g.path());
+    ASSERT_TRUE(scratch.wait_for_count("started", 1));
+    std::atomic<bool> shut{false};
+    std::thread closer([&] {
+      pool.shutdown({.wait = true});
+      shut = true;
+    });
+    std::this_thread::sleep_for(20ms);  // the manager has seen the shutdown and sleeps again
+    g.open();
+    // Short waits, back to back: this thread receives the reply itself, most of the time.
+    while (!call.wait_for(50us)) continue;
+    const auto t0 = steady::now();
+    while (!shut && elapsed_since(t0) < 5s) std::this_thread::sleep_for(1ms);
+    const bool ended = shut;
+    if (!ended) pool.shutdown({.wait = false});  // a second wake-up frees the manager
+    closer.join();
+    ASSERT_TRUE(ended) << "round " << round << ": shutdown(wait) still waiting after 5 s";
+    EXPECT_EQ(call.result(0s), 0);
+  }
+}
+
 // Destroying the pool with calls still queued runs them all first (the `with` block).
 TEST_P(ProcessPoolTest, DestructionWithPendingWork) {
   nothing_left_behind leaks;

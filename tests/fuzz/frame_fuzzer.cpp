@@ -1,6 +1,7 @@
 // libFuzzer target for the worker message decoder (issue 6): bytes from the other process are
 // cut into frames by wire::frame_decoder, whose payloads are decoded as calls, replies and
-// exceptions, exactly as the process pool's parent and workers decode them. Malformed,
+// exceptions, exactly as the process pool's parent and workers decode them, and replies'
+// results as containers (whose counts must be bounded by the bytes present). Malformed,
 // truncated, oversized and lying frames must end in protocol_error (or another cfutures
 // error) — never a crash, a hang, or an allocation beyond what the input holds.
 //
@@ -8,8 +9,10 @@
 // decoder, so that frames split across reads are exercised too.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cfutures/detail/remote_call.hpp"
 #include "cfutures/errors.hpp"
@@ -40,7 +43,19 @@ void decode_payload(const wire::header& h, const std::string& payload) {
     case wire::kind::reply: {
       const wire::reply_message reply = wire::decode_reply(payload, attachments);
       for (const auto& item : reply.items) {
-        if (!item.ok) (void)cfutures::detail::decode_exception(item.bytes);
+        if (!item.ok) {
+          (void)cfutures::detail::decode_exception(item.bytes);
+          continue;
+        }
+        // A result's bytes, decoded as containers would be: every count they announce must
+        // be bounded by the bytes present (direct_read.hpp).
+        try {
+          std::vector<int> numbers;
+          cfutures::detail::read_values(item.bytes, numbers);
+        } catch (const cfutures::error&) {
+        }
+        std::map<std::string, std::vector<double>> nested;
+        cfutures::detail::read_values(item.bytes, nested);
       }
       break;
     }

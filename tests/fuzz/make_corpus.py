@@ -51,6 +51,8 @@ seeds = {
     "truncated": frame("call", call(4, [b"xyz"]))[:-2],
     "lying_length": struct.pack("<IHHII", MAGIC, VERSION, KINDS["reply"], 1 << 29, 0) + b"\x00" * 32,
     "two_frames": frame("reply", reply(5, [(1, b"")])) + frame("call", call(6, [b"q"])),
+    # A result whose container count says 2^40 elements, with 8 bytes behind it.
+    "lying_container": frame("reply", reply(7, [(1, struct.pack("<Q", 1 << 40) + b"\x01" * 8)])),
 }
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")

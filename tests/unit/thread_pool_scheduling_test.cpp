@@ -46,21 +46,32 @@ int allowed_cpus() {
 
 }  // namespace
 
-// Workers sleep pinned to a home CPU (src/thread/home_cpu.hpp) but must run tasks, and start
-// threads, with the affinity the pool was created with.
-TEST(ThreadPoolScheduling, TasksRunWithTheCreatorsAffinityAfterWorkersSlept) {
-  const int expected = allowed_cpus();
+// Workers sleep pinned to a home CPU and as SCHED_BATCH (src/thread/home_cpu.hpp) but must
+// run tasks, and start threads, with the affinity and policy the pool was created with.
+TEST(ThreadPoolScheduling, TasksRunWithTheCreatorsAffinityAndPolicyAfterWorkersSlept) {
+  struct placement {
+    int cpus;
+    int policy;
+    bool operator==(const placement&) const = default;
+  };
+  const auto here = [] { return placement{allowed_cpus(), sched_getscheduler(0)}; };
+  const placement expected = here();
+  ASSERT_EQ(expected.policy, SCHED_OTHER);
   thread_pool_executor pool(2);
   for (int round = 0; round < 3; ++round) {
-    std::vector<cfutures::future<std::pair<int, int>>> fs;
+    std::vector<cfutures::future<std::pair<placement, placement>>> fs;
     for (int i = 0; i < 2; ++i) {
-      fs.push_back(pool.submit([] {
-        int from_child = 0;
-        std::thread([&from_child] { from_child = allowed_cpus(); }).join();
-        return std::pair{allowed_cpus(), from_child};
+      fs.push_back(pool.submit([&here] {
+        placement from_child{};
+        std::thread([&] { from_child = here(); }).join();
+        return std::pair{here(), from_child};
       }));
     }
-    for (auto& f : fs) EXPECT_EQ(f.result(), std::pair(expected, expected)) << "round " << round;
+    for (auto& f : fs) {
+      const auto [in_task, in_child] = f.result();
+      EXPECT_EQ(in_task, expected) << "round " << round;
+      EXPECT_EQ(in_child, expected) << "round " << round;
+    }
     std::this_thread::sleep_for(20ms);  // far past the spin window: both workers park
   }
 }

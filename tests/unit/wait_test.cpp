@@ -1,6 +1,7 @@
 #include "cfutures/wait.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <map>
@@ -30,6 +31,13 @@ future<int> failed() {
   promise<int> p;
   p.set_exception(std::make_exception_ptr(std::runtime_error("x")));
   return p.get_future();
+}
+
+// Times the calling thread gave up its CPU (slept) so far.
+long voluntary_switches() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_nvcsw;
 }
 
 }  // namespace
@@ -97,6 +105,41 @@ TEST(Wait, CancelledCountsAsCompleted) {
   auto [done, not_done] = cfutures::wait(fs, 5s);
   t.join();
   EXPECT_EQ(done.size(), 1u);
+}
+
+// The waiter is woken once what it waits for has happened, not at every completion: 64
+// futures finishing 1 ms apart cost wait(ALL_COMPLETED) a few sleeps, not 64.
+TEST(Wait, AllCompletedSleepsUntilTheLastOneInsteadOfWakingForEach) {
+  constexpr int n = 64;
+  std::vector<promise<int>> ps(n);
+  std::vector<future<int>> fs;
+  for (auto& p : ps) fs.push_back(p.get_future());
+  std::thread finisher([&] {
+    for (int i = 0; i < n; ++i) {
+      std::this_thread::sleep_for(1ms);
+      ps[i].set_result(i);
+    }
+  });
+  const long before = voluntary_switches();
+  auto [done, not_done] = cfutures::wait(fs);
+  const long sleeps = voluntary_switches() - before;
+  finisher.join();
+  EXPECT_EQ(done.size(), std::size_t{n});
+  EXPECT_LT(sleeps, n / 4) << "woken at every completion";
+}
+
+TEST(Wait, FirstExceptionWakesAtTheException) {
+  std::vector<promise<int>> ps(3);
+  std::vector<future<int>> fs;
+  for (auto& p : ps) fs.push_back(p.get_future());
+  std::thread finisher([&] {
+    std::this_thread::sleep_for(20ms);
+    ps[1].set_exception(std::make_exception_ptr(std::runtime_error("x")));
+  });
+  auto [done, not_done] = cfutures::wait(fs, return_when::first_exception);
+  finisher.join();
+  EXPECT_EQ(done.size(), 1u);
+  EXPECT_EQ(not_done.size(), 2u);
 }
 
 TEST(Wait, TimeoutReturnsWithoutThrowing) {

@@ -3,7 +3,9 @@
 // Data flow: the waiter links one waiter_node per distinct unfinished future into that
 // future's state (O(n) in all). A state that completes calls notify(index) while holding
 // its LOCK; notify appends the index to `ready_` (capacity reserved up front, so it never
-// allocates there) and wakes the consumer through the futex word `ticks_`. The consumer
+// allocates there) and wakes the consumer through the futex word `ticks_` — only once what
+// the consumer waits for has happened (wait_for_count: a count reached, or an exception), so
+// that wait(ALL_COMPLETED) over n futures sleeps once instead of waking n times. The consumer
 // takes indices with take_ready(), and may retire() them. detach() unlinks every node still linked,
 // under each state's LOCK, so no notification can arrive once it returns.
 #pragma once
@@ -43,11 +45,12 @@ class multi_waiter final : public waiter_sink {
   std::size_t ready_count() const noexcept { return ready_total_.load(std::memory_order_acquire); }
   bool exception_seen() const noexcept { return exception_seen_.load(std::memory_order_acquire); }
 
-  // Blocks until ready_count() != seen or the deadline passes; false on timeout. On a
-  // thread-pool worker watching futures of its own pool, runs that pool's queued work
-  // meanwhile (wait_helper); watching futures of a process pool, receives that pool's
-  // replies itself for a while first (shared_wait_helper).
-  bool wait_for_more(std::size_t seen, const deadline& until) noexcept;
+  // Blocks until ready_count() >= count, or (with or_exception) a future finished with an
+  // exception, or the deadline passes; false on timeout. On a thread-pool worker watching
+  // futures of its own pool, runs that pool's queued work meanwhile (wait_helper); watching
+  // futures of a process pool, receives that pool's replies itself for a while first
+  // (shared_wait_helper).
+  bool wait_for_count(std::size_t count, bool or_exception, const deadline& until) noexcept;
 
  private:
   std::unique_ptr<waiter_node[]> nodes_;
@@ -58,11 +61,16 @@ class multi_waiter final : public waiter_sink {
   std::atomic<bool> exception_seen_{false};
   std::atomic<std::uint32_t> ticks_{0};  // futex word: bumped on every notify
   std::atomic<bool> sleeping_{false};
+  // What the consumer waits for (set before it sleeps or subscribes a helper).
+  std::atomic<std::size_t> wake_count_{1};
+  std::atomic<bool> wake_on_exception_{false};
   const void* help_origin_ = nullptr;   // a watched future's executor this thread helps
   const void* any_origin_ = nullptr;    // a watched future's executor, maybe a shared helper
   waiter_sink* helper_sink_ = nullptr;  // a waiting helper to notify; guarded by mutex_
 
-  class more_ready;  // "ready_count() != seen" as a help_target
+  bool reached(std::size_t ready_total, bool exception) const noexcept;
+
+  class count_reached;  // wait_for_count's condition as a help_target
 };
 
 }  // namespace cfutures::detail

@@ -12,6 +12,14 @@
 // and receiving one adopts it into the receiver's pool once its payload has been read, where
 // the next large payload of that process reuses it (already mapped, pages already there: no
 // page faults, no zeroing). A process keeps at most a few free blocks.
+//
+// A received value's bytes go back as soon as they are decoded (encoded_input::consumed):
+// a worker's arguments before its function runs, so that its result is encoded into the very
+// block that brought them; a reply before the future completes, so that the caller's next
+// arguments reuse that block. A large echo thus ping-pongs one block between two processes
+// that both keep it mapped. The first large payload of a process also asks glibc's malloc to
+// keep buffers of up to 32 MiB in its heap (keep_large_buffers_in_heap): the values decoded
+// from payloads then reuse warm memory instead of fresh pages that fault again every call.
 #pragma once
 
 #include <cstddef>
@@ -50,6 +58,24 @@ void release_block_pool() noexcept;
 // In a forked child: forgets (unmaps and closes) the pool inherited from the parent, whose
 // blocks the parent still owns.
 void forget_inherited_blocks() noexcept;
+
+// glibc only (elsewhere nothing): allocations of up to 32 MiB come from the heap and up to
+// 64 MiB of freed heap is kept (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD), unless the user set
+// either through the environment. Once per process; called with the first large payload.
+void keep_large_buffers_in_heap() noexcept;
+
+// The bytes of a received value, and where they go once decoded: consumed() hands a shared
+// block back to this process's pool at once (nothing else reads the bytes after). Without a
+// give_back (bytes in a frame's own buffer, or an MPI message) consumed() does nothing.
+struct encoded_input {
+  std::string_view bytes;
+  void (*give_back)(void* owner, std::string_view bytes) noexcept = nullptr;
+  void* owner = nullptr;
+
+  void consumed() const noexcept {
+    if (give_back) give_back(owner, bytes);
+  }
+};
 
 // Whether payloads encoded in this thread stay in memory at any size (inside an
 // inline_payloads_scope): for transports that cannot carry a memfd, such as MPI.

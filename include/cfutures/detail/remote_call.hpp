@@ -44,9 +44,9 @@ code_ref portable_address(const void* code);
 // Throws protocol_error unless `ref` names executable code of a loaded module.
 const void* local_address(const code_ref& ref);
 
-// Reads the arguments from `in`, calls the function, writes the result to `out`.
-// Exceptions of the call propagate.
-using invoker = void (*)(const void* fn, std::string_view in, payload& out);
+// Reads the arguments from `in` (then gives its bytes back: in.consumed()), calls the
+// function, writes the result to `out`. Exceptions of the call propagate.
+using invoker = void (*)(const void* fn, const encoded_input& in, payload& out);
 
 bool register_invoker(invoker entry) noexcept;
 bool is_registered_invoker(invoker entry) noexcept;
@@ -86,17 +86,25 @@ void write_values(payload& out, const T&... values) {
   archive(values...);
 }
 
-template <class... T>
-void read_values(std::string_view in, T&... values) {
+// Runs read(archive) on a cereal archive over `in`, in direct-read mode (direct_read.hpp:
+// strings and contiguous vectors in one copy, every size bounded by the bytes left); a
+// cereal error becomes protocol_error.
+template <class Read>
+void decode_from(std::string_view in, Read&& read) {
   memory_source source(in);
   std::istream is(&source);
   try {
     cereal::BinaryInputArchive archive(is);
-    const direct_read_scope strings_from_source(archive, source);
-    archive(values...);
+    const direct_read_scope read_from_source(archive, source);
+    read(archive);
   } catch (const cereal::Exception& e) {
     throw protocol_error(std::string("cannot decode a value: ") + e.what());
   }
+}
+
+template <class... T>
+void read_values(std::string_view in, T&... values) {
+  decode_from(in, [&](cereal::BinaryInputArchive& archive) { archive(values...); });
 }
 
 // What can be sent: a function pointer, or a lambda without captures (default-constructible
@@ -108,9 +116,10 @@ inline constexpr bool is_sendable_function_v = (std::is_pointer_v<F> &&
                                                 std::is_default_constructible_v<F>);
 
 template <class F, class R, class... Args>
-void invoke_serialized(const void* fn, std::string_view in, payload& out) {
+void invoke_serialized(const void* fn, const encoded_input& in, payload& out) {
   std::tuple<Args...> args;
-  read_values(in, args);
+  read_values(in.bytes, args);
+  in.consumed();
   auto call = [&]() -> decltype(auto) {
     if constexpr (std::is_pointer_v<F>) {
       return std::apply(reinterpret_cast<F>(const_cast<void*>(fn)), std::move(args));
@@ -138,9 +147,10 @@ struct invoker_entry {
 std::string encode_exception(std::exception_ptr error);
 
 template <class F, class R, class... Args>
-void invoke_chunk(const void* fn, std::string_view in, payload& out) {
+void invoke_chunk(const void* fn, const encoded_input& in, payload& out) {
   std::vector<std::tuple<Args...>> calls;
-  read_values(in, calls);
+  read_values(in.bytes, calls);
+  in.consumed();
   auto call = [&](std::tuple<Args...>& args) -> decltype(auto) {
     if constexpr (std::is_pointer_v<F>) {
       return std::apply(reinterpret_cast<F>(const_cast<void*>(fn)), std::move(args));
@@ -219,20 +229,26 @@ std::shared_mutex& fork_barrier() noexcept;
 // is declared above, with invoke_chunk).
 std::exception_ptr decode_exception(std::string_view bytes);
 
-// Completes `state` (a shared_state<R>) from a worker's reply.
+// Completes `state` (a shared_state<R>) from a worker's reply; the reply's bytes are given
+// back once decoded, before the future completes (so that what its waiter sends next can
+// reuse their block).
 template <class R>
-void complete_from_reply(state_base& state, bool ok, std::string_view bytes) noexcept {
+void complete_from_reply(state_base& state, bool ok, const encoded_input& in) noexcept {
   auto& typed = static_cast<shared_state<R>&>(state);
   if (!ok) {
-    typed.try_set_exception(decode_exception(bytes));
+    std::exception_ptr error = decode_exception(in.bytes);
+    in.consumed();
+    typed.try_set_exception(std::move(error));
     return;
   }
   try {
     if constexpr (std::is_void_v<R>) {
+      in.consumed();
       typed.try_set_result();
     } else {
       R value{};
-      read_values(bytes, value);
+      read_values(in.bytes, value);
+      in.consumed();
       typed.try_set_result(std::move(value));
     }
   } catch (...) {

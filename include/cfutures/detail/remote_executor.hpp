@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <exception>
-#include <istream>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -55,13 +54,14 @@ struct remote_job {
   };
   invoker entry = nullptr;
   const void* fn = nullptr;
-  void (*complete)(state_base&, bool ok, std::string_view bytes) noexcept = nullptr;
+  void (*complete)(state_base&, bool ok, const encoded_input& bytes) noexcept = nullptr;
   std::vector<item> items;
 };
 
 // A job of one call: `call`'s function and arguments (moved out), completing `state`.
 inline remote_job make_remote_job(encoded_call& call,
-                                  void (*complete)(state_base&, bool, std::string_view) noexcept,
+                                  void (*complete)(state_base&, bool,
+                                                   const encoded_input&) noexcept,
                                   ref_ptr<state_base> state) {
   remote_job job;
   job.entry = call.entry;
@@ -81,36 +81,34 @@ inline void cancel_job(remote_job& job) noexcept {
 
 // Completes the future of a map() chunk (a chunk_values<V>) from invoke_chunk's reply.
 template <class R>
-void complete_chunk(state_base& state, bool ok, std::string_view bytes) noexcept {
+void complete_chunk(state_base& state, bool ok, const encoded_input& in) noexcept {
   using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
   auto& typed = static_cast<shared_state<chunk_values<V>>&>(state);
   if (!ok) {
-    typed.try_set_exception(decode_exception(bytes));
+    std::exception_ptr error = decode_exception(in.bytes);
+    in.consumed();
+    typed.try_set_exception(std::move(error));
     return;
   }
   try {
     chunk_values<V> out;
     std::conditional_t<std::is_void_v<R>, std::uint64_t, std::vector<V>> done{};
     std::uint8_t failed = 0;
-    memory_source source(bytes);
-    std::istream is(&source);
-    try {
-      cereal::BinaryInputArchive archive(is);
+    decode_from(in.bytes, [&](cereal::BinaryInputArchive& archive) {
       archive(done, failed);
       if (failed) {
         std::string error;
         archive(error);
         out.error = decode_exception(error);
       }
-    } catch (const cereal::Exception& e) {
-      throw protocol_error(std::string("cannot decode a value: ") + e.what());
-    }
+    });
     if constexpr (std::is_void_v<R>) {
-      if (done > bytes.size()) throw protocol_error("bad chunk reply: count past the end");
+      if (done > in.bytes.size()) throw protocol_error("bad chunk reply: count past the end");
       out.values.resize(done);
     } else {
       out.values = std::move(done);
     }
+    in.consumed();
     typed.try_set_result(std::move(out));
   } catch (...) {
     typed.try_set_exception(std::current_exception());
