@@ -58,47 +58,47 @@ class leak_check {
   std::size_t descriptors_ = stress::open_descriptors();
 };
 
-void print_figures(const char* what, long cycles, const stress::chaos_figures& f,
-                   std::chrono::steady_clock::time_point t0) {
-  std::printf(
-      "%s: %ld cycles in %.1f s: %ld futures (%ld cancelled, %ld broken), %ld submits "
-      "refused, %ld throwing callbacks\n",
-      what, cycles, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      f.futures, f.cancelled, f.broken, f.refused, f.throwing_callbacks);
-}
+// A run of cycles: its size and first seed from the environment, and when it started.
+struct chaos_run {
+  const long cycles =
+      stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", stress::long_form ? 1000 : 60);
+  const unsigned first_seed =
+      static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
+  const std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+
+  void print(const char* what, const stress::chaos_figures& f) const {
+    std::printf(
+        "%s: %ld cycles in %.1f s: %ld futures (%ld cancelled, %ld broken), %ld submits "
+        "refused, %ld throwing callbacks\n",
+        what, cycles, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+        f.futures, f.cancelled, f.broken, f.refused, f.throwing_callbacks);
+  }
+};
 
 }  // namespace
 
 TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
-  const long cycles =
-      stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", stress::long_form ? 1000 : 60);
-  const auto first_seed =
-      static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
-  const auto t0 = std::chrono::steady_clock::now();
+  const chaos_run run;
   const leak_check leaks;
   stress::chaos_figures figures;
   {
     const callback_error_counter callback_errors;
-    for (long i = 0; i < cycles && !HasFatalFailure(); ++i) {
+    for (long i = 0; i < run.cycles && !HasFatalFailure(); ++i) {
       figures +=
-          stress::run_random_cycle(first_seed + static_cast<unsigned>(i), max_ops_per_driver);
+          stress::run_random_cycle(run.first_seed + static_cast<unsigned>(i), max_ops_per_driver);
       ASSERT_FALSE(stress::has_children())
-          << "cycle of seed " << first_seed + i << ": a worker outlived its pool";
+          << "cycle of seed " << run.first_seed + i << ": a worker outlived its pool";
     }
     EXPECT_EQ(callback_errors.count(), figures.throwing_callbacks);
   }
   leaks.expect_nothing_left();
-  print_figures("chaos", cycles, figures, t0);
+  run.print("chaos", figures);
 }
 
 // Several threads create, drive and destroy executors of their own at the same time (forks
 // then happen while other pools start, stop and break).
 TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
-  const long cycles =
-      stress::count_from_env("CFUTURES_STRESS_CHAOS_CYCLES", stress::long_form ? 1000 : 60);
-  const auto first_seed =
-      static_cast<unsigned>(stress::count_from_env("CFUTURES_STRESS_CHAOS_SEED", 1));
-  const auto t0 = std::chrono::steady_clock::now();
+  const chaos_run run;
   const leak_check leaks;
   constexpr int owners = 3;
   std::mutex figures_mutex;
@@ -108,9 +108,9 @@ TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
     std::vector<std::thread> threads;
     for (int owner = 0; owner < owners; ++owner) {
       threads.emplace_back([&, owner] {
-        for (long i = owner; i < cycles; i += owners) {
+        for (long i = owner; i < run.cycles; i += owners) {
           // Seeds of their own, so these cycles are not the first test's.
-          const auto seed = 1000003u * first_seed + static_cast<unsigned>(i);
+          const auto seed = 1000003u * run.first_seed + static_cast<unsigned>(i);
           const auto f = stress::run_random_cycle(seed, max_ops_per_driver / 3);
           const std::lock_guard lock(figures_mutex);
           figures += f;
@@ -121,5 +121,5 @@ TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
     EXPECT_EQ(callback_errors.count(), figures.throwing_callbacks);
   }
   leaks.expect_nothing_left();
-  print_figures("concurrent chaos", cycles, figures, t0);
+  run.print("concurrent chaos", figures);
 }
