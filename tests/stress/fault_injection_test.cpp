@@ -23,7 +23,7 @@ namespace {
 std::string echo(std::string s) { return s; }
 
 template <class Traits>
-class FaultInjection : public ::testing::Test {};
+class FaultInjection : public stress::typed_suite<Traits> {};
 using process_pools = ::testing::Types<conformance::process_pool_fork_traits,
                                        conformance::process_pool_spawn_traits>;
 TYPED_TEST_SUITE(FaultInjection, process_pools, conformance::executor_names);

@@ -11,7 +11,7 @@
 namespace {
 
 template <class Traits>
-class Hygiene : public ::testing::Test {};
+class Hygiene : public stress::typed_suite<Traits> {};
 TYPED_TEST_SUITE(Hygiene, conformance::executor_types, conformance::executor_names);
 
 }  // namespace

@@ -107,7 +107,7 @@ void random_operations(Executor& ex, ledger& book, long ops, unsigned seed, long
 }
 
 template <class Traits>
-class RandomOperations : public ::testing::Test {};
+class RandomOperations : public stress::typed_suite<Traits> {};
 TYPED_TEST_SUITE(RandomOperations, conformance::executor_types, conformance::executor_names);
 
 }  // namespace

@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "executor_traits.hpp"
+#include "stress_support.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
 template <class Traits>
-class ShutdownEverywhere : public ::testing::Test {
+class ShutdownEverywhere : public stress::typed_suite<Traits> {
  protected:
   std::unique_ptr<typename Traits::executor_type> executor = Traits::make(2);
 };
