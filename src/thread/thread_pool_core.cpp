@@ -118,6 +118,7 @@ void thread_pool_core::enqueue(state_base* task) {
     return;
   }
   if (max_pending_ != 0 && !reserve_space()) reject(task, 0);
+  note_submitter_cpu();
   const bool piling_up = push_injected(task, task, 1);
   // Queued first, then a worker started, as in Python: a worker whose initializer fails
   // right away breaks the pool under this task's future, not under this submit.
@@ -130,6 +131,7 @@ void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::si
     t->origin = this;
   }
   if (max_pending_ != 0) waiting_.fetch_add(count, std::memory_order_relaxed);
+  if (!own_worker()) note_submitter_cpu();
   const bool piling_up = push_injected(first, last, count) || count > 1;
   start_workers(count);
   notify_work(piling_up);
@@ -365,11 +367,34 @@ void thread_pool_core::idle(worker& self) noexcept {
       self.searching = true;
       searching_.fetch_add(1, std::memory_order_seq_cst);
     }
+    leave_submitters_cpu(self);
     const bool found = spin_until([&] { return has_work() || closing(); }, worker_spin_window);
     spinning_.store(0, std::memory_order_release);
     if (found) return;
   }
   park(self, nullptr, deadline::never());
+}
+
+// Relaxed: a hint for placement only. Written only when it changes (the line stays the
+// submitter's).
+void thread_pool_core::note_submitter_cpu() noexcept {
+  const int cpu = sched_getcpu();
+  if (submitter_cpu_.load(std::memory_order_relaxed) != cpu) {
+    submitter_cpu_.store(cpu, std::memory_order_relaxed);
+  }
+}
+
+// A single hand-over on the submitter's CPU is cheap (see wake_one), so a worker moves only
+// the second time in a row that it is about to spin there.
+void thread_pool_core::leave_submitters_cpu(worker& self) noexcept {
+  const int submitter = submitter_cpu_.load(std::memory_order_relaxed);
+  if (submitter < 0 || sched_getcpu() != submitter) {
+    self.idle_beside_submitter = 0;
+    return;
+  }
+  if (++self.idle_beside_submitter < 2) return;
+  self.idle_beside_submitter = 0;
+  move_to_home_cpu(home_cpu(submitter, 0));
 }
 
 // Sleeps until woken by a submit (wake_one / wake_all), by `awaited` becoming ready (if

@@ -17,6 +17,9 @@
 //                            new worker also moves there when it starts)
 //   submit ─▶ push; fence; if a worker is parked and none is searching while work is still
 //            queued, or if the shared queue was not empty (work piles up): wake one
+//   a worker about to spin on the CPU of the last outside submitter, twice in a row, moves
+//   to the next CPU (leave_submitters_cpu): sharing one CPU, a submit → result loop hands
+//   over by sched_yield (~8 µs a round trip) until the kernel separates them (15-25 ms)
 //   "searching" (searching_) = about to look for work: counted just before a worker
 //   publishes a result with its ring empty, and by a waker for the worker it wakes; uncounted
 //   when that worker takes a task or parks. It lets a round trip (submit, result, submit…)
@@ -98,6 +101,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
     bool woken_searching = false;  // the waker counted this worker in searching_
     // Only the worker's own thread:
     bool searching = false;  // counted in searching_
+    int idle_beside_submitter = 0;  // consecutive idle() entries on the submitter's CPU
   };
 
   void worker_main(worker& self);
@@ -114,6 +118,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   void stop_searching(worker& self) noexcept;
 
   void idle(worker& self) noexcept;
+  void note_submitter_cpu() noexcept;
+  void leave_submitters_cpu(worker& self) noexcept;
   bool spin_for_work() noexcept;
   void park(worker& self, help_target* awaited, const deadline& until) noexcept;
   void notify_work(bool piling_up) noexcept;
@@ -150,6 +156,7 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   // side only reads: sharing a line made each submit wait for a transfer of that line.
   injection_queue injected_;
   alignas(64) std::atomic<std::size_t> submitters_{0};  // between the closed_ check and a push
+  std::atomic<int> submitter_cpu_{-1};  // CPU of the last submit from outside the pool
   alignas(64) std::atomic<bool> closed_{false};         // shutdown() was called
   std::atomic<bool> broken_{false};
   std::mutex message_mutex_;
