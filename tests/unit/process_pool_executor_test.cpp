@@ -376,8 +376,8 @@ TEST_P(ProcessPool, LargeEchoesShareOneBlock) {
 // waiting for it, each with its own malloc arena, so the first switch may still fault one
 // result's 16 MiB (4096 pages) in — but no more (before, each of the next two echoes did).
 TEST_P(ProcessPool, WarmLargeEchoesDoNotFaultPagesIn) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "AddressSanitizer's allocator keeps its own heap";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer's allocator keeps its own heap (glibc's settings do not apply)";
 #endif
   process_pool_executor pool(options(1));
   const std::string big(std::size_t{16} << 20, 'x');
