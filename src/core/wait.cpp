@@ -30,10 +30,10 @@ void wait_states(const std::vector<state_base*>& states, const deadline& until, 
 
   multi_waiter waiter(states.size());
   for (std::uint32_t i = 0; i < states.size(); ++i) waiter.watch(*states[i], i);
+  // Returns once satisfied(): first_completed is a count of 1, first_exception a count of all
+  // or an exception, all_completed a count of all (states is not empty here).
   const std::size_t count = when == return_when::first_completed ? 1 : states.size();
-  while (!satisfied(when, waiter.ready_count(), states.size(), waiter.exception_seen())) {
-    if (!waiter.wait_for_count(count, when == return_when::first_exception, until)) break;
-  }
+  waiter.wait_for_count(count, when == return_when::first_exception, until);
   waiter.detach();
 }
 

@@ -105,26 +105,18 @@ std::vector<pid_t> live_children() {
                                        << live_children().size() << " live)";
 }
 
-std::size_t open_fds() {
-  std::size_t n = 0;
-  DIR* dir = ::opendir("/proc/self/fd");
-  while (const dirent* e = ::readdir(dir)) n += e->d_name[0] != '.';
-  ::closedir(dir);
-  return n - 1;  // the directory stream's own descriptor
-}
-
 // Declared first in a test: when it goes out of scope (last), no child process may be left
 // and the descriptors are back to what they were.
 class nothing_left_behind {
  public:
-  nothing_left_behind() : fds_(open_fds()) {}
+  nothing_left_behind() : fds_(open_descriptors()) {}
   nothing_left_behind(const nothing_left_behind&) = delete;
   nothing_left_behind& operator=(const nothing_left_behind&) = delete;
   ~nothing_left_behind() { check("at the end of the test"); }
   // No child process, and the descriptors are back (once the pools are destroyed).
   void check(const char* where) const {
     EXPECT_TRUE(no_child_process()) << where;
-    EXPECT_EQ(open_fds(), fds_) << "file descriptors leaked " << where;
+    EXPECT_EQ(open_descriptors(), fds_) << "file descriptors leaked " << where;
   }
 
  private:

@@ -287,16 +287,21 @@ class set_on_exit {
 };
 
 // ---------------------------------------------------------------------------------------
-// Threads of this process (Linux: /proc/self/task).
+// Threads and descriptors of this process (Linux: /proc/self).
 
-inline std::size_t count_threads() {
+inline std::size_t count_entries(const char* directory) {
   std::size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     (void)entry;
     ++n;
   }
   return n;
 }
+
+inline std::size_t count_threads() { return count_entries("/proc/self/task"); }
+
+// Open descriptors, counting the one that lists them: compare two counts, not a count to 0.
+inline std::size_t open_descriptors() { return count_entries("/proc/self/fd"); }
 
 // The thread count to compare against: first starts and joins one thread, because some
 // runtimes (ThreadSanitizer) start a helper thread of their own at the first thread creation.

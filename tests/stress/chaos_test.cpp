@@ -42,22 +42,6 @@ class callback_error_counter {
   cfutures::callback_error_handler previous_;
 };
 
-// No thread, child process or descriptor left since the baseline taken at construction.
-class leak_check {
- public:
-  void expect_nothing_left() const {
-    EXPECT_FALSE(stress::has_children()) << "a worker process (or its zombie) outlived its pool";
-    // A joined thread may be listed in /proc for a moment after the join.
-    conformance::eventually([&] { return conformance::count_threads() <= threads_; }, 5s);
-    EXPECT_EQ(conformance::count_threads(), threads_);
-    EXPECT_EQ(stress::open_descriptors(), descriptors_);
-  }
-
- private:
-  std::size_t threads_ = conformance::baseline_threads();
-  std::size_t descriptors_ = stress::open_descriptors();
-};
-
 // A run of cycles: its size and first seed from the environment, and when it started.
 struct chaos_run {
   const long cycles =
@@ -79,7 +63,7 @@ struct chaos_run {
 
 TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
   const chaos_run run;
-  const leak_check leaks;
+  const stress::leak_check leaks;
   stress::chaos_figures figures;
   {
     const callback_error_counter callback_errors;
@@ -99,7 +83,7 @@ TEST(Chaos, RandomExecutorsLoadsAndEndingsLeaveNothingBehind) {
 // then happen while other pools start, stop and break).
 TEST(Chaos, ExecutorsCreatedAndDestroyedFromSeveralThreadsAtOnce) {
   const chaos_run run;
-  const leak_check leaks;
+  const stress::leak_check leaks;
   constexpr int owners = 3;
   std::mutex figures_mutex;
   stress::chaos_figures figures;

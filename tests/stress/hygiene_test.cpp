@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 
 #include "executor_traits.hpp"
 #include "stress_support.hpp"
@@ -17,29 +18,23 @@ TYPED_TEST_SUITE(Hygiene, conformance::executor_types, conformance::executor_nam
 }  // namespace
 
 TYPED_TEST(Hygiene, CreateUseDestroyLeavesNothingBehind) {
-  const std::size_t threads_before = conformance::baseline_threads();
-  const std::size_t fds_before = stress::open_descriptors();
+  const stress::leak_check leaks;
   const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", stress::long_form ? 1000 : 100);
   for (int i = 0; i < n; ++i) {
     auto ex = TypeParam::make(2);
     ASSERT_EQ(ex->submit(conformance::tasks::mul, i, 3).result(), 3 * i) << "cycle " << i;
   }
-  EXPECT_FALSE(stress::has_children()) << "a worker process (or its zombie) outlived its executor";
-  // A joined thread may be listed in /proc for a moment after the join.
-  conformance::eventually([&] { return conformance::count_threads() <= threads_before; },
-                          std::chrono::seconds(5));
-  EXPECT_EQ(conformance::count_threads(), threads_before) << "after " << n << " cycles";
-  EXPECT_EQ(stress::open_descriptors(), fds_before) << "after " << n << " cycles";
+  leaks.expect_nothing_left("after " + std::to_string(n) + " cycles");
 }
 
 TYPED_TEST(Hygiene, CreateAndDestroyWithoutUseLeavesNothingBehind) {
   const std::size_t threads_before = conformance::baseline_threads();
-  const std::size_t fds_before = stress::open_descriptors();
+  const std::size_t fds_before = conformance::open_descriptors();
   const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", stress::long_form ? 1000 : 100);
   for (long i = 0; i < n; ++i) {
     auto ex = TypeParam::make(2);
   }
   EXPECT_FALSE(stress::has_children());
   EXPECT_EQ(conformance::count_threads(), threads_before);
-  EXPECT_EQ(stress::open_descriptors(), fds_before);
+  EXPECT_EQ(conformance::open_descriptors(), fds_before);
 }

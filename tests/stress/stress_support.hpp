@@ -1,5 +1,5 @@
-// What the stress tests share: their sizes from the environment, what a process holds that
-// an executor could leak (open descriptors, child processes), and the typed suites' base.
+// What the stress tests share: their sizes from the environment, the check that an executor
+// left no thread, child process or descriptor behind (leak_check), and the typed suites' base.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
+
+#include "test_support.hpp"
 
 namespace stress {
 
@@ -45,20 +47,28 @@ inline long count_from_env(const char* name, long fallback) {
   return text ? std::max(1L, std::atol(text)) : fallback;
 }
 
-inline std::size_t open_descriptors() {
-  std::size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
-
 // Whether any child process, running or zombie, is left: waitpid() reports ECHILD when there
 // is none (WNOHANG: it never blocks; a zombie it finds is reaped, and still reported).
 inline bool has_children() {
   const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
   return !(pid == -1 && errno == ECHILD);
 }
+
+// No thread, child process or descriptor left since the baseline taken at construction.
+class leak_check {
+ public:
+  void expect_nothing_left(const std::string& where = "") const {
+    EXPECT_FALSE(has_children()) << "a worker process (or its zombie) outlived its pool " << where;
+    // A joined thread may be listed in /proc for a moment after the join.
+    conformance::eventually([&] { return conformance::count_threads() <= threads_; },
+                            std::chrono::seconds(5));
+    EXPECT_EQ(conformance::count_threads(), threads_) << where;
+    EXPECT_EQ(conformance::open_descriptors(), descriptors_) << where;
+  }
+
+ private:
+  std::size_t threads_ = conformance::baseline_threads();
+  std::size_t descriptors_ = conformance::open_descriptors();
+};
 
 }  // namespace stress
