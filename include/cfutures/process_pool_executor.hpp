@@ -52,7 +52,9 @@
 //     pool's manager thread, or a thread blocked in result(), wait(), exception(),
 //     cfutures::wait() or as_completed() on one of the pool's futures (such a thread receives
 //     the pool's replies itself for a short while: the reply of a quick call then needs no
-//     hand-over between threads). Keep them short; a callback that waits for another future
+//     hand-over between threads). The replies of calls whose arguments crossed through
+//     shared memory (over 64 KiB) are always received by the manager thread: see
+//     Performance. Keep them short; a callback that waits for another future
 //     of the same pool deadlocks, as before; one that shuts the pool down or destroys it does
 //     not wait for the pool's thread (as from the manager thread).
 // Performance: a call submitted while a worker is idle is written to that worker by submit
@@ -68,6 +70,11 @@
 // about 1 ms later than it could be. Shared memory blocks are recycled while a process pool
 // exists and freed with it: one block carries a large argument to the worker and its result
 // back. Strings and vectors of numbers or std::byte decode with one copy, no zero-fill.
+// Large results are decoded in one thread, the manager: the replies of calls whose
+// arguments crossed through shared memory are left to it by waiting threads. A thread
+// allocates from its own malloc arena, so a 16 MiB result decoded now by the manager and
+// now by a waiter made the first one in each arena fault all its pages in (~9 ms, at a
+// random call); the manager's wake-up costs little beside a large transfer.
 // Process-wide side effect (glibc): at the first value over 64 KiB, the process (and each
 // worker) sets malloc's mmap threshold to 32 MiB and its trim threshold to 64 MiB, so that
 // large values reuse warm heap memory instead of faulting fresh pages in every time; skipped

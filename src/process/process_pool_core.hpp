@@ -65,13 +65,21 @@
 //     own thread) and dispatches queued calls; then it sleeps on the future as usual. After
 //     shutdown, if it read the last reply in flight, it wakes the manager, which waits
 //     for exactly that to finish.
+//     It leaves alone a worker whose calls in flight carried shared memory (large_in_flight):
+//     their replies are likely large too, and are always received and decoded by the
+//     manager, even while it is blind. The thread decoding a large value allocates it from
+//     its own malloc arena; when that thread changed between the manager and a waiter, the
+//     first value in the other arena faulted all its pages in (~9 ms per 16 MiB), at a
+//     random call. One thread keeps one warm arena; a large call takes milliseconds, so
+//     the manager's wake-up costs little.
 // So a quick call's round trip involves two threads, the caller and the worker, which are the
 // only ones spinning (2 CPUs can hold them):
 //   caller ─ submit: queue, dispatch ───────────────▶ worker ─ runs ─┐
 //   caller ◀─ help_briefly: recvmsg, set_result ◀─────── reply ──────┘    (manager asleep)
 // The manager's view of the sockets, decided before each sleep:
 //   watching ──(a helper or a lease, nothing queued, every worker greeted and
-//               initialised)──▶ blind: sleeps in poll without the sockets (fd -1), ≤ 1 ms
+//               initialised)──▶ blind: sleeps in poll without the sockets (fd -1) of the
+//                               workers a helper may read (not large_in_flight), ≤ 1 ms
 //   blind ──(the lease ran out, a post, a pidfd, or the last helper leaving while calls are
 //            in flight and nobody drives: it wakes the manager)──▶ decides again
 // so that a reply read by a helper does not also wake the manager for nothing.
@@ -144,6 +152,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
     phase state = phase::ready;
     bool greeted = false;         // its hello arrived
     std::deque<remote_job> jobs;  // sent, awaiting their replies in this order
+    bool large_in_flight = false;  // those calls carried shared memory: see "Who drives"
     std::size_t calls_done = 0;
     std::chrono::steady_clock::time_point started;
   };

@@ -180,11 +180,12 @@ void process_pool_core::run_driven(bool receive) noexcept {
   }
 }
 
-// Reads what the busy workers have sent, then hands queued calls to the workers that became
-// idle. With driver_ held.
+// Reads what the busy workers have sent (but those whose replies are the manager's:
+// large_in_flight), then hands queued calls to the workers that became idle. With driver_
+// held; only help_briefly calls it.
 void process_pool_core::receive_replies() {
   for (auto& w : workers_) {
-    if (w.link.fd() >= 0 && !w.jobs.empty()) handle_input(w);
+    if (w.link.fd() >= 0 && !w.jobs.empty() && !w.large_in_flight) handle_input(w);
   }
   dispatch();
 }
@@ -336,6 +337,7 @@ void process_pool_core::send_job(worker_process& w, remote_job& job) {
   wire::writer out(body);
   // Large arguments are in shared memory already: their blocks go with the frame.
   for (auto& item : job.items) wire::put_item(out, item.args, attachments);
+  if (!attachments.empty()) w.large_in_flight = true;
   w.link.put(wire::kind::call, {body}, std::move(attachments));
 }
 
@@ -349,6 +351,7 @@ bool process_pool_core::dispatch() {
     std::vector<remote_job> batch = next_jobs(limit);
     if (batch.empty()) return sent;
     sent = true;
+    w.large_in_flight = false;
     try {
       for (auto& job : batch) {
         w.jobs.push_back(std::move(job));
@@ -536,7 +539,7 @@ void process_pool_core::manage() noexcept {
       int timeout_ms = blind ? static_cast<int>(lease_window.count()) : -1;
       const auto now = std::chrono::steady_clock::now();
       for (const auto& w : workers_) {
-        fds.push_back({blind ? -1 : w.link.fd(), POLLIN, 0});
+        fds.push_back({blind && !w.large_in_flight ? -1 : w.link.fd(), POLLIN, 0});
         fds.push_back({w.pidfd, POLLIN, 0});
         if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
