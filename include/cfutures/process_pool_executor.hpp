@@ -70,7 +70,11 @@
 // about 1 ms later than it could be. Shared memory blocks are recycled while a process pool
 // exists and freed with it: one block carries a large argument to the worker and its result
 // back. Strings and vectors of numbers or std::byte decode with one copy, no zero-fill.
-// Large results are decoded in one thread, the manager: the replies of calls whose
+// Values of 4 MiB or more are copied into shared memory by two threads: the encoding one
+// (submit, or the worker) and a copy helper, one thread per process, started with the
+// first value over 64 KiB and stopped (joined) by every process pool's destructor (the
+// next large value starts it again); it sleeps on a futex between copies. Large results
+// are decoded in one thread, the manager: the replies of calls whose
 // arguments crossed through shared memory are left to it by waiting threads. A thread
 // allocates from its own malloc arena, so a 16 MiB result decoded now by the manager and
 // now by a waiter made the first one in each arena fault all its pages in (~9 ms, at a

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cfutures/detail/remote_call.hpp"
+#include "copy_helper.hpp"
 
 namespace cfutures::detail {
 namespace {
@@ -221,6 +222,7 @@ shared_block adopt_block(int fd, std::size_t length) {
     b.data = nullptr;
   }
   keep_large_buffers_in_heap();
+  copy_helper::prepare();
   // A block that may be pooled is mapped whole (so that reusing it for a payload of this
   // process needs no mremap, after which the moved range faults again), but only the
   // payload's pages are faulted in: the rest may never be touched. The sender wrote them, so
@@ -243,6 +245,7 @@ shared_block adopt_block(int fd, std::size_t length) {
 }
 
 void release_block_pool() noexcept {
+  copy_helper::stop();
   std::vector<shared_block> free;
   std::vector<remembered> given;
   {
@@ -282,6 +285,7 @@ inline_payloads_scope::~inline_payloads_scope() { stay_inline = previous_; }
 
 void payload::append_shared(const char* p, std::size_t n) {
   if (!shared()) {
+    copy_helper::prepare();
     const std::size_t need = small_.size() + n;
     block_ = acquire_block(std::max(need + need / 2, block_granule), need);
     std::memcpy(block_.data, small_.data(), small_.size());
@@ -290,7 +294,7 @@ void payload::append_shared(const char* p, std::size_t n) {
   } else if (used_ + n > block_.capacity) {
     grow_block(block_, std::max(2 * block_.capacity, used_ + n));
   }
-  std::memcpy(block_.data + used_, p, n);
+  copy_bytes(block_.data + used_, p, n);
   used_ += n;
 }
 

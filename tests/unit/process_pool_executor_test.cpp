@@ -301,23 +301,29 @@ TEST_P(ProcessPool, AWaitingThreadReceivesReplies) {
 
 // ...but not the replies of calls whose arguments crossed through shared memory: those are
 // the manager's (one thread decodes the large values, from one warm malloc arena), even
-// though the test's thread waits for each call at once, as above.
+// though the test's thread waits for each call at once, as above. (A callback added to a
+// future already done runs at once in the adding thread: those runs are not counted.)
 TEST_P(ProcessPool, LargeCallsRepliesAreReceivedByTheManager) {
   process_pool_executor pool(options(1));
   const std::string large = patterned(cfutures::detail::payload::inline_limit + 1, 3);
   std::mutex m;
   std::set<std::thread::id> threads;
+  const std::thread::id main_thread = std::this_thread::get_id();
+  std::atomic<bool> adding{false};  // the test's thread is in add_done_callback
   for (int i = 0; i < 100; ++i) {
     auto f = pool.submit(echo, large);
+    adding.store(true);
     f.add_done_callback([&](const cfutures::future<std::string>&) {
+      if (adding && std::this_thread::get_id() == main_thread) return;
       std::lock_guard lock(m);
       threads.insert(std::this_thread::get_id());
     });
+    adding.store(false);
     ASSERT_EQ(f.result(10s), large);
   }
   std::lock_guard lock(m);
-  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
-  EXPECT_EQ(threads.size(), 1u);
+  EXPECT_EQ(threads.count(main_thread), 0u);
+  EXPECT_LE(threads.size(), 1u);
 }
 
 // wait() and as_completed() receive replies as result() does; every value arrives.

@@ -6,7 +6,8 @@
 // it moves them into a shared_block — a memfd mapped read-write — and encoding continues
 // there. Sending a shared payload sends the memfd itself (SCM_RIGHTS): the receiver maps the
 // same pages and decodes from them, so a large value is copied once into shared memory by
-// the encoder and once out of it by the decoder.
+// the encoder and once out of it by the decoder. The copy in, from 4 MiB, is shared with
+// the process's copy helper thread (src/remote/copy_helper.hpp).
 //
 // Blocks are recycled: a block belongs to one process at a time; sending it gives it away,
 // and receiving one adopts it into the receiver's pool once its payload has been read, where
