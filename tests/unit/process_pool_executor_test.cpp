@@ -282,9 +282,10 @@ TEST_P(ProcessPool, CallsQueueWhenNoWorkerIsIdle) {
 // waiting for one of the pool's futures (here the test's own thread, which waits for every
 // call as soon as it is submitted, so that it receives at least some of the replies).
 TEST_P(ProcessPool, AWaitingThreadReceivesReplies) {
-  process_pool_executor pool(options(1));
   std::mutex m;
   std::set<std::thread::id> threads;
+  // Declared after what its callbacks use: its destructor waits for the last of them.
+  process_pool_executor pool(options(1));
   for (int i = 0; i < 300; ++i) {
     auto f = pool.submit(mul, i, 2);
     f.add_done_callback([&](const cfutures::future<int>&) {
@@ -293,6 +294,7 @@ TEST_P(ProcessPool, AWaitingThreadReceivesReplies) {
     });
     ASSERT_EQ(f.result(10s), 2 * i);
   }
+  pool.shutdown();
   std::lock_guard lock(m);
   EXPECT_TRUE(threads.count(std::this_thread::get_id()) == 1);
   EXPECT_LE(threads.size(), 2u) << "callbacks ran in a thread that is neither the manager "
@@ -304,12 +306,13 @@ TEST_P(ProcessPool, AWaitingThreadReceivesReplies) {
 // though the test's thread waits for each call at once, as above. (A callback added to a
 // future already done runs at once in the adding thread: those runs are not counted.)
 TEST_P(ProcessPool, LargeCallsRepliesAreReceivedByTheManager) {
-  process_pool_executor pool(options(1));
   const std::string large = patterned(cfutures::detail::payload::inline_limit + 1, 3);
   std::mutex m;
   std::set<std::thread::id> threads;
   const std::thread::id main_thread = std::this_thread::get_id();
   std::atomic<bool> adding{false};  // the test's thread is in add_done_callback
+  // Declared after what its callbacks use: its destructor waits for the last of them.
+  process_pool_executor pool(options(1));
   for (int i = 0; i < 100; ++i) {
     auto f = pool.submit(echo, large);
     adding.store(true);
@@ -321,6 +324,7 @@ TEST_P(ProcessPool, LargeCallsRepliesAreReceivedByTheManager) {
     adding.store(false);
     ASSERT_EQ(f.result(10s), large);
   }
+  pool.shutdown();
   std::lock_guard lock(m);
   EXPECT_EQ(threads.count(main_thread), 0u);
   EXPECT_LE(threads.size(), 1u);
