@@ -126,9 +126,11 @@ constexpr bool forked_child_may_start = false;
 constexpr bool forked_child_may_start = true;
 #endif
 
-// Registered at load time, so that every forked child forgets the parent's helper, whether
-// or not it had started yet.
+// At load time: every forked child forgets the parent's helper, whether or not it had
+// started yet; and the helper object exists before any fork (a child forked while another
+// thread was constructing it would find current()'s guard taken for ever).
 [[maybe_unused]] const bool forget_in_children = [] {
+  current();
   pthread_atfork(nullptr, nullptr, [] { copy_helper::forget_inherited(); });
   return true;
 }();
