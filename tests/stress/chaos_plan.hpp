@@ -16,6 +16,8 @@
 #include <cfutures/process_pool_executor.hpp>
 #include <cfutures/thread_pool_executor.hpp>
 
+#include "stress_support.hpp"
+
 namespace stress {
 
 enum class pool_kind { threads, fork, spawn };
@@ -79,12 +81,8 @@ inline cycle_plan draw_plan(unsigned seed, int max_ops_per_driver) {
   cycle_plan p;
   p.seed = seed;
   p.kind = static_cast<pool_kind>(rng() % 3);
-#ifdef __SANITIZE_ADDRESS__
-  // GCC 12's AddressSanitizer does not hold its allocator's locks across fork(): a worker
-  // forked while another thread allocates can inherit one of them locked and hang in its
-  // first allocation. Fork pools are exercised by the release and TSan runs.
-  if (p.kind == pool_kind::fork) p.kind = pool_kind::spawn;
-#endif
+  // Forked workers can hang under GCC 12's sanitizers (stress_support.hpp).
+  if (forked_workers_can_hang && p.kind == pool_kind::fork) p.kind = pool_kind::spawn;
   p.max_workers = 1 + rng() % 4;
   if (p.processes() && chance(30)) p.max_tasks_per_child = 1 + rng() % 3;
   p.with_initializer = chance(30);

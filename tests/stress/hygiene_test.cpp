@@ -58,14 +58,6 @@ TYPED_TEST(Hygiene, CreateAndDestroyWithoutUseLeavesNothingBehind) {
 // helper's thread included). CFUTURES_STRESS_CYCLES sets the pools per thread (default 10;
 // the long form runs 100).
 TYPED_TEST(LargeValueHygiene, LargeValuesFromSeveralThreadsWhilePoolsComeAndGo) {
-#ifdef __SANITIZE_THREAD__
-  // GCC 12's ThreadSanitizer does not hold its allocator's locks across fork() either (see
-  // typed_suite): with three threads allocating 5 MiB values while pools fork, a worker hung
-  // in its first operator new (SizeClassAllocator64::GetFromAllocator) in 2 runs of 8.
-  if (TypeParam::name() == std::string("process_pool_fork")) {
-    GTEST_SKIP() << "fork pools beside threads allocating large values hang under GCC 12's TSan";
-  }
-#endif
   const stress::leak_check leaks;
   const long n = stress::count_from_env("CFUTURES_STRESS_CYCLES", stress::long_form ? 100 : 10);
   std::atomic<long> wrong{0};
