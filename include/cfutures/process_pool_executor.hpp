@@ -60,7 +60,9 @@
 // Performance: a call submitted while a worker is idle is written to that worker by submit
 // itself, and a thread waiting for its result reads the reply itself (100 µs at most, then
 // it sleeps and the manager thread takes over), so a round trip involves two threads, not
-// three. Calls travel in batches (many queued calls cost one write and one read per batch),
+// three. Calls and replies cross through a shared-memory ring per worker (no system call
+// while both sides are awake; a sleeping side is woken through a socket or an eventfd).
+// Calls travel in batches (many queued calls cost one write and one read per batch),
 // arguments and results over 64 KiB cross through shared memory (encoded into a memfd that
 // the worker maps: one copy each way; strings are decoded from it without being zero-filled
 // first), and the manager thread and the workers poll briefly (100 µs) after their last

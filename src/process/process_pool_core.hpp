@@ -12,10 +12,12 @@
 //     drives"); else write
 //     wake_fd_ only if the
 //     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
+//                                  (rings marked: a worker's write wakes it
+//                                  through wake_fd_)
 //                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
 //                                  when a job is queued and none is free   (first message;
 //                                  (up to max_workers); it takes calls at  read whenever)
-//                                  once (they wait in its socket until
+//                                  once (they wait in its ring until
 //                                  it serves)
 //                                init {initializer call} (if any) ─────▶ runs it
 //                                ◀──────────────────────────── init_ok | init_failed
@@ -44,11 +46,16 @@
 //                                  fail every pending call with
 //                                  broken_process_pool, kill and reap the rest
 //
-// Frames go through wire::channel (channel.hpp): buffered reads, one write per batch. Values
-// over 64 KiB are encoded straight into a shared memory block (payload.hpp) by the thread
-// that serializes them (submit, or the worker), cross as a memfd with their frame, and are
-// decoded in place; the block then belongs to the receiver, which reuses it.
-// Wake-ups: the manager and the workers each poll their sockets for a short window after
+// Frames go through wire::channel (channel.hpp): buffered reads, one write per batch. Their
+// bytes cross through a shared-memory ring per worker (shared_ring.hpp), so sending and
+// polling for replies are memory operations; the worker's socket carries the memfds of
+// large values, wake-ups for a sleeping worker, and the end of stream when it dies. A worker
+// wakes a sleeping manager through wake_fd_ (the same eventfd a post writes), never through
+// its socket, which waiting threads read too. Values over 64 KiB are encoded straight into
+// a shared memory block (payload.hpp) by the thread that serializes them (submit, or the
+// worker), cross as a memfd with their frame, and are decoded in place; the block then
+// belongs to the receiver, which reuses it.
+// Wake-ups: the manager and the workers each poll their rings for a short window after
 // their last activity (a sleeping thread takes 15-70 µs to wake on a busy machine) and then
 // sleep in poll / recvmsg, so an idle pool uses no CPU.
 //
@@ -75,11 +82,12 @@
 // So a quick call's round trip involves two threads, the caller and the worker, which are the
 // only ones spinning (2 CPUs can hold them):
 //   caller ─ submit: queue, dispatch ───────────────▶ worker ─ runs ─┐
-//   caller ◀─ help_briefly: recvmsg, set_result ◀─────── reply ──────┘    (manager asleep)
+//   caller ◀─ help_briefly: ring read, set_result ◀───── reply ──────┘    (manager asleep)
 // The manager's view of the sockets, decided before each sleep:
 //   watching ──(a helper or a lease, nothing queued, every worker greeted and
 //               initialised)──▶ blind: sleeps in poll without the sockets (fd -1) of the
-//                               workers a helper may read (not large_in_flight), ≤ 1 ms
+//                               workers a helper may read (not large_in_flight), their rings
+//                               unmarked (their writes do not wake it), ≤ 1 ms
 //   blind ──(the lease ran out, a post, a pidfd, or the last helper leaving while calls are
 //            in flight and nobody drives: it wakes the manager)──▶ decides again
 // so that a reply read by a helper does not also wake the manager for nothing.
@@ -160,8 +168,8 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   void close(bool wait, bool cancel_futures, int signal) noexcept;
   void manage() noexcept;
   void start_worker();
-  void add_worker(pid_t pid, int fd);
-  bool handle_input(worker_process& w);
+  void add_worker(pid_t pid, wire::channel link);
+  bool handle_input(worker_process& w, bool polled = false);
   void handle_frame(worker_process& w, wire::frame& f);
   bool dispatch();
   void receive_replies();
@@ -172,7 +180,8 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   bool driving() const noexcept;
   std::vector<remote_job> next_jobs(std::size_t call_limit);
   void send_job(worker_process& w, remote_job& job);
-  bool wait_for_events(std::vector<pollfd>& fds, int timeout_ms, bool spin);
+  bool wait_for_events(std::vector<pollfd>& fds, const std::vector<wire::shared_ring*>& rings,
+                       int timeout_ms, bool spin);
   bool others_receive() const noexcept;
   void retire(worker_process& w);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;

@@ -379,11 +379,11 @@ void process_pool_core::retire(worker_process& w) {
 }
 
 // Returns whether anything arrived.
-bool process_pool_core::handle_input(worker_process& w) {
+bool process_pool_core::handle_input(worker_process& w, bool polled) {
   bool open = false;
   bool frames = false;
   try {
-    open = w.link.receive(false);
+    open = polled ? w.link.receive_polled() : w.link.receive(false);
     wire::frame f;
     while (w.link.fd() >= 0 && w.link.next(f)) {
       frames = true;
@@ -450,13 +450,18 @@ bool process_pool_core::work_left() const {
                      [](const worker_process& w) { return !w.jobs.empty(); });
 }
 
-// Waits for a socket, a pidfd or the wake-up eventfd; returns whether anything is ready.
+// Waits for a socket, a pidfd, the wake-up eventfd or bytes in the rings of the watched
+// workers (`rings`: those whose sockets are in `fds`); returns whether anything is ready.
 // With `spin` (the manager has just been busy), polls without blocking for spin_window
 // first, unless or until a waiting thread receives replies itself (helpers_); then sleeps
-// in poll.
-bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms, bool spin) {
+// in poll, the rings marked so that their writers wake it through wake_fd_.
+bool process_pool_core::wait_for_events(std::vector<pollfd>& fds,
+                                        const std::vector<wire::shared_ring*>& rings,
+                                        int timeout_ms, bool spin) {
+  const auto has_bytes = [](const wire::shared_ring* r) { return r->readable() > 0; };
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
   while (spin) {
+    if (std::any_of(rings.begin(), rings.end(), has_bytes)) return true;
     const int rc = poll(fds.data(), fds.size(), 0);
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) throw error(std::string("poll: ") + std::strerror(errno));
@@ -465,6 +470,15 @@ bool process_pool_core::wait_for_events(std::vector<pollfd>& fds, int timeout_ms
     if (std::chrono::steady_clock::now() >= spin_until) break;
     sched_yield();
   }
+  struct awake_rings {
+    const std::vector<wire::shared_ring*>& rings;
+    ~awake_rings() {
+      for (auto* r : rings) r->awake();
+    }
+  } clear_marks{rings};
+  bool bytes = false;
+  for (auto* r : rings) bytes = r->sleep_for_bytes() || bytes;  // every ring marked
+  if (bytes) return true;
   // Pairs with enqueue(): it bumps posted_ and then reads sleeping_ (both seq_cst), so either
   // it sees sleeping_ and writes wake_fd_, or this load sees its post.
   sleeping_.store(true);
@@ -482,6 +496,7 @@ void process_pool_core::manage() noexcept {
   drive();
   try {
     std::vector<pollfd> fds;
+    std::vector<wire::shared_ring*> rings;  // of the workers whose sockets are in fds
     bool busy = true;  // the last round did work: spin before sleeping
     for (;;) {
       bool stop;
@@ -535,11 +550,14 @@ void process_pool_core::manage() noexcept {
         if (!blind) blind_.store(false);
       }
       fds.clear();
+      rings.clear();
       fds.push_back({wake_fd_, POLLIN, 0});
       int timeout_ms = blind ? static_cast<int>(lease_window.count()) : -1;
       const auto now = std::chrono::steady_clock::now();
-      for (const auto& w : workers_) {
-        fds.push_back({blind && !w.large_in_flight ? -1 : w.link.fd(), POLLIN, 0});
+      for (auto& w : workers_) {
+        const bool watched = !blind || w.large_in_flight;
+        fds.push_back({watched ? w.link.fd() : -1, POLLIN, 0});
+        if (watched && w.link.ring()) rings.push_back(w.link.ring());
         fds.push_back({w.pidfd, POLLIN, 0});
         if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -548,7 +566,7 @@ void process_pool_core::manage() noexcept {
         }
       }
       stop_driving();
-      const bool ready = wait_for_events(fds, timeout_ms, busy && !blind);
+      const bool ready = wait_for_events(fds, rings, timeout_ms, busy && !blind);
       blind_.store(false, std::memory_order_relaxed);
       drive();
       if (!ready) {  // woken by a post, or the lease ran out
@@ -566,8 +584,8 @@ void process_pool_core::manage() noexcept {
         if (w.link.fd() < 0) continue;
         const short sock = fds[1 + 2 * i].revents;
         const short died = fds[2 + 2 * i].revents;
-        if (sock) {
-          busy = handle_input(w) || busy;
+        if (sock || w.link.input_waiting()) {
+          busy = handle_input(w, sock != 0) || busy;
         } else if (died) {
           lost(w, "");
         } else if (!w.greeted && std::chrono::steady_clock::now() - w.started > hello_timeout) {

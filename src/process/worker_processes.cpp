@@ -48,6 +48,15 @@ void process_pool_core::start_worker() {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     throw error(std::string("socketpair: ") + std::strerror(errno));
   }
+  // The parent's end, with the shared ring: its memfd and wake_fd_ (which a worker writes
+  // to wake the manager) wait in the socket for the worker.
+  wire::channel link(-1);
+  try {
+    link = wire::channel::parent_end(sv[0], wake_fd_);
+  } catch (...) {
+    ::close(sv[1]);
+    throw;
+  }
   // Everything exec needs is prepared before fork: the child may only call
   // async-signal-safe functions in a multi-threaded program.
   std::string argv0;
@@ -75,11 +84,8 @@ void process_pool_core::start_worker() {
     const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(sv[1]);
-    if (rc != 0) {
-      ::close(sv[0]);
-      throw error(std::string("posix_spawn: ") + std::strerror(rc));
-    }
-    add_worker(pid, sv[0]);
+    if (rc != 0) throw error(std::string("posix_spawn: ") + std::strerror(rc));
+    add_worker(pid, std::move(link));
     return;
   }
   std::fflush(nullptr);  // or the child would flush the parent's buffered output again
@@ -87,13 +93,12 @@ void process_pool_core::start_worker() {
   pid = fork();
   if (pid < 0) {
     const int e = errno;
-    ::close(sv[0]);
     ::close(sv[1]);
     throw error(std::string("fork: ") + std::strerror(e));
   }
   if (pid == 0) {
     // Fork: drop the parent's ends so that only the parent holds them.
-    ::close(sv[0]);
+    link.close_inherited();
     ::close(wake_fd_);
     for (auto& w : workers_) {
       w.link.close_inherited();
@@ -107,13 +112,13 @@ void process_pool_core::start_worker() {
   }
   no_submit.unlock();
   ::close(sv[1]);
-  add_worker(pid, sv[0]);
+  add_worker(pid, std::move(link));
 }
 
-void process_pool_core::add_worker(pid_t pid, int fd) {
+void process_pool_core::add_worker(pid_t pid, wire::channel link) {
   worker_process w;
   w.pid = pid;
-  w.link = wire::channel(fd);
+  w.link = std::move(link);
   w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   w.started = std::chrono::steady_clock::now();
   // The worker reads its socket once it serves: the initializer, or calls, can be sent now.

@@ -1,5 +1,6 @@
 #include "channel.hpp"
 
+#include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -25,40 +26,50 @@ constexpr std::size_t max_fds = 253;  // SCM_MAX_FD: per sendmsg, and so per rec
   throw error(std::string(what) + ": " + std::strerror(errno));
 }
 
-// Sends `size` bytes and the memfds of `blocks`. The descriptors go with the first bytes,
-// at most max_fds per message; while more remain, a message carries a single byte, so that
-// all of them arrive before the frames that use them (every frame is longer than that).
-void send_all(int fd, const char* data, std::size_t size, const std::vector<shared_block>& blocks) {
+// Sends `size` bytes and the descriptors `fds`. The descriptors go with the first bytes, at
+// most max_fds per message; while more remain, a message carries a single byte, so that all
+// of them arrive before the frames that use them (every frame is longer than that).
+void send_all(int fd, const char* data, std::size_t size, const std::vector<int>& fds) {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
   std::size_t next_fd = 0;
   while (size > 0) {
-    const std::size_t fds = std::min(blocks.size() - next_fd, max_fds);
-    const bool more_fds = next_fd + fds < blocks.size();
+    const std::size_t count = std::min(fds.size() - next_fd, max_fds);
+    const bool more_fds = next_fd + count < fds.size();
     iovec iov{const_cast<char*>(data), more_fds ? 1 : size};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    if (fds > 0) {
+    if (count > 0) {
       msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds);
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
       cmsghdr* c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds);
-      for (std::size_t i = 0; i < fds; ++i) {
-        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &blocks[next_fd + i].fd, sizeof(int));
-      }
+      c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+      std::memcpy(CMSG_DATA(c), fds.data() + next_fd, sizeof(int) * count);
     }
     const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("cannot write to the other process");
     }
-    next_fd += fds;
+    next_fd += count;
     data += n;
     size -= static_cast<std::size_t>(n);
   }
 }
+
+std::vector<int> descriptors(const std::vector<shared_block>& blocks) {
+  std::vector<int> fds;
+  fds.reserve(blocks.size());
+  for (const auto& b : blocks) fds.push_back(b.fd);
+  return fds;
+}
+
+// How long a writer facing a full ring spins before it sleeps, and how often it then looks
+// whether the reader is gone.
+constexpr std::chrono::microseconds room_spin(50);
+constexpr std::chrono::milliseconds room_check(10);
 
 }  // namespace
 
@@ -87,6 +98,9 @@ void frame::release() noexcept {
 
 channel::channel(channel&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      ring_(std::move(other.ring_)),
+      wake_parent_fd_(std::exchange(other.wake_parent_fd_, -1)),
+      signals_read_(std::exchange(other.signals_read_, 0)),
       out_(std::move(other.out_)),
       out_blocks_(std::move(other.out_blocks_)),
       out_since_(other.out_since_),
@@ -101,6 +115,9 @@ channel& channel::operator=(channel&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
+    ring_ = std::move(other.ring_);
+    wake_parent_fd_ = std::exchange(other.wake_parent_fd_, -1);
+    signals_read_ = std::exchange(other.signals_read_, 0);
     out_ = std::move(other.out_);
     out_blocks_ = std::move(other.out_blocks_);
     out_since_ = other.out_since_;
@@ -118,6 +135,8 @@ channel::~channel() { close(); }
 void channel::close() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  if (wake_parent_fd_ >= 0) ::close(wake_parent_fd_);
+  wake_parent_fd_ = -1;
   for (int fd : fds_) ::close(fd);
   fds_.clear();
   in_begin_ = in_end_ = 0;
@@ -128,7 +147,37 @@ void channel::close() noexcept {
 
 void channel::close_inherited() noexcept {
   if (fd_ >= 0) ::close(fd_);
+  if (wake_parent_fd_ >= 0) ::close(wake_parent_fd_);
   for (int fd : fds_) ::close(fd);
+  ring_.unmap();
+}
+
+channel channel::parent_end(int fd, int wake_fd) {
+  channel c(fd);
+  int memfd = -1;
+  c.ring_ = shared_ring::create(memfd);
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_after{memfd};
+  const char byte = 0;
+  send_all(fd, &byte, 1, {memfd, wake_fd});
+  return c;
+}
+
+channel channel::worker_end(int fd) {
+  channel c(fd);
+  while (c.fds_.empty()) {
+    if (!c.read_signals(0)) throw error("the process pool ended before the worker started");
+  }
+  if (c.fds_.size() != 2 || c.signals_read_ != 1) {
+    throw protocol_error("bad start: expected the shared ring and the pool's eventfd alone");
+  }
+  c.wake_parent_fd_ = c.fds_.back();
+  c.ring_ = shared_ring::attach(c.fds_.front());
+  c.fds_.clear();
+  c.signals_read_ = 0;  // the parent counts the bytes sent after this one
+  return c;
 }
 
 void channel::put(kind k, std::initializer_list<std::string_view> parts,
@@ -181,27 +230,101 @@ void channel::flush() {
       c.out_blocks_.clear();
     }
   } done{*this};
-  send_all(fd_, out_.data(), out_.size(), out_blocks_);
+  if (ring_) return flush_to_ring();
+  send_all(fd_, out_.data(), out_.size(), descriptors(out_blocks_));
+}
+
+void channel::flush_to_ring() {
+  if (!out_blocks_.empty()) {
+    // One byte per message, the memfds with them: before the bytes of the frames that use
+    // them.
+    const std::size_t messages = (out_blocks_.size() + max_fds - 1) / max_fds;
+    const std::string bytes(messages, '\0');
+    send_all(fd_, bytes.data(), bytes.size(), descriptors(out_blocks_));
+    ring_.sent_signals(messages);
+  }
+  const char* data = out_.data();
+  std::size_t left = out_.size();
+  while (left > 0) {
+    const std::size_t n = ring_.write(data, left);
+    data += n;
+    left -= n;
+    if (n > 0 && ring_.reader_needs_wake() && !wake_reader()) {
+      fail("cannot write to the other process");
+    }
+    if (left > 0 && n == 0) wait_for_room();
+  }
+}
+
+// Wakes the sleeping reader of the ring; false if the peer is gone. The parent sleeps in
+// poll() over many workers: a worker writes the manager's eventfd, which no other thread of
+// the parent reads (a byte in the socket could be read by a thread other than the sleeping
+// one, and the wake-up would be lost). A worker sleeps reading its socket: the parent sends
+// one byte. A full socket (EAGAIN) means bytes wait there already, which wake it as well.
+bool channel::wake_reader() noexcept {
+  if (wake_parent_fd_ >= 0) {
+    const std::uint64_t one = 1;
+    return ::write(wake_parent_fd_, &one, sizeof one) == sizeof one || errno == EAGAIN;
+  }
+  const char byte = 0;
+  for (;;) {
+    const ssize_t n = send(fd_, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == 1) {
+      ring_.sent_signals(1);
+      return true;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+// The ring is full: spins for room_spin, then sleeps until the reader, having read, wakes
+// it — looking every room_check whether the peer is gone (error). The socket is not read
+// here: what waits there is for the reader of this end.
+void channel::wait_for_room() {
+  const auto until = std::chrono::steady_clock::now() + room_spin;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ring_.writable()) return;
+    sched_yield();
+  }
+  while (!ring_.sleep_for_room(room_check)) {
+    pollfd p{fd_, POLLRDHUP, 0};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      errno = EPIPE;
+      fail("cannot write to the other process");
+    }
+  }
 }
 
 int channel::take_fd() {
+  // Over a ring, the memfds were sent before the frame that needs them: they are waiting in
+  // the socket, behind any wake-up bytes.
+  while (ring_ && fds_.empty()) {
+    const std::uint64_t had = signals_read_;
+    if (!read_signals(MSG_DONTWAIT) || signals_read_ == had) break;
+  }
   if (fds_.empty()) throw protocol_error("bad frame: a shared payload without its descriptor");
   const int fd = fds_.front();
   fds_.pop_front();
   return fd;
 }
 
-bool channel::read_some(int flags) {
+void channel::make_room(std::size_t bytes) {
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  if (in_.size() - in_end_ < read_chunk) {
+  if (in_.size() - in_end_ < bytes) {
     if (in_begin_ > 0) {
       std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
       in_end_ -= in_begin_;
       in_begin_ = 0;
     }
-    if (in_.size() - in_end_ < read_chunk) in_.resize(in_end_ + read_chunk);
+    if (in_.size() - in_end_ < bytes) in_.resize(in_end_ + bytes);
   }
-  iovec iov{in_.data() + in_end_, in_.size() - in_end_};
+}
+
+// One recvmsg into `to`: the descriptors that come with the bytes join fds_. Returns the
+// byte count, 0 at the end of the stream (or a reset), -1 when nothing is there (nonblocking).
+ssize_t channel::receive_bytes(char* to, std::size_t size, int flags) {
+  iovec iov{to, size};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -211,8 +334,8 @@ bool channel::read_some(int flags) {
   for (;;) {
     const ssize_t n = recvmsg(fd_, &msg, flags | MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    if (n < 0 && errno == ECONNRESET) return false;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
+    if (n < 0 && errno == ECONNRESET) return 0;
     if (n < 0) fail("cannot read from the other process");
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -224,13 +347,78 @@ bool channel::read_some(int flags) {
       }
     }
     if (msg.msg_flags & MSG_CTRUNC) throw protocol_error("bad frame: too many descriptors");
-    if (n == 0) return false;
-    in_end_ += static_cast<std::size_t>(n);
-    return true;
+    return n;
   }
 }
 
+bool channel::read_some(int flags) {
+  make_room(read_chunk);
+  const ssize_t n = receive_bytes(in_.data() + in_end_, in_.size() - in_end_, flags);
+  if (n > 0) in_end_ += static_cast<std::size_t>(n);
+  return n != 0;
+}
+
+// Over a ring: reads the socket's wake-up bytes and memfds (a blocking read with flags 0).
+// Returns false at the end of the stream.
+bool channel::read_signals(int flags) {
+  char bytes[256];
+  for (;;) {
+    const ssize_t n = receive_bytes(bytes, sizeof bytes, flags);
+    if (n == 0) return false;
+    if (n < 0) return true;
+    signals_read_ += static_cast<std::uint64_t>(n);
+    if (static_cast<std::size_t>(n) < sizeof bytes) return true;
+    flags |= MSG_DONTWAIT;
+  }
+}
+
+// Over a ring: reads the socket if bytes were sent on it (memfds, wake-ups), then moves what
+// the ring holds into the input buffer. In this order: a frame's memfds are sent before its
+// bytes are written, and a wake-up after them. Returns false at the end of the stream.
+bool channel::pull() {
+  if (ring_.signals_pending(signals_read_) && !read_signals(MSG_DONTWAIT)) return false;
+  const std::size_t n = ring_.readable();
+  if (n > 0) {
+    make_room(n);
+    ring_.read(in_.data() + in_end_, n);
+    in_end_ += n;
+  }
+  return true;
+}
+
+bool channel::receive_from_ring(bool block, std::chrono::nanoseconds spin) {
+  // pull() may compact the buffer, so compare sizes, not positions.
+  const std::size_t held = in_end_ - in_begin_;
+  const std::size_t fds = fds_.size();
+  const auto arrived = [&] { return in_end_ - in_begin_ != held || fds_.size() != fds; };
+  if (!pull()) return false;
+  if (!block || arrived()) return true;
+  const auto until = std::chrono::steady_clock::now() + spin;
+  for (int i = 0; spin.count() > 0; ++i) {
+    sched_yield();
+    if (!pull()) return false;
+    if (arrived()) return true;
+    if ((i & 7) == 7 && std::chrono::steady_clock::now() >= until) break;
+  }
+  for (;;) {
+    if (!ring_.sleep_for_bytes()) {
+      const bool open = read_signals(0);  // until a wake-up byte, a memfd or the end
+      ring_.awake();
+      if (!open) return false;
+    }
+    if (!pull()) return false;
+    if (arrived()) return true;
+  }
+}
+
+bool channel::receive_polled() {
+  if (!ring_) return read_some(MSG_DONTWAIT);
+  const bool open = read_signals(MSG_DONTWAIT);  // the end of stream shows here
+  return pull() && open;  // what was written before the end is still read
+}
+
 bool channel::receive(bool block, std::chrono::nanoseconds spin) {
+  if (ring_) return receive_from_ring(block, spin);
   const std::size_t before = in_end_ - in_begin_;
   if (!block) return read_some(MSG_DONTWAIT);
   if (spin.count() > 0) {

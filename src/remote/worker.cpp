@@ -114,8 +114,8 @@ std::vector<call_outcome> run_calls(const wire::call_message& message, wire::fra
 
 int serve_worker(int fd) {
   forget_inherited_blocks();
-  wire::channel link(fd);
   try {
+    wire::channel link = wire::channel::worker_end(fd);
     std::string hello;
     wire::writer(hello).u32(static_cast<std::uint32_t>(getpid()));
     link.put(wire::kind::hello, {hello});

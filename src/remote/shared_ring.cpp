@@ -1,0 +1,173 @@
+#include "shared_ring.hpp"
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <utility>
+
+#include "protocol.hpp"
+
+namespace cfutures::detail::wire {
+namespace {
+
+constexpr std::size_t control_page = 4096;
+constexpr std::size_t mapping_size = control_page + 2 * shared_ring::capacity;
+
+static_assert(2 * sizeof(shared_ring::control) <= control_page);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // shared between processes
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));  // a futex word
+static_assert((shared_ring::capacity & (shared_ring::capacity - 1)) == 0);
+
+[[noreturn]] void fail(const char* what) {
+  throw error(std::string(what) + ": " + std::strerror(errno));
+}
+
+char* map(int fd) {
+  void* p = mmap(nullptr, mapping_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) fail("cannot map the shared ring");
+  return static_cast<char*>(p);
+}
+
+}  // namespace
+
+shared_ring::shared_ring(char* base, bool parent) noexcept : base_(base) {
+  auto* controls = reinterpret_cast<control*>(base);
+  char* data = base + control_page;
+  out_ = parent ? &controls[0] : &controls[1];
+  in_ = parent ? &controls[1] : &controls[0];
+  out_data_ = parent ? data : data + capacity;
+  in_data_ = parent ? data + capacity : data;
+}
+
+shared_ring shared_ring::create(int& memfd) {
+  memfd = memfd_create("cfutures-ring", MFD_CLOEXEC);
+  if (memfd < 0) fail("memfd_create");
+  if (ftruncate(memfd, static_cast<off_t>(mapping_size)) != 0) {
+    const int e = errno;
+    ::close(memfd);
+    errno = e;
+    fail("cannot size the shared ring");
+  }
+  char* base;
+  try {
+    base = map(memfd);
+  } catch (...) {
+    ::close(memfd);
+    throw;
+  }
+  auto* controls = reinterpret_cast<control*>(base);
+  new (&controls[0]) control;
+  new (&controls[1]) control;
+  return shared_ring(base, true);
+}
+
+shared_ring shared_ring::attach(int memfd) {
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_after{memfd};
+  return shared_ring(map(memfd), false);
+}
+
+shared_ring::shared_ring(shared_ring&& other) noexcept
+    : base_(std::exchange(other.base_, nullptr)),
+      out_(other.out_),
+      in_(other.in_),
+      out_data_(other.out_data_),
+      in_data_(other.in_data_) {}
+
+shared_ring& shared_ring::operator=(shared_ring&& other) noexcept {
+  if (this != &other) {
+    unmap();
+    base_ = std::exchange(other.base_, nullptr);
+    out_ = other.out_;
+    in_ = other.in_;
+    out_data_ = other.out_data_;
+    in_data_ = other.in_data_;
+  }
+  return *this;
+}
+
+void shared_ring::unmap() noexcept {
+  if (base_) munmap(base_, mapping_size);
+  base_ = nullptr;
+}
+
+std::size_t shared_ring::write(const char* data, std::size_t size) noexcept {
+  const std::uint64_t tail = out_->tail.load(std::memory_order_relaxed);
+  const std::uint64_t head = out_->head.load(std::memory_order_acquire);
+  const std::size_t n = std::min<std::size_t>(size, capacity - (tail - head));
+  if (n == 0) return 0;
+  const std::size_t at = tail & (capacity - 1);
+  const std::size_t first = std::min(n, capacity - at);
+  std::memcpy(out_data_ + at, data, first);
+  std::memcpy(out_data_, data + first, n - first);
+  out_->tail.store(tail + n);  // seq_cst: before reader_needs_wake's load (Dekker)
+  return n;
+}
+
+bool shared_ring::writable() const noexcept {
+  return out_->tail.load(std::memory_order_relaxed) - out_->head.load(std::memory_order_acquire) <
+         capacity;
+}
+
+bool shared_ring::reader_needs_wake() noexcept {
+  return out_->reader_sleeps.load() != 0 && out_->reader_sleeps.exchange(0) != 0;
+}
+
+bool shared_ring::sleep_for_room(std::chrono::milliseconds limit) noexcept {
+  out_->writer_sleeps.store(1);
+  if (out_->tail.load(std::memory_order_relaxed) - out_->head.load() == capacity) {
+    const timespec relative{static_cast<time_t>(limit.count() / 1000),
+                            static_cast<long>(limit.count() % 1000) * 1'000'000};
+    // A shared futex (no FUTEX_PRIVATE_FLAG): the reader is another process.
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&out_->writer_sleeps), FUTEX_WAIT, 1,
+            &relative, nullptr, 0);
+  }
+  out_->writer_sleeps.store(0, std::memory_order_relaxed);
+  return writable();
+}
+
+std::size_t shared_ring::readable() const noexcept {
+  return static_cast<std::size_t>(in_->tail.load(std::memory_order_acquire) -
+                                  in_->head.load(std::memory_order_relaxed));
+}
+
+void shared_ring::read(char* to, std::size_t size) noexcept {
+  const std::uint64_t head = in_->head.load(std::memory_order_relaxed);
+  const std::size_t at = head & (capacity - 1);
+  const std::size_t first = std::min(size, capacity - at);
+  std::memcpy(to, in_data_ + at, first);
+  std::memcpy(to + first, in_data_, size - first);
+  in_->head.store(head + size);  // seq_cst: before the load of writer_sleeps (Dekker)
+  if (in_->writer_sleeps.load() != 0 && in_->writer_sleeps.exchange(0) != 0) {
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&in_->writer_sleeps), FUTEX_WAKE, 1,
+            nullptr, nullptr, 0);
+  }
+}
+
+bool shared_ring::sleep_for_bytes() noexcept {
+  in_->reader_sleeps.store(1);
+  const bool bytes = in_->tail.load() != in_->head.load(std::memory_order_relaxed);
+  if (bytes) awake();
+  return bytes;
+}
+
+void shared_ring::awake() noexcept { in_->reader_sleeps.store(0, std::memory_order_relaxed); }
+
+void shared_ring::sent_signals(std::uint64_t n) noexcept {
+  out_->signals.fetch_add(n, std::memory_order_release);
+}
+
+bool shared_ring::signals_pending(std::uint64_t read) const noexcept {
+  return in_->signals.load(std::memory_order_acquire) != read;
+}
+
+}  // namespace cfutures::detail::wire
