@@ -458,7 +458,7 @@ bool process_pool_core::work_left() const {
 bool process_pool_core::wait_for_events(std::vector<pollfd>& fds,
                                         const std::vector<wire::shared_ring*>& rings,
                                         int timeout_ms, bool spin) {
-  const auto has_bytes = [](const wire::shared_ring* r) { return r->readable() > 0; };
+  const auto has_bytes = [](const wire::shared_ring* r) { return r->has_bytes(); };
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
   while (spin) {
     if (std::any_of(rings.begin(), rings.end(), has_bytes)) return true;

@@ -126,7 +126,7 @@ class channel {
   // receive(false) after poll() found the socket readable: reads the socket in any case.
   bool receive_polled();
   // Whether the ring holds bytes not yet received (false without a ring).
-  bool input_waiting() const noexcept { return ring_ && ring_.readable() > 0; }
+  bool input_waiting() const noexcept { return ring_ && ring_.has_bytes(); }
   // The ring, for a thread about to poll() the socket (see shared_ring::sleep_for_bytes).
   shared_ring* ring() noexcept { return ring_ ? &ring_ : nullptr; }
   // The next complete frame already received; false if there is none.

@@ -100,10 +100,16 @@ void shared_ring::unmap() noexcept {
   base_ = nullptr;
 }
 
-std::size_t shared_ring::write(const char* data, std::size_t size) noexcept {
+std::size_t shared_ring::filled(const control& c) {
+  const std::uint64_t head = c.head.load(std::memory_order_acquire);
+  const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+  if (tail - head > capacity) throw protocol_error("bad shared ring: positions out of range");
+  return static_cast<std::size_t>(tail - head);
+}
+
+std::size_t shared_ring::write(const char* data, std::size_t size) {
   const std::uint64_t tail = out_->tail.load(std::memory_order_relaxed);
-  const std::uint64_t head = out_->head.load(std::memory_order_acquire);
-  const std::size_t n = std::min<std::size_t>(size, capacity - (tail - head));
+  const std::size_t n = std::min(size, capacity - filled(*out_));
   if (n == 0) return 0;
   const std::size_t at = tail & (capacity - 1);
   const std::size_t first = std::min(n, capacity - at);
@@ -113,18 +119,15 @@ std::size_t shared_ring::write(const char* data, std::size_t size) noexcept {
   return n;
 }
 
-bool shared_ring::writable() const noexcept {
-  return out_->tail.load(std::memory_order_relaxed) - out_->head.load(std::memory_order_acquire) <
-         capacity;
-}
+bool shared_ring::writable() const { return filled(*out_) < capacity; }
 
 bool shared_ring::reader_needs_wake() noexcept {
   return out_->reader_sleeps.load() != 0 && out_->reader_sleeps.exchange(0) != 0;
 }
 
-bool shared_ring::sleep_for_room(std::chrono::milliseconds limit) noexcept {
+bool shared_ring::sleep_for_room(std::chrono::milliseconds limit) {
   out_->writer_sleeps.store(1);
-  if (out_->tail.load(std::memory_order_relaxed) - out_->head.load() == capacity) {
+  if (out_->tail.load(std::memory_order_relaxed) - out_->head.load() >= capacity) {
     const timespec relative{static_cast<time_t>(limit.count() / 1000),
                             static_cast<long>(limit.count() % 1000) * 1'000'000};
     // A shared futex (no FUTEX_PRIVATE_FLAG): the reader is another process.
@@ -135,10 +138,11 @@ bool shared_ring::sleep_for_room(std::chrono::milliseconds limit) noexcept {
   return writable();
 }
 
-std::size_t shared_ring::readable() const noexcept {
-  return static_cast<std::size_t>(in_->tail.load(std::memory_order_acquire) -
-                                  in_->head.load(std::memory_order_relaxed));
+bool shared_ring::has_bytes() const noexcept {
+  return in_->tail.load(std::memory_order_relaxed) != in_->head.load(std::memory_order_relaxed);
 }
+
+std::size_t shared_ring::readable() const { return filled(*in_); }
 
 void shared_ring::read(char* to, std::size_t size) noexcept {
   const std::uint64_t head = in_->head.load(std::memory_order_relaxed);

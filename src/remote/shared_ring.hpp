@@ -63,17 +63,22 @@ class shared_ring {
 
   explicit operator bool() const noexcept { return base_ != nullptr; }
 
+  // Positions that the peer has made inconsistent (a wild write in its process) throw
+  // protocol_error from write, writable, sleep_for_room and readable, never reach a memcpy.
+
   // Writing: copies what fits of `size` bytes and publishes them; returns how many.
-  std::size_t write(const char* data, std::size_t size) noexcept;
-  bool writable() const noexcept;
+  std::size_t write(const char* data, std::size_t size);
+  bool writable() const;
   // After a write: whether the reader sleeps (it is woken once: the flag is cleared).
   bool reader_needs_wake() noexcept;
   // The ring is full: sleeps until the reader makes room or `limit` passes; returns whether
   // there is room.
-  bool sleep_for_room(std::chrono::milliseconds limit) noexcept;
+  bool sleep_for_room(std::chrono::milliseconds limit);
 
-  // Reading: the bytes ready to read, and reading (consuming) `size` of them.
-  std::size_t readable() const noexcept;
+  // Reading: whether bytes wait (a hint for pollers), the bytes ready to read, and reading
+  // (consuming) `size` of them.
+  bool has_bytes() const noexcept;
+  std::size_t readable() const;
   // Consumes the bytes, and wakes the writer if it waits for room.
   void read(char* to, std::size_t size) noexcept;
   // Before blocking on the socket: marks the reader asleep; returns whether bytes arrived
@@ -88,6 +93,8 @@ class shared_ring {
 
  private:
   shared_ring(char* base, bool parent) noexcept;
+  // tail - head of `c`, checked against the capacity.
+  static std::size_t filled(const control& c);
 
   char* base_ = nullptr;
   control* out_ = nullptr;

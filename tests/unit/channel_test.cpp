@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -190,6 +191,40 @@ TEST(Channel, AWriterWaitingForRoomFailsOnceTheReaderIsGone) {
   EXPECT_THROW(c.parent.flush(), std::exception);
   closer.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+TEST(Channel, PositionsMadeInconsistentByThePeerAreAProtocolError) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  wire::channel parent = wire::channel::parent_end(sv[0], wake_fd);
+  // The worker's end by hand: the ring's memfd and the eventfd, then the mapping.
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ASSERT_EQ(recvmsg(sv[1], &msg, MSG_CMSG_CLOEXEC), 1);
+  int fds[2];
+  std::memcpy(fds, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof fds);
+  const std::size_t size = 4096 + 2 * wire::shared_ring::capacity;
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+  ASSERT_NE(base, MAP_FAILED);
+  auto* controls = static_cast<wire::shared_ring::control*>(base);
+
+  // worker → parent: more bytes than the ring holds
+  controls[1].tail.store(wire::shared_ring::capacity + 1);
+  EXPECT_THROW(parent.receive(false), cfutures::detail::protocol_error);
+  // parent → worker: the reader ahead of the writer
+  controls[0].head.store(5);
+  parent.put(wire::kind::call, {"call"});
+  EXPECT_THROW(parent.flush(), cfutures::detail::protocol_error);
+
+  munmap(base, size);
+  for (int fd : {fds[0], fds[1], sv[1], wake_fd}) ::close(fd);
 }
 
 }  // namespace
