@@ -155,7 +155,7 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   enum class phase { initializing, ready, exiting };
   struct worker_process {
     pid_t pid = -1;
-    wire::channel link{-1};
+    wire::channel link;
     int pidfd = -1;
     phase state = phase::ready;
     bool greeted = false;         // its hello arrived

@@ -557,7 +557,7 @@ void process_pool_core::manage() noexcept {
       for (auto& w : workers_) {
         const bool watched = !blind || w.large_in_flight;
         fds.push_back({watched ? w.link.fd() : -1, POLLIN, 0});
-        if (watched && w.link.ring()) rings.push_back(w.link.ring());
+        if (watched) rings.push_back(&w.link.ring());
         fds.push_back({w.pidfd, POLLIN, 0});
         if (!w.greeted) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

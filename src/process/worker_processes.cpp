@@ -50,7 +50,7 @@ void process_pool_core::start_worker() {
   }
   // The parent's end, with the shared ring: its memfd and wake_fd_ (which a worker writes
   // to wake the manager) wait in the socket for the worker.
-  wire::channel link(-1);
+  wire::channel link;
   try {
     link = wire::channel::parent_end(sv[0], wake_fd_);
   } catch (...) {

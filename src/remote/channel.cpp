@@ -2,9 +2,7 @@
 
 #include <poll.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -14,49 +12,44 @@
 #include <utility>
 #include <vector>
 
-#include "cfutures/detail/futex.hpp"
 
 namespace cfutures::detail::wire {
 namespace {
 
-constexpr std::size_t read_chunk = 64 << 10;
 constexpr std::size_t max_fds = 253;  // SCM_MAX_FD: per sendmsg, and so per recvmsg
 
 [[noreturn]] void fail(const char* what) {
   throw error(std::string(what) + ": " + std::strerror(errno));
 }
 
-// Sends `size` bytes and the descriptors `fds`. The descriptors go with the first bytes, at
-// most max_fds per message; while more remain, a message carries a single byte, so that all
-// of them arrive before the frames that use them (every frame is longer than that).
-void send_all(int fd, const char* data, std::size_t size, const std::vector<int>& fds) {
+// Sends the descriptors `fds` as SCM_RIGHTS, at most max_fds per message of one byte;
+// returns the number of messages (so of bytes) sent.
+std::size_t send_descriptors(int fd, const std::vector<int>& fds) {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds)];
-  std::size_t next_fd = 0;
-  while (size > 0) {
-    const std::size_t count = std::min(fds.size() - next_fd, max_fds);
-    const bool more_fds = next_fd + count < fds.size();
-    iovec iov{const_cast<char*>(data), more_fds ? 1 : size};
+  std::size_t next = 0;
+  std::size_t messages = 0;
+  while (next < fds.size()) {
+    const std::size_t count = std::min(fds.size() - next, max_fds);
+    char byte = 0;
+    iovec iov{&byte, 1};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    if (count > 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-      std::memcpy(CMSG_DATA(c), fds.data() + next_fd, sizeof(int) * count);
-    }
-    const ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    std::memcpy(CMSG_DATA(c), fds.data() + next, sizeof(int) * count);
+    if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
       if (errno == EINTR) continue;
       fail("cannot write to the other process");
     }
-    next_fd += count;
-    data += n;
-    size -= static_cast<std::size_t>(n);
+    next += count;
+    ++messages;
   }
+  return messages;
 }
 
 std::vector<int> descriptors(const std::vector<shared_block>& blocks) {
@@ -160,8 +153,7 @@ channel channel::parent_end(int fd, int wake_fd) {
     int fd;
     ~closer() { ::close(fd); }
   } close_after{memfd};
-  const char byte = 0;
-  send_all(fd, &byte, 1, {memfd, wake_fd});
+  send_descriptors(fd, {memfd, wake_fd});
   return c;
 }
 
@@ -173,9 +165,10 @@ channel channel::worker_end(int fd) {
   if (c.fds_.size() != 2 || c.signals_read_ != 1) {
     throw protocol_error("bad start: expected the shared ring and the pool's eventfd alone");
   }
+  const int memfd = c.fds_.front();  // attach() closes it, even when it fails
   c.wake_parent_fd_ = c.fds_.back();
-  c.ring_ = shared_ring::attach(c.fds_.front());
   c.fds_.clear();
+  c.ring_ = shared_ring::attach(memfd);
   c.signals_read_ = 0;  // the parent counts the bytes sent after this one
   return c;
 }
@@ -230,19 +223,8 @@ void channel::flush() {
       c.out_blocks_.clear();
     }
   } done{*this};
-  if (ring_) return flush_to_ring();
-  send_all(fd_, out_.data(), out_.size(), descriptors(out_blocks_));
-}
-
-void channel::flush_to_ring() {
-  if (!out_blocks_.empty()) {
-    // One byte per message, the memfds with them: before the bytes of the frames that use
-    // them.
-    const std::size_t messages = (out_blocks_.size() + max_fds - 1) / max_fds;
-    const std::string bytes(messages, '\0');
-    send_all(fd_, bytes.data(), bytes.size(), descriptors(out_blocks_));
-    ring_.sent_signals(messages);
-  }
+  // The memfds first, on the socket: before the bytes of the frames that use them.
+  if (!out_blocks_.empty()) ring_.sent_signals(send_descriptors(fd_, descriptors(out_blocks_)));
   const char* data = out_.data();
   std::size_t left = out_.size();
   while (left > 0) {
@@ -297,9 +279,9 @@ void channel::wait_for_room() {
 }
 
 int channel::take_fd() {
-  // Over a ring, the memfds were sent before the frame that needs them: they are waiting in
-  // the socket, behind any wake-up bytes.
-  while (ring_ && fds_.empty()) {
+  // The memfds were sent before the frame that needs them: they are waiting in the socket,
+  // behind any wake-up bytes.
+  while (fds_.empty()) {
     const std::uint64_t had = signals_read_;
     if (!read_signals(MSG_DONTWAIT) || signals_read_ == had) break;
   }
@@ -351,14 +333,7 @@ ssize_t channel::receive_bytes(char* to, std::size_t size, int flags) {
   }
 }
 
-bool channel::read_some(int flags) {
-  make_room(read_chunk);
-  const ssize_t n = receive_bytes(in_.data() + in_end_, in_.size() - in_end_, flags);
-  if (n > 0) in_end_ += static_cast<std::size_t>(n);
-  return n != 0;
-}
-
-// Over a ring: reads the socket's wake-up bytes and memfds (a blocking read with flags 0).
+// Reads the socket's wake-up bytes and memfds (a blocking read with flags 0).
 // Returns false at the end of the stream.
 bool channel::read_signals(int flags) {
   char bytes[256];
@@ -372,7 +347,7 @@ bool channel::read_signals(int flags) {
   }
 }
 
-// Over a ring: reads the socket if bytes were sent on it (memfds, wake-ups), then moves what
+// Reads the socket if bytes were sent on it (memfds, wake-ups), then moves what
 // the ring holds into the input buffer. In this order: a frame's memfds are sent before its
 // bytes are written, and a wake-up after them. Returns false at the end of the stream.
 bool channel::pull() {
@@ -386,7 +361,7 @@ bool channel::pull() {
   return true;
 }
 
-bool channel::receive_from_ring(bool block, std::chrono::nanoseconds spin) {
+bool channel::receive(bool block, std::chrono::nanoseconds spin) {
   // pull() may compact the buffer, so compare sizes, not positions.
   const std::size_t held = in_end_ - in_begin_;
   const std::size_t fds = fds_.size();
@@ -412,43 +387,15 @@ bool channel::receive_from_ring(bool block, std::chrono::nanoseconds spin) {
 }
 
 bool channel::receive_polled() {
-  if (!ring_) return read_some(MSG_DONTWAIT);
   const bool open = read_signals(MSG_DONTWAIT);  // the end of stream shows here
   return pull() && open;  // what was written before the end is still read
-}
-
-bool channel::receive(bool block, std::chrono::nanoseconds spin) {
-  if (ring_) return receive_from_ring(block, spin);
-  const std::size_t before = in_end_ - in_begin_;
-  if (!block) return read_some(MSG_DONTWAIT);
-  if (spin.count() > 0) {
-    const auto until = std::chrono::steady_clock::now() + spin;
-    for (int i = 0;; ++i) {
-      if (!read_some(MSG_DONTWAIT)) return false;
-      if (in_end_ - in_begin_ != before || !fds_.empty()) return true;
-      if ((i & 7) == 7 && std::chrono::steady_clock::now() >= until) break;
-      sched_yield();
-    }
-  }
-  // read_some may have compacted the buffer, so compare sizes, not positions.
-  const std::size_t held = in_end_ - in_begin_;
-  while (in_end_ - in_begin_ == held) {
-    if (!read_some(0)) return false;
-  }
-  return true;
 }
 
 bool channel::next(frame& f) {
   f.release();
   if (in_end_ - in_begin_ < header_size) return false;
   const header h = decode_header(in_.data() + in_begin_);
-  if (in_end_ - in_begin_ - header_size < h.length) {
-    // Make room for the whole frame so that the next reads complete it.
-    if (in_.size() - in_begin_ < header_size + h.length) {
-      in_.resize(in_begin_ + header_size + h.length + read_chunk);
-    }
-    return false;
-  }
+  if (in_end_ - in_begin_ - header_size < h.length) return false;
   std::string_view payload(in_.data() + in_begin_, header_size + h.length);
   payload.remove_prefix(header_size);
   in_begin_ += header_size + h.length;

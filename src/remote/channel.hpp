@@ -1,5 +1,5 @@
-// One end of a parent ↔ worker connection: frames of protocol.hpp, buffered and batched, over
-// a socket (SOCK_STREAM) and, for process pools, a shared-memory ring beside it.
+// One end of a parent ↔ worker connection of a process pool: frames of protocol.hpp, buffered
+// and batched, through a shared-memory ring with a socket (SOCK_STREAM) beside it.
 //
 // Writing: put() appends a frame to an output buffer and flush() sends everything queued at
 // once (so a batch of calls, or of replies, is one write), with the memfds of the frames'
@@ -15,8 +15,8 @@
 // belongs to nobody once both ends have closed it: a process that dies while holding one
 // leaks nothing. Every length is checked (protocol_error), as in protocol.hpp.
 //
-// With a ring (parent_end / worker_end: the process pool), the frames' bytes go through
-// shared memory (shared_ring.hpp) and the socket carries only what memory cannot:
+// The frames' bytes go through shared memory (shared_ring.hpp); the socket carries only what
+// memory cannot:
 //
 //   flush:  memfds (1 byte + SCM_RIGHTS per message) ──socket──▶ fds_, in order
 //           then the frames' bytes ─────────────────────ring────▶ in_ (receive: a memcpy)
@@ -35,7 +35,6 @@
 // channel in turn (the manager, and waiting threads: process_pool_core.hpp), but only the
 // manager sleeps on it. A wake-up byte in the socket could be read by another thread just
 // after it had looked at the ring, and the manager would sleep on with bytes in the ring.
-// Without a ring (channel(fd)), the bytes go through the socket too.
 //
 // Not thread-safe: one thread uses a channel at a time — but input_waiting() reads only the
 // shared ring's positions and may be called from any thread while the channel exists.
@@ -88,8 +87,8 @@ class frame final : public attachment_source {
 
 class channel {
  public:
-  // A channel over the socket alone.
-  explicit channel(int fd) : fd_(fd) {}
+  // An empty end, to be assigned one of the two below (nothing else may be called on it).
+  channel() = default;
   // The parent's end with a new shared ring: sends the ring's memfd first on the socket,
   // with `wake_fd` (an eventfd the parent polls, and reads: see wake_reader).
   static channel parent_end(int fd, int wake_fd);
@@ -115,42 +114,40 @@ class channel {
   bool has_output() const noexcept { return !out_.empty(); }
   // When the oldest frame still waiting in the output buffer was queued.
   std::chrono::steady_clock::time_point output_since() const noexcept { return out_since_; }
-  // Sends everything queued; throws error if the peer is gone (over a ring, only when the
-  // socket is needed: the death of a peer shows as the end of its stream).
+  // Sends everything queued; throws error if the peer is gone (only when the socket is
+  // needed, or the ring is full: the death of a peer shows as the end of its stream).
   void flush();
 
   // Reads what has arrived. With block, waits for data: first spinning up to `spin`, then
   // sleeping in recvmsg. Returns false at end of stream (or when the peer reset it); without
-  // block, over a ring, the end shows only where the socket was read (receive_polled).
+  // block, the end shows only where the socket was read (receive_polled).
   bool receive(bool block, std::chrono::nanoseconds spin = {});
   // receive(false) after poll() found the socket readable: reads the socket in any case.
   bool receive_polled();
-  // Whether the ring holds bytes not yet received (false without a ring).
-  bool input_waiting() const noexcept { return ring_ && ring_.has_bytes(); }
+  // Whether the ring holds bytes not yet received.
+  bool input_waiting() const noexcept { return ring_.has_bytes(); }
   // The ring, for a thread about to poll() the socket (see shared_ring::sleep_for_bytes).
-  shared_ring* ring() noexcept { return ring_ ? &ring_ : nullptr; }
+  shared_ring& ring() noexcept { return ring_; }
   // The next complete frame already received; false if there is none.
   bool next(frame& f);
 
  private:
   friend class frame;
+  explicit channel(int fd) : fd_(fd) {}
   ssize_t receive_bytes(char* to, std::size_t size, int flags);
-  bool read_some(int flags);
   bool read_signals(int flags);
   bool pull();
-  bool receive_from_ring(bool block, std::chrono::nanoseconds spin);
   void make_room(std::size_t bytes);
   bool wake_reader() noexcept;
   void wait_for_room();
-  void flush_to_ring();
   int take_fd();
 
   int fd_ = -1;
   shared_ring ring_;
   int wake_parent_fd_ = -1;  // in a worker: the parent's eventfd (wake_reader)
-  std::uint64_t signals_read_ = 0;  // socket bytes read, over a ring (shared_ring::signals)
+  std::uint64_t signals_read_ = 0;  // socket bytes read (shared_ring::signals)
   std::string out_;
-  std::vector<shared_block> out_blocks_;  // to send with out_
+  std::vector<shared_block> out_blocks_;  // their memfds go before out_
   std::chrono::steady_clock::time_point out_since_{};
   std::string in_;
   std::size_t in_begin_ = 0;

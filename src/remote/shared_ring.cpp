@@ -1,17 +1,15 @@
 #include "shared_ring.hpp"
 
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <string>
 #include <utility>
 
+#include "cfutures/detail/futex.hpp"
 #include "protocol.hpp"
 
 namespace cfutures::detail::wire {
@@ -22,7 +20,6 @@ constexpr std::size_t mapping_size = control_page + 2 * shared_ring::capacity;
 
 static_assert(2 * sizeof(shared_ring::control) <= control_page);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // shared between processes
-static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));  // a futex word
 static_assert((shared_ring::capacity & (shared_ring::capacity - 1)) == 0);
 
 [[noreturn]] void fail(const char* what) {
@@ -128,11 +125,8 @@ bool shared_ring::reader_needs_wake() noexcept {
 bool shared_ring::sleep_for_room(std::chrono::milliseconds limit) {
   out_->writer_sleeps.store(1);
   if (out_->tail.load(std::memory_order_relaxed) - out_->head.load() >= capacity) {
-    const timespec relative{static_cast<time_t>(limit.count() / 1000),
-                            static_cast<long>(limit.count() % 1000) * 1'000'000};
-    // A shared futex (no FUTEX_PRIVATE_FLAG): the reader is another process.
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&out_->writer_sleeps), FUTEX_WAIT, 1,
-            &relative, nullptr, 0);
+    const auto until = clock::now() + limit;
+    futex_wait_shared(out_->writer_sleeps, 1, &until);
   }
   out_->writer_sleeps.store(0, std::memory_order_relaxed);
   return writable();
@@ -152,8 +146,7 @@ void shared_ring::read(char* to, std::size_t size) noexcept {
   std::memcpy(to + first, in_data_, size - first);
   in_->head.store(head + size);  // seq_cst: before the load of writer_sleeps (Dekker)
   if (in_->writer_sleeps.load() != 0 && in_->writer_sleeps.exchange(0) != 0) {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&in_->writer_sleeps), FUTEX_WAKE, 1,
-            nullptr, nullptr, 0);
+    futex_wake_one_shared(in_->writer_sleeps);
   }
 }
 

@@ -17,26 +17,18 @@
 #include <thread>
 #include <vector>
 
+#include "patterned_bytes.hpp"
+
 namespace {
 
 namespace wire = cfutures::detail::wire;
 using namespace std::chrono_literals;
 
-std::string patterned(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
-
 // The parent's end (with its eventfd) and the worker's end of one connection.
 struct connection {
   int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  wire::channel parent{-1};
-  wire::channel worker{-1};
+  wire::channel parent;
+  wire::channel worker;
 
   connection() {
     int sv[2];
@@ -140,7 +132,7 @@ TEST(Channel, ASleepingWorkerIsWokenByTheParentsWrite) {
 
 TEST(Channel, ASleepingParentIsWokenThroughItsEventfd) {
   connection c;
-  ASSERT_FALSE(c.parent.ring()->sleep_for_bytes());  // nothing yet: the parent goes to sleep
+  ASSERT_FALSE(c.parent.ring().sleep_for_bytes());  // nothing yet: the parent goes to sleep
   std::thread writer([&] {
     std::this_thread::sleep_for(50ms);
     c.worker.put(wire::kind::reply, {"done"});
@@ -148,7 +140,7 @@ TEST(Channel, ASleepingParentIsWokenThroughItsEventfd) {
   });
   pollfd p{c.wake_fd, POLLIN, 0};
   const int ready = poll(&p, 1, 20000);
-  c.parent.ring()->awake();
+  c.parent.ring().awake();
   writer.join();
   ASSERT_EQ(ready, 1);
   std::uint64_t count = 0;

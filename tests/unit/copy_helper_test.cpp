@@ -18,20 +18,12 @@
 
 #include "cfutures/process_pool_executor.hpp"
 
+#include "patterned_bytes.hpp"
+
 namespace {
 
 using cfutures::detail::copy_bytes;
 namespace copy_helper = cfutures::detail::copy_helper;
-
-std::string patterned(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
 
 int count_threads() {
   int n = 0;

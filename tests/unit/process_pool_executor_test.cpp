@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cfutures/wait.hpp"
+#include "patterned_bytes.hpp"
 
 using namespace std::chrono_literals;
 using cfutures::process_pool_executor;
@@ -69,16 +70,6 @@ std::tuple<char, std::vector<double>> echo_after_char(char c, std::vector<double
 std::map<std::string, std::string> echo_map(std::map<std::string, std::string> m) { return m; }
 std::tuple<std::string, int, std::string> echo_mixed(std::string a, int n, std::string b) {
   return {a, n, b};
-}
-
-// Bytes of every value, '\0' included, in an order that a shifted copy would not repeat.
-std::string patterned(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) {
-    seed = seed * 1664525u + 1013904223u;
-    s[i] = static_cast<char>(seed >> 24);
-  }
-  return s;
 }
 
 std::size_t open_fds() {

@@ -20,6 +20,12 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 
+// The same for a word in memory shared with another process (a MAP_SHARED mapping): the
+// functions above key the word by this process's address space, and would miss the other's.
+bool futex_wait_shared(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       const clock::time_point* until) noexcept;
+void futex_wake_one_shared(std::atomic<std::uint32_t>& word) noexcept;
+
 // A bounded spin before sleeping: call next() between checks until it returns false (the
 // window has passed). The first rounds only pause the CPU; later ones also yield it, so a
 // spinner never starves the very thread it waits for when both share one CPU.
