@@ -93,6 +93,14 @@ bool multi_waiter::wait_for_count(std::size_t count, bool or_exception,
   if (const auto shared = shared_wait_helper_for(any_origin_)) {
     count_reached target(*this);
     if (shared->help_briefly(target, until)) return true;
+  } else {
+    // As result() does: a wake-up per completion preempts a worker each time (as_completed
+    // over a fan-out), while a spinning consumer yields its CPU and collects several at once.
+    const spin_wait spin(waiter_spin_window);
+    do {
+      if (done()) return true;
+      if (until.passed()) return false;
+    } while (spin.next());
   }
   for (;;) {
     const std::uint32_t t = ticks_.load(std::memory_order_acquire);

@@ -13,10 +13,6 @@
 namespace cfutures::detail {
 namespace {
 
-// How long a waiter spins before it sleeps: longer than a short task's round trip, far
-// shorter than a scheduler tick.
-constexpr auto spin_window = std::chrono::microseconds(50);
-
 struct thread_helper {
   wait_helper* helper = nullptr;
   const void* origin = nullptr;
@@ -233,7 +229,7 @@ bool state_base::wait_until(const deadline& until) const noexcept {
     state_target target(const_cast<state_base&>(*this));
     if (shared->help_briefly(target, until)) return true;
   } else {
-    const spin_wait spin(spin_window);
+    const spin_wait spin(waiter_spin_window);
     do {
       if (is_done(word_.load(std::memory_order_acquire))) return true;
       if (until.passed()) return false;

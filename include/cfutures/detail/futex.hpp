@@ -26,6 +26,10 @@ bool futex_wait_shared(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                        const clock::time_point* until) noexcept;
 void futex_wake_one_shared(std::atomic<std::uint32_t>& word) noexcept;
 
+// How long a thread waiting for futures (result(), wait(), as_completed()) spins before it
+// sleeps: longer than a short task's round trip, far shorter than a scheduler tick.
+inline constexpr clock::duration waiter_spin_window = std::chrono::microseconds(50);
+
 // A bounded spin before sleeping: call next() between checks until it returns false (the
 // window has passed). The first rounds only pause the CPU; later ones also yield it, so a
 // spinner never starves the very thread it waits for when both share one CPU.

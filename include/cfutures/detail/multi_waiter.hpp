@@ -46,7 +46,8 @@ class multi_waiter final : public waiter_sink {
   bool exception_seen() const noexcept { return exception_seen_.load(std::memory_order_acquire); }
 
   // Blocks until ready_count() >= count, or (with or_exception) a future finished with an
-  // exception, or the deadline passes; false on timeout. On a thread-pool worker watching
+  // exception, or the deadline passes; false on timeout. Spins for waiter_spin_window before
+  // it sleeps, as result() does. On a thread-pool worker watching
   // futures of its own pool, runs that pool's queued work meanwhile (wait_helper); watching
   // futures of a process pool, receives that pool's replies itself for a while first
   // (shared_wait_helper).
