@@ -26,6 +26,8 @@ def workloads(build):
         "thread_pool": {
             "cfutures": [os.path.join(build, "bench", "bench_thread_pool")],
             "std_async": [os.path.join(build, "bench", "bench_thread_pool_std_async")],
+            # Not a pool: the fan-out's ceiling on this machine (machine_ceiling.cpp).
+            "ceiling": [os.path.join(build, "bench", "bench_thread_pool_ceiling")],
             "asio": [os.path.join(build, "bench", "bench_thread_pool_asio")],
             "tbb": [os.path.join(build, "bench", "bench_thread_pool_tbb")],
             "cpython": [python, os.path.join(HERE, "thread_pool", "python_thread_pool.py")],
@@ -97,7 +99,7 @@ def main():
                     row.append("—")
                     continue
                 ratio = theirs / ours if unit in LOWER_IS_BETTER else ours / theirs
-                row.append(f"{ratio:.1f}x")
+                row.append(f"{ratio:.3g}x")
             print("| " + " | ".join(row) + " |")
         print()
 

@@ -49,7 +49,7 @@ int main() {
 
   bench::print_round_trip([&](int i) { return submit(pool, [i] { return i + 1; }).get(); });
 
-  bench::print_fanout([&](int tasks) {
+  bench::print_fanout("fanout_primes_x", [&](int tasks) {
     std::vector<std::future<int>> fs;
     for (int i = 0; i < tasks; ++i)
       fs.push_back(submit(pool, [] { return bench::count_primes(10000); }));

@@ -4,7 +4,9 @@
 //                      first, in a fresh process (bench::in_fresh_process)
 //   round_trip_us         median submit → result of a trivial task, one at a time (20 000)
 //   round_trip_p99_us     99th percentile of the same samples
-//   fanout_primes_x       serial time / pool time of 64 × count-primes(< 10000)
+//   fanout_primes_x       serial time / pool time of 64 × count-primes(< 10000), results
+//                         collected in submission order
+//   fanout_as_completed_x the same, results collected through as_completed
 //   as_completed_100k_ms  ms to iterate as_completed over 100 000 already-finished futures
 //   pending_bytes_per_task  resident bytes per task waiting to start (1 000 000 of them)
 #include <atomic>
@@ -34,11 +36,18 @@ int main() {
 
   bench::print_round_trip([&](int i) { return pool.submit([i] { return i + 1; }).result(); });
 
-  bench::print_fanout([&](int tasks) {
+  bench::print_fanout("fanout_primes_x", [&](int tasks) {
     std::vector<cfutures::future<int>> fs;
     for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit(bench::count_primes, 10000));
     long sum = 0;
     for (auto& f : fs) sum += f.result();
+    return sum;
+  });
+  bench::print_fanout("fanout_as_completed_x", [&](int tasks) {
+    std::vector<cfutures::future<int>> fs;
+    for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit(bench::count_primes, 10000));
+    long sum = 0;
+    for (const auto& f : cfutures::as_completed(fs)) sum += f.result();
     return sum;
   });
 

@@ -129,20 +129,27 @@ void print_round_trip(F round_trip) {
   std::printf("round_trip_p99_us %.6g us\n", samples[samples.size() * 99 / 100]);
 }
 
-// Times 64 × count_primes(10000) serially, then through `submit_all_collect(tasks)` (which
-// returns the sum of the counts), and prints fanout_primes_x = serial time / pool time.
+constexpr int fanout_tasks = 64;
+
+// Runs the fan-out's 64 × count_primes(10000) serially in this thread; returns the seconds taken
+// and adds the sum of the counts to `sum`.
+inline double serial_fanout_seconds(long& sum) {
+  const auto start = clock_type::now();
+  for (int i = 0; i < fanout_tasks; ++i) sum += count_primes(10000);
+  return seconds_since(start);
+}
+
+// Times the fan-out serially, then through `submit_all_collect(tasks)` (which returns the sum of
+// the counts), and prints `metric` = serial time / pool time.
 template <class F>
-void print_fanout(F submit_all_collect) {
-  constexpr int tasks = 64;
+void print_fanout(const char* metric, F submit_all_collect) {
   long serial_sum = 0;
-  auto start = clock_type::now();
-  for (int i = 0; i < tasks; ++i) serial_sum += count_primes(10000);
-  const double serial = seconds_since(start);
-  start = clock_type::now();
-  const long pool_sum = submit_all_collect(tasks);
+  const double serial = serial_fanout_seconds(serial_sum);
+  const auto start = clock_type::now();
+  const long pool_sum = submit_all_collect(fanout_tasks);
   const double parallel = seconds_since(start);
   if (serial_sum != pool_sum) std::fprintf(stderr, "fan-out: wrong sum\n");
-  std::printf("fanout_primes_x %.6g x\n", serial / parallel);
+  std::printf("%s %.6g x\n", metric, serial / parallel);
 }
 
 }  // namespace bench

@@ -40,7 +40,7 @@ int main() {
   bench::print_round_trip(
       [](int i) { return std::async(std::launch::async, [i] { return i + 1; }).get(); });
 
-  bench::print_fanout([](int tasks) {
+  bench::print_fanout("fanout_primes_x", [](int tasks) {
     std::vector<std::future<int>> fs;
     for (int i = 0; i < tasks; ++i) {
       fs.push_back(std::async(std::launch::async, bench::count_primes, 10000));

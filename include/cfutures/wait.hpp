@@ -19,6 +19,9 @@
 // Cost: O(n) for n futures — one waiter with one node per future, no polling. The waiting
 //   thread is woken only when its condition may hold (wait(all_completed) sleeps until the
 //   last future, or the first exception for first_exception), not at every completion.
+//   Like result(), a waiting thread spins for up to 50 µs (yielding its CPU) before it
+//   sleeps on a futex: as_completed over a fan-out then collects several results per turn
+//   instead of being woken, preempting a worker, at each one.
 // Thread safety: the functions may be called concurrently from any threads; one
 //   as_completed range is consumed by one thread.
 // Blocking: wait blocks; as_completed blocks in begin() and ++ (not in the call itself).
