@@ -26,8 +26,10 @@ def workloads(build):
         "thread_pool": {
             "cfutures": [os.path.join(build, "bench", "bench_thread_pool")],
             "std_async": [os.path.join(build, "bench", "bench_thread_pool_std_async")],
-            # Not a pool: the fan-out's ceiling on this machine (machine_ceiling.cpp).
+            # Not pools: the fan-out's ceiling on this machine, with both threads running
+            # and with the helper woken from sleep (machine_ceiling.cpp).
             "ceiling": [os.path.join(build, "bench", "bench_thread_pool_ceiling")],
+            "ceiling_woken": [os.path.join(build, "bench", "bench_thread_pool_ceiling"), "--woken"],
             "asio": [os.path.join(build, "bench", "bench_thread_pool_asio")],
             "tbb": [os.path.join(build, "bench", "bench_thread_pool_tbb")],
             "cpython": [python, os.path.join(HERE, "thread_pool", "python_thread_pool.py")],
