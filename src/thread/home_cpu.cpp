@@ -1,5 +1,7 @@
 #include "home_cpu.hpp"
 
+#include "cfutures/detail/futex.hpp"
+
 namespace cfutures::detail {
 
 int home_cpu(int origin_cpu, std::size_t index) noexcept {
@@ -39,6 +41,23 @@ batch_while_asleep::batch_while_asleep() noexcept {
 batch_while_asleep::~batch_while_asleep() {
   const sched_param no_priority{};
   if (switched_) sched_setscheduler(0, SCHED_OTHER, &no_priority);
+}
+
+void start_placement::place(pthread_t thread, int home) noexcept {
+  if (home >= 0 && pthread_getaffinity_np(thread, sizeof inherited_, &inherited_) == 0 &&
+      CPU_ISSET(home, &inherited_) && CPU_COUNT(&inherited_) >= 2) {
+    cpu_set_t only_home;
+    CPU_ZERO(&only_home);
+    CPU_SET(home, &only_home);
+    pinned_ = pthread_setaffinity_np(thread, sizeof only_home, &only_home) == 0;
+  }
+  placed_.store(1, std::memory_order_release);
+  futex_wake_all(placed_);
+}
+
+void start_placement::settle() noexcept {
+  while (placed_.load(std::memory_order_acquire) == 0) futex_wait(placed_, 0, nullptr);
+  if (pinned_) sched_setaffinity(0, sizeof inherited_, &inherited_);
 }
 
 }  // namespace cfutures::detail

@@ -4,8 +4,8 @@
 // on two CPUs that halves a fan-out's speed for its whole duration.
 //
 // So each worker gets a home CPU: worker i of a pool gets the i-th CPU after the one the pool
-// was created on, among those the process may use (wrapping around). It moves there when it
-// starts, and is pinned there only while it sleeps: the kernel then wakes each worker on its
+// was created on, among those the process may use (wrapping around). It starts there
+// (start_placement, below), and is pinned there only while it sleeps: the kernel then wakes each worker on its
 // own CPU, and the worker restores its previous affinity before it runs anything. Tasks
 // never run pinned, and threads they start inherit the affinity the worker had before it
 // slept. Once running, the kernel may move a worker as it likes.
@@ -20,9 +20,12 @@
 // on wake-up; it runs as soon as the waker blocks or yields (a waiter in result() does both).
 #pragma once
 
+#include <pthread.h>
 #include <sched.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 namespace cfutures::detail {
 
@@ -61,5 +64,28 @@ class batch_while_asleep {
 
 // Moves the calling thread to `home` (pins, then restores its affinity at once).
 inline void move_to_home_cpu(int home) noexcept { const home_cpu_pin moved(home); }
+
+// Where a new worker first runs. The kernel queues a new thread on a CPU of its choosing,
+// often the busy one of the thread that started it, where it waits behind that thread (and
+// the worker already there) until the load balancer moves it: 2-3 ms, in about 1 fan-out in 8
+// on a freshly created pool. So the starting thread pins the new one to its home at once (the
+// kernel moves a queued thread right away), and the new thread, before anything else, waits
+// for that and restores the affinity it inherited: the initializer and tasks never run pinned.
+//
+//   starter: create thread ─▶ place(thread, home): pin it, then publish `placed_` ─┐
+//   new thread: settle(): wait for `placed_` ◀──────────────────────────────────────┘
+//               ─▶ restore the inherited affinity ─▶ initializer, tasks
+class start_placement {
+ public:
+  // Called by the starting thread, right after creating `thread`, exactly once.
+  void place(pthread_t thread, int home) noexcept;
+  // Called by the new thread first: waits for place(), then undoes its pin.
+  void settle() noexcept;
+
+ private:
+  cpu_set_t inherited_{};  // written by place() before placed_ is published
+  bool pinned_ = false;
+  std::atomic<std::uint32_t> placed_{0};  // futex word: 1 once place() is done
+};
 
 }  // namespace cfutures::detail

@@ -187,6 +187,7 @@ void thread_pool_core::start_worker_if_needed() {
   if (closing() || index >= max_threads_) return;
   workers_.push_back(std::make_unique<worker>(*this, index));
   worker* w = workers_.back().get();
+  w->home_cpu = home_cpu(origin_cpu_, index);  // the new thread inherits this thread's CPUs
   worker_started();
   try {
     threads_.emplace_back([self = shared_from_this(), w] {
@@ -199,6 +200,7 @@ void thread_pool_core::start_worker_if_needed() {
     if (threads_.empty()) throw;  // nobody would ever run the work
     return;
   }
+  w->placement.place(threads_.back().native_handle(), w->home_cpu);
   slots_[index].store(w, std::memory_order_release);
   started_.store(index + 1, std::memory_order_release);
   if (index + 1 == max_threads_) all_started_.store(true, std::memory_order_relaxed);
@@ -294,6 +296,7 @@ void thread_pool_core::stop_searching(worker& self) noexcept {
 // ── running ──────────────────────────────────────────────────────────────────────────────
 
 void thread_pool_core::worker_main(worker& self) {
+  self.placement.settle();
   this_pool_ = this;
   this_worker_ = &self;
   name_this_thread(name_prefix_, self.index);
@@ -304,9 +307,8 @@ void thread_pool_core::worker_main(worker& self) {
       fail_initializer(std::current_exception());
       return;
     }
+    move_to_home_cpu(self.home_cpu);  // the initializer may have run anywhere
   }
-  self.home_cpu = home_cpu(origin_cpu_, self.index);
-  move_to_home_cpu(self.home_cpu);
   set_thread_wait_helper(this, this);
   for (;;) {
     // Read before looking: once closed and no submit is mid-push, everything queued is

@@ -59,6 +59,7 @@
 
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/thread_pool_executor.hpp"
+#include "home_cpu.hpp"
 #include "injection_queue.hpp"
 #include "task_ring.hpp"
 
@@ -88,7 +89,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
 
     thread_pool_core& pool;
     const std::size_t index;
-    int home_cpu = -1;  // where it sleeps (home_cpu.hpp); set by its own thread at start
+    int home_cpu = -1;  // where it sleeps (home_cpu.hpp); set by the thread starting it
+    start_placement placement;  // where its thread first runs (home_cpu.hpp)
     run_context context;          // for the tasks it takes from the queues
     run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
     task_ring ring;

@@ -76,6 +76,32 @@ TEST(ThreadPoolScheduling, TasksRunWithTheCreatorsAffinityAndPolicyAfterWorkersS
   }
 }
 
+// A new worker's thread is pinned to its home CPU by the thread that starts it, and undoes
+// that before anything else (start_placement in src/thread/home_cpu.hpp): the initializer,
+// and threads it starts, see the affinity the pool was created with.
+TEST(ThreadPoolScheduling, InitializerRunsWithTheCreatorsAffinity) {
+  const int expected = allowed_cpus();
+  std::mutex mutex;
+  std::vector<int> seen, seen_by_child;
+  thread_pool_executor pool(cfutures::thread_pool_options{
+      .max_workers = 2, .initializer = [&] {
+        int from_child = 0;
+        std::thread([&] { from_child = allowed_cpus(); }).join();
+        std::lock_guard lock(mutex);
+        seen.push_back(allowed_cpus());
+        seen_by_child.push_back(from_child);
+      }});
+  std::vector<cfutures::future<int>> fs;
+  for (int i = 0; i < 8; ++i) fs.push_back(pool.submit([i] { return i; }));
+  for (auto& f : fs) f.result();
+  pool.shutdown();
+  ASSERT_FALSE(seen.empty());
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], expected) << "initializer " << i;
+    EXPECT_EQ(seen_by_child[i], expected) << "initializer " << i;
+  }
+}
+
 // CPython's ThreadPoolExecutor(1) deadlocks here: the only worker waits for a task queued
 // behind it. cfutures' worker runs the queued task while it waits.
 TEST(ThreadPoolScheduling, TaskWaitingOnItsOwnPoolRunsQueuedWork) {
