@@ -6,6 +6,7 @@
 //   round_trip_us      median post → get() of a trivial task (20 000 samples)
 //   round_trip_p99_us  99th percentile of the same samples
 //   fanout_primes_x    serial time / pool time of 64 × count-primes(< 10000)
+//   fanout_fresh_pool_x  the same with a thread_pool(2) created and joined inside the timing
 //   pending_bytes_per_task  resident bytes per task waiting to start (1 000 000 of them)
 #include <atomic>
 #include <boost/asio/post.hpp>
@@ -55,6 +56,16 @@ int main() {
       fs.push_back(submit(pool, [] { return bench::count_primes(10000); }));
     long sum = 0;
     for (auto& f : fs) sum += f.get();
+    return sum;
+  });
+  bench::print_fanout("fanout_fresh_pool_x", [](int tasks) {
+    boost::asio::thread_pool fresh(2);
+    std::vector<std::future<int>> fs;
+    for (int i = 0; i < tasks; ++i)
+      fs.push_back(submit(fresh, [] { return bench::count_primes(10000); }));
+    long sum = 0;
+    for (auto& f : fs) sum += f.get();
+    fresh.join();
     return sum;
   });
   pool.join();

@@ -7,6 +7,9 @@
 //   fanout_primes_x       serial time / pool time of 64 × count-primes(< 10000), results
 //                         collected in submission order
 //   fanout_as_completed_x the same, results collected through as_completed
+//   fanout_fresh_pool_x   the same through map() on a thread_pool_executor(2) created and
+//                         destroyed inside the timing (Python's `with ThreadPoolExecutor(2)
+//                         as ex: list(ex.map(...))`)
 //   as_completed_100k_ms  ms to iterate as_completed over 100 000 already-finished futures
 //   pending_bytes_per_task  resident bytes per task waiting to start (1 000 000 of them)
 #include <atomic>
@@ -48,6 +51,12 @@ int main() {
     for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit(bench::count_primes, 10000));
     long sum = 0;
     for (const auto& f : cfutures::as_completed(fs)) sum += f.result();
+    return sum;
+  });
+  bench::print_fanout("fanout_fresh_pool_x", [](int tasks) {
+    cfutures::thread_pool_executor fresh(2);
+    long sum = 0;
+    for (int n : fresh.map(bench::count_primes, std::vector<int>(tasks, 10000))) sum += n;
     return sum;
   });
 

@@ -8,6 +8,8 @@ same "metric value unit" lines as cfutures_thread_pool.cpp.
   fanout_primes_x       serial time / pool time of 64 x count-primes(< 10000) (the GIL keeps
                         this near 1x), results taken in submission order
   fanout_as_completed_x the same, results taken through as_completed
+  fanout_fresh_pool_x   the same through map() on a ThreadPoolExecutor(2) created and shut
+                        down inside the timing (a `with` block)
   as_completed_100k_ms  ms to iterate as_completed over 100 000 already-finished futures
 """
 import concurrent.futures as cf
@@ -71,6 +73,17 @@ def main():
 
         print_fanout(pool, "fanout_primes_x", lambda fs: fs)
         print_fanout(pool, "fanout_as_completed_x", cf.as_completed)
+
+        tasks = 64
+        start = time.perf_counter()
+        serial_sum = sum(count_primes(10000) for _ in range(tasks))
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        with cf.ThreadPoolExecutor(2) as fresh:
+            pool_sum = sum(fresh.map(count_primes, [10000] * tasks))
+        parallel = time.perf_counter() - start
+        assert serial_sum == pool_sum
+        print(f"fanout_fresh_pool_x {serial / parallel:.6g} x")
 
         fs = [pool.submit(plus_one, i) for i in range(100_000)]
         cf.wait(fs)
