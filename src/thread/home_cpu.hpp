@@ -5,10 +5,10 @@
 //
 // So each worker gets a home CPU: worker i of a pool gets the i-th CPU after the one the pool
 // was created on, among those the process may use (wrapping around). It starts there
-// (start_placement, below), and is pinned there only while it sleeps: the kernel then wakes each worker on its
-// own CPU, and the worker restores its previous affinity before it runs anything. Tasks
-// never run pinned, and threads they start inherit the affinity the worker had before it
-// slept. Once running, the kernel may move a worker as it likes.
+// (start_placement, below), and is pinned there only while it sleeps: the kernel then wakes
+// each worker on its own CPU, and the worker restores its previous affinity before it runs
+// anything. Tasks never run pinned, and threads they start inherit the affinity the worker
+// had before it slept. Once running, the kernel may move a worker as it likes.
 // Which worker to wake: a thread outside the pool that submits one task and then waits wakes
 // a worker at home on its own CPU (a wake-up on the waker's CPU is cheap, and the waiter
 // yields to it); when work piles up, or a worker wakes another, one whose home is elsewhere.

@@ -83,14 +83,14 @@ TEST(ThreadPoolScheduling, InitializerRunsWithTheCreatorsAffinity) {
   const int expected = allowed_cpus();
   std::mutex mutex;
   std::vector<int> seen, seen_by_child;
-  thread_pool_executor pool(cfutures::thread_pool_options{
-      .max_workers = 2, .initializer = [&] {
-        int from_child = 0;
-        std::thread([&] { from_child = allowed_cpus(); }).join();
-        std::lock_guard lock(mutex);
-        seen.push_back(allowed_cpus());
-        seen_by_child.push_back(from_child);
-      }});
+  const auto record_affinity = [&] {
+    int from_child = 0;
+    std::thread([&] { from_child = allowed_cpus(); }).join();
+    std::lock_guard lock(mutex);
+    seen.push_back(allowed_cpus());
+    seen_by_child.push_back(from_child);
+  };
+  thread_pool_executor pool({.max_workers = 2, .initializer = record_affinity});
   std::vector<cfutures::future<int>> fs;
   for (int i = 0; i < 8; ++i) fs.push_back(pool.submit([i] { return i; }));
   for (auto& f : fs) f.result();
