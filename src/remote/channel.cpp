@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cfutures/detail/futex.hpp"
 
 namespace cfutures::detail::wire {
 namespace {
@@ -264,11 +265,10 @@ bool channel::wake_reader() noexcept {
 // it — looking every room_check whether the peer is gone (error). The socket is not read
 // here: what waits there is for the reader of this end.
 void channel::wait_for_room() {
-  const auto until = std::chrono::steady_clock::now() + room_spin;
-  while (std::chrono::steady_clock::now() < until) {
+  const spin_wait spin(room_spin);
+  do {
     if (ring_.writable()) return;
-    sched_yield();
-  }
+  } while (spin.next());
   while (!ring_.sleep_for_room(room_check)) {
     pollfd p{fd_, POLLRDHUP, 0};
     if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {

@@ -15,10 +15,9 @@
 namespace cfutures::detail::wire {
 namespace {
 
-constexpr std::size_t control_page = 4096;
-constexpr std::size_t mapping_size = control_page + 2 * shared_ring::capacity;
+constexpr std::size_t mapping_size = shared_ring::control_page + 2 * shared_ring::capacity;
 
-static_assert(2 * sizeof(shared_ring::control) <= control_page);
+static_assert(2 * sizeof(shared_ring::control) <= shared_ring::control_page);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // shared between processes
 static_assert((shared_ring::capacity & (shared_ring::capacity - 1)) == 0);
 
@@ -34,13 +33,20 @@ char* map(int fd) {
 
 }  // namespace
 
-shared_ring::shared_ring(char* base, bool parent) noexcept : base_(base) {
-  auto* controls = reinterpret_cast<control*>(base);
-  char* data = base + control_page;
-  out_ = parent ? &controls[0] : &controls[1];
-  in_ = parent ? &controls[1] : &controls[0];
-  out_data_ = parent ? data : data + capacity;
-  in_data_ = parent ? data + capacity : data;
+shared_ring::control& shared_ring::out() const noexcept {
+  return reinterpret_cast<control*>(base_)[parent_ ? 0 : 1];
+}
+
+shared_ring::control& shared_ring::in() const noexcept {
+  return reinterpret_cast<control*>(base_)[parent_ ? 1 : 0];
+}
+
+char* shared_ring::out_data() const noexcept {
+  return base_ + control_page + (parent_ ? 0 : capacity);
+}
+
+char* shared_ring::in_data() const noexcept {
+  return base_ + control_page + (parent_ ? capacity : 0);
 }
 
 shared_ring shared_ring::create(int& memfd) {
@@ -74,20 +80,13 @@ shared_ring shared_ring::attach(int memfd) {
 }
 
 shared_ring::shared_ring(shared_ring&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)),
-      out_(other.out_),
-      in_(other.in_),
-      out_data_(other.out_data_),
-      in_data_(other.in_data_) {}
+    : base_(std::exchange(other.base_, nullptr)), parent_(other.parent_) {}
 
 shared_ring& shared_ring::operator=(shared_ring&& other) noexcept {
   if (this != &other) {
     unmap();
     base_ = std::exchange(other.base_, nullptr);
-    out_ = other.out_;
-    in_ = other.in_;
-    out_data_ = other.out_data_;
-    in_data_ = other.in_data_;
+    parent_ = other.parent_;
   }
   return *this;
 }
@@ -105,66 +104,66 @@ std::size_t shared_ring::filled(const control& c) {
 }
 
 std::size_t shared_ring::write(const char* data, std::size_t size) {
-  const std::uint64_t tail = out_->tail.load(std::memory_order_relaxed);
-  const std::size_t n = std::min(size, capacity - filled(*out_));
+  const std::uint64_t tail = out().tail.load(std::memory_order_relaxed);
+  const std::size_t n = std::min(size, capacity - filled(out()));
   if (n == 0) return 0;
   const std::size_t at = tail & (capacity - 1);
   const std::size_t first = std::min(n, capacity - at);
-  std::memcpy(out_data_ + at, data, first);
-  std::memcpy(out_data_, data + first, n - first);
-  out_->tail.store(tail + n);  // seq_cst: before reader_needs_wake's load (Dekker)
+  std::memcpy(out_data() + at, data, first);
+  std::memcpy(out_data(), data + first, n - first);
+  out().tail.store(tail + n);  // seq_cst: before reader_needs_wake's load (Dekker)
   return n;
 }
 
-bool shared_ring::writable() const { return filled(*out_) < capacity; }
+bool shared_ring::writable() const { return filled(out()) < capacity; }
 
-bool shared_ring::reader_needs_wake() noexcept {
-  return out_->reader_sleeps.load() != 0 && out_->reader_sleeps.exchange(0) != 0;
+bool shared_ring::take_sleeper(std::atomic<std::uint32_t>& flag) noexcept {
+  return flag.load() != 0 && flag.exchange(0) != 0;  // the load spares a locked exchange
 }
 
+bool shared_ring::reader_needs_wake() noexcept { return take_sleeper(out().reader_sleeps); }
+
 bool shared_ring::sleep_for_room(std::chrono::milliseconds limit) {
-  out_->writer_sleeps.store(1);
-  if (out_->tail.load(std::memory_order_relaxed) - out_->head.load() >= capacity) {
+  out().writer_sleeps.store(1);
+  if (out().tail.load(std::memory_order_relaxed) - out().head.load() >= capacity) {
     const auto until = clock::now() + limit;
-    futex_wait_shared(out_->writer_sleeps, 1, &until);
+    futex_wait_shared(out().writer_sleeps, 1, &until);
   }
-  out_->writer_sleeps.store(0, std::memory_order_relaxed);
+  out().writer_sleeps.store(0, std::memory_order_relaxed);
   return writable();
 }
 
 bool shared_ring::has_bytes() const noexcept {
-  return in_->tail.load(std::memory_order_relaxed) != in_->head.load(std::memory_order_relaxed);
+  return in().tail.load(std::memory_order_relaxed) != in().head.load(std::memory_order_relaxed);
 }
 
-std::size_t shared_ring::readable() const { return filled(*in_); }
+std::size_t shared_ring::readable() const { return filled(in()); }
 
 void shared_ring::read(char* to, std::size_t size) noexcept {
-  const std::uint64_t head = in_->head.load(std::memory_order_relaxed);
+  const std::uint64_t head = in().head.load(std::memory_order_relaxed);
   const std::size_t at = head & (capacity - 1);
   const std::size_t first = std::min(size, capacity - at);
-  std::memcpy(to, in_data_ + at, first);
-  std::memcpy(to + first, in_data_, size - first);
-  in_->head.store(head + size);  // seq_cst: before the load of writer_sleeps (Dekker)
-  if (in_->writer_sleeps.load() != 0 && in_->writer_sleeps.exchange(0) != 0) {
-    futex_wake_one_shared(in_->writer_sleeps);
-  }
+  std::memcpy(to, in_data() + at, first);
+  std::memcpy(to + first, in_data(), size - first);
+  in().head.store(head + size);  // seq_cst: before the load of writer_sleeps (Dekker)
+  if (take_sleeper(in().writer_sleeps)) futex_wake_one_shared(in().writer_sleeps);
 }
 
 bool shared_ring::sleep_for_bytes() noexcept {
-  in_->reader_sleeps.store(1);
-  const bool bytes = in_->tail.load() != in_->head.load(std::memory_order_relaxed);
+  in().reader_sleeps.store(1);
+  const bool bytes = in().tail.load() != in().head.load(std::memory_order_relaxed);
   if (bytes) awake();
   return bytes;
 }
 
-void shared_ring::awake() noexcept { in_->reader_sleeps.store(0, std::memory_order_relaxed); }
+void shared_ring::awake() noexcept { in().reader_sleeps.store(0, std::memory_order_relaxed); }
 
 void shared_ring::sent_signals(std::uint64_t n) noexcept {
-  out_->signals.fetch_add(n, std::memory_order_release);
+  out().signals.fetch_add(n, std::memory_order_release);
 }
 
 bool shared_ring::signals_pending(std::uint64_t read) const noexcept {
-  return in_->signals.load(std::memory_order_acquire) != read;
+  return in().signals.load(std::memory_order_acquire) != read;
 }
 
 }  // namespace cfutures::detail::wire

@@ -40,6 +40,7 @@ namespace cfutures::detail::wire {
 class shared_ring {
  public:
   static constexpr std::size_t capacity = 256 << 10;
+  static constexpr std::size_t control_page = 4096;  // the two controls, before the data
 
   struct control {
     alignas(64) std::atomic<std::uint64_t> tail{0};
@@ -92,15 +93,19 @@ class shared_ring {
   bool signals_pending(std::uint64_t read) const noexcept;
 
  private:
-  shared_ring(char* base, bool parent) noexcept;
+  shared_ring(char* base, bool parent) noexcept : base_(base), parent_(parent) {}
+  // This end's two directions, derived from the layout above and which end it is.
+  control& out() const noexcept;
+  control& in() const noexcept;
+  char* out_data() const noexcept;
+  char* in_data() const noexcept;
   // tail - head of `c`, checked against the capacity.
   static std::size_t filled(const control& c);
+  // Clears a sleep flag set by the peer; true if it was set (the caller wakes the sleeper).
+  static bool take_sleeper(std::atomic<std::uint32_t>& flag) noexcept;
 
   char* base_ = nullptr;
-  control* out_ = nullptr;
-  control* in_ = nullptr;
-  char* out_data_ = nullptr;
-  char* in_data_ = nullptr;
+  bool parent_ = false;
 };
 
 }  // namespace cfutures::detail::wire
