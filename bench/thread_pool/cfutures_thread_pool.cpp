@@ -39,18 +39,19 @@ int main() {
 
   bench::print_round_trip([&](int i) { return pool.submit([i] { return i + 1; }).result(); });
 
-  bench::print_fanout("fanout_primes_x", [&](int tasks) {
+  const auto submit_all = [&](int tasks) {
     std::vector<cfutures::future<int>> fs;
     for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit(bench::count_primes, 10000));
+    return fs;
+  };
+  bench::print_fanout("fanout_primes_x", [&](int tasks) {
     long sum = 0;
-    for (auto& f : fs) sum += f.result();
+    for (auto& f : submit_all(tasks)) sum += f.result();
     return sum;
   });
   bench::print_fanout("fanout_as_completed_x", [&](int tasks) {
-    std::vector<cfutures::future<int>> fs;
-    for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit(bench::count_primes, 10000));
     long sum = 0;
-    for (const auto& f : cfutures::as_completed(fs)) sum += f.result();
+    for (const auto& f : cfutures::as_completed(submit_all(tasks))) sum += f.result();
     return sum;
   });
   bench::print_fanout("fanout_fresh_pool_x", [](int tasks) {

@@ -33,19 +33,23 @@ def count_primes(below):
     return count
 
 
-def print_fanout(pool, metric, collected):
-    """Times 64 x count_primes(10000) serially, then on the pool, taking the results in the
-    order `collected(futures)` yields them; prints metric = serial time / pool time."""
+def print_fanout(metric, submit_all_collect):
+    """Times 64 x count_primes(10000) serially, then through submit_all_collect(tasks), which
+    returns the sum of the counts; prints metric = serial time / pool time."""
     tasks = 64
     start = time.perf_counter()
     serial_sum = sum(count_primes(10000) for _ in range(tasks))
     serial = time.perf_counter() - start
     start = time.perf_counter()
-    fs = [pool.submit(count_primes, 10000) for _ in range(tasks)]
-    pool_sum = sum(f.result() for f in collected(fs))
+    pool_sum = submit_all_collect(tasks)
     parallel = time.perf_counter() - start
     assert serial_sum == pool_sum
     print(f"{metric} {serial / parallel:.6g} x")
+
+
+def fresh_pool_map(tasks):
+    with cf.ThreadPoolExecutor(2) as fresh:
+        return sum(fresh.map(count_primes, [10000] * tasks))
 
 
 def main():
@@ -71,19 +75,13 @@ def main():
         print(f"round_trip_us {samples[len(samples) // 2]:.6g} us")
         print(f"round_trip_p99_us {samples[len(samples) * 99 // 100]:.6g} us")
 
-        print_fanout(pool, "fanout_primes_x", lambda fs: fs)
-        print_fanout(pool, "fanout_as_completed_x", cf.as_completed)
+        def submit_all(tasks):
+            return [pool.submit(count_primes, 10000) for _ in range(tasks)]
 
-        tasks = 64
-        start = time.perf_counter()
-        serial_sum = sum(count_primes(10000) for _ in range(tasks))
-        serial = time.perf_counter() - start
-        start = time.perf_counter()
-        with cf.ThreadPoolExecutor(2) as fresh:
-            pool_sum = sum(fresh.map(count_primes, [10000] * tasks))
-        parallel = time.perf_counter() - start
-        assert serial_sum == pool_sum
-        print(f"fanout_fresh_pool_x {serial / parallel:.6g} x")
+        print_fanout("fanout_primes_x", lambda n: sum(f.result() for f in submit_all(n)))
+        print_fanout("fanout_as_completed_x",
+                     lambda n: sum(f.result() for f in cf.as_completed(submit_all(n))))
+        print_fanout("fanout_fresh_pool_x", fresh_pool_map)
 
         fs = [pool.submit(plus_one, i) for i in range(100_000)]
         cf.wait(fs)
