@@ -104,34 +104,14 @@ class comm_executor {
 
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
-    static_assert(detail::check_remote_call<F, Args...>());
-    using fn = std::decay_t<F>;
-    using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
-    require_root();
-    std::shared_lock no_fork(detail::fork_barrier());  // a process pool may fork meanwhile
-    detail::inline_payloads_scope no_shared_memory;    // bytes must cross to other machines
-    detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
-    auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
-    enqueue(detail::make_remote_job(call, &detail::complete_from_reply<R>, state));
-    return detail::future_access::make<R>(std::move(state));
+    return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   // One remote call running f over every argument tuple of `calls` in order (one chunk of
   // map): a single future for their values, ending at the first exception.
   template <class F, class... Args>
   auto submit_chunk(F f, std::vector<std::tuple<Args...>> calls) {
-    static_assert(detail::check_remote_call<F, Args...>());
-    using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
-    using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-    using chunk = detail::chunk_values<V>;
-    require_root();
-    std::shared_lock no_fork(detail::fork_barrier());
-    detail::inline_payloads_scope no_shared_memory;
-    detail::encoded_call call = detail::encode_chunk(f, calls);
-    auto state =
-        detail::ref_ptr<detail::shared_state<chunk>>::adopt(new detail::shared_state<chunk>());
-    enqueue(detail::make_remote_job(call, &detail::complete_chunk<R>, state));
-    return detail::future_access::make<chunk>(std::move(state));
+    return detail::remote_submit_chunk(queue(), f, std::move(calls));
   }
 
   template <class F, class... Args>
@@ -144,7 +124,8 @@ class comm_executor {
 
  private:
   void require_root() const;
-  void enqueue(detail::remote_job job);
+  // The root's queue; cfutures::error on the other ranks.
+  detail::remote_queue& queue() const;
 
   std::shared_ptr<detail::comm_core> core_;  // the root's; null on the other ranks
 };

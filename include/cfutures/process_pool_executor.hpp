@@ -118,56 +118,12 @@ namespace detail {
 
 class process_pool_core;
 
-// With max_tasks_per_child, a chunk must be splittable between workers: it then travels as
-// one call per item (submit_chunked) and this joins their futures into the chunk's. Cancelling
-// the chunk's future cancels the calls not yet started.
-template <class R>
-auto join_chunk(std::vector<future<R>> parts) {
-  using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-  using chunk = chunk_values<V>;
-  struct joiner {
-    std::vector<future<R>> parts;
-    std::atomic<std::size_t> left;
-    ref_ptr<shared_state<chunk>> state;
-    void finish() {
-      chunk out;
-      for (auto& part : parts) {
-        if (part.cancelled()) {  // shutdown({.cancel_futures = true}) dropped it
-          state->cancel();
-          return;
-        }
-        if (part.exception()) {
-          out.error = part.exception();
-          break;
-        }
-        if constexpr (std::is_void_v<R>) {
-          out.values.emplace_back();
-        } else {
-          out.values.push_back(std::move(part).result());
-        }
-      }
-      state->try_set_result(std::move(out));
-    }
-  };
-  auto state = ref_ptr<shared_state<chunk>>::adopt(new shared_state<chunk>());
-  auto j = std::make_shared<joiner>();
-  j->left.store(parts.size());
-  j->state = state;
-  j->parts = std::move(parts);
-  future<chunk> joined = future_access::make<chunk>(std::move(state));
-  joined.add_done_callback([j](const future<chunk>& f) {
-    if (f.cancelled()) {
-      for (auto& part : j->parts) part.cancel();
-    }
-  });
-  for (auto& part : j->parts) {
-    part.add_done_callback([j](const future<R>&) {
-      // acq_rel: the last one sees every part's completion.
-      if (j->left.fetch_sub(1, std::memory_order_acq_rel) == 1) j->finish();
-    });
-  }
-  return joined;
-}
+// Held (shared) by threads while they serialize calls for a process pool; held exclusively
+// around fork(). A forked child inherits only the forking thread, so any lock another thread
+// held at that moment (the allocator's, the iostream locale's) would stay locked in the
+// child forever: forking only while no thread is inside submit keeps the library's own work
+// out of that window.
+std::shared_mutex& fork_barrier() noexcept;
 
 }  // namespace detail
 
@@ -181,7 +137,8 @@ class process_initializer {
   {
     static_assert(detail::check_remote_call<F, Args...>());
     std::shared_lock no_fork(detail::fork_barrier());
-    call_ = detail::encode_call(std::decay_t<F>(std::forward<F>(f)), std::decay_t<Args>(args)...);
+    call_ = detail::encode_call(nullptr, std::decay_t<F>(std::forward<F>(f)),
+                                std::decay_t<Args>(args)...);
     set_ = true;
   }
   explicit operator bool() const noexcept { return set_; }
@@ -213,58 +170,20 @@ class process_pool_executor {
 
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
-    static_assert(detail::check_remote_call<F, Args...>());
-    using fn = std::decay_t<F>;
-    using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
-    std::shared_lock no_fork(detail::fork_barrier());
-    detail::encoded_call call = detail::encode_call(fn(std::forward<F>(f)), args...);
-    auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
-    enqueue(detail::make_remote_job(call, &detail::complete_from_reply<R>, state));
-    return detail::future_access::make<R>(std::move(state));
+    return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   // `n` calls of f, one per argument tuple, sent to workers in messages of up to `chunksize`.
   template <class F, class... Args>
   auto submit_chunked(F f, std::vector<std::tuple<Args...>> calls, std::size_t chunksize) {
-    static_assert(detail::check_remote_call<F, Args...>());
-    using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
-    std::shared_lock no_fork(detail::fork_barrier());
-    std::vector<future<R>> futures;
-    futures.reserve(calls.size());
-    std::vector<detail::remote_job> jobs;
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      detail::encoded_call call =
-          std::apply([&](const Args&... a) { return detail::encode_call(f, a...); }, calls[i]);
-      auto state = detail::ref_ptr<detail::shared_state<R>>::adopt(new detail::shared_state<R>());
-      if (i % chunksize == 0) {
-        jobs.push_back(detail::make_remote_job(call, &detail::complete_from_reply<R>, state));
-      } else {
-        jobs.back().items.push_back({state, std::move(call.args)});
-      }
-      futures.push_back(detail::future_access::make<R>(std::move(state)));
-    }
-    enqueue_all(std::move(jobs));
-    return futures;
+    return detail::remote_submit_chunked(queue(), f, std::move(calls), chunksize);
   }
 
   // One remote call running f over every argument tuple of `calls` in order (one chunk of
   // map): a single future for their values, ending at the first exception.
   template <class F, class... Args>
   auto submit_chunk(F f, std::vector<std::tuple<Args...>> calls) {
-    static_assert(detail::check_remote_call<F, Args...>());
-    using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
-    using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-    using chunk = detail::chunk_values<V>;
-    if (limits_tasks_per_child()) {
-      const std::size_t n = calls.size();
-      return detail::join_chunk(submit_chunked(f, std::move(calls), n));
-    }
-    std::shared_lock no_fork(detail::fork_barrier());
-    detail::encoded_call call = detail::encode_chunk(f, calls);
-    auto state =
-        detail::ref_ptr<detail::shared_state<chunk>>::adopt(new detail::shared_state<chunk>());
-    enqueue(detail::make_remote_job(call, &detail::complete_chunk<R>, state));
-    return detail::future_access::make<chunk>(std::move(state));
+    return detail::remote_submit_chunk(queue(), f, std::move(calls));
   }
 
   template <class F, class... Args>
@@ -277,9 +196,7 @@ class process_pool_executor {
   void kill_workers() noexcept;
 
  private:
-  void enqueue(detail::remote_job job);
-  void enqueue_all(std::vector<detail::remote_job> jobs);
-  bool limits_tasks_per_child() const noexcept;
+  detail::remote_queue& queue() noexcept;
 
   std::shared_ptr<detail::process_pool_core> core_;
 };

@@ -1,13 +1,14 @@
-// The root's side of the MPI executor: the queue and the manager thread.
+// The root's side of the MPI executor: the MPI transport of the remote-executor core
+// (remote/remote_core.hpp), whose queue and manager loop it drives with these hooks.
 //
 // Message flow (who sends what to whom, in which thread; messages: messages.hpp):
 //
 //   user threads (root)            manager thread (root, one per executor)      ranks ≠ root
 //   ───────────────────            ───────────────────────────────────────      ────────────
 //   submit/map ─ serialize args
-//     (inline, never shared
+//     (in memory, never shared
 //     memory), push remote_job
-//     on queue_; bump posted_
+//     on the queue; bump posted_
 //     (futex wake), and if the
 //     manager blocks in
 //     MPI_Mprobe: wake (empty
@@ -47,91 +48,67 @@
 // polls MPI_Improbe and posted_ in turn (MPI yields between its polls when the job oversubscribes
 // the cores), so a submit still reaches the idle rank.
 //
-// Only the manager thread touches ranks_ and the members after it; queue_ and the flags are
-// guarded by mutex_.
+// Only the manager thread touches ranks_ and the members after it.
 #pragma once
 
 #include <mpi.h>
 
 #include <atomic>
-#include <cstdint>
-#include <deque>
+#include <cstddef>
 #include <exception>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
-#include "cfutures/detail/remote_executor.hpp"
-#include "messages.hpp"
+#include "mpi/messages.hpp"
+#include "remote/remote_core.hpp"
 
 namespace cfutures::detail {
 
-class comm_core : public std::enable_shared_from_this<comm_core> {
+class comm_core final : public remote_core {
  public:
   // Takes ownership of `comm`, the executor's own duplicate of the user's communicator.
   // serialized: MPI was initialised below MPI_THREAD_MULTIPLE (see below).
   comm_core(MPI_Comm comm, int root, bool serialized);
-  ~comm_core();
-  comm_core(const comm_core&) = delete;
-  comm_core& operator=(const comm_core&) = delete;
+  ~comm_core() override;
 
-  void start();  // starts the manager thread
   std::size_t max_workers() const noexcept;
-  void enqueue(remote_job job);
-  void shutdown(bool wait, bool cancel_futures) noexcept;
-  // Detaches the manager thread if the caller is it (the executor dies in a callback).
-  void detach_if_manager() noexcept;
+  void enqueue(std::vector<remote_job> jobs) override;
 
  private:
   struct worker_rank {
     int rank = -1;
-    std::optional<remote_job> job;  // sent, awaiting its reply
+    worker_slot slot;  // at most one call message held at a time
   };
 
-  void manage() noexcept;
-  std::optional<remote_job> next_job();
-  void dispatch();
+  // remote_core's hooks
+  std::size_t slot_count() const noexcept override { return ranks_.size(); }
+  worker_slot& slot(std::size_t i) noexcept override { return ranks_[i].slot; }
+  bool accepts_calls(std::size_t) const noexcept override { return true; }
+  void send_held(std::size_t i) override;
+  void lost(std::size_t i, const std::string& why) override;
+  bool dispatch() override;
+  bool wait_and_receive(const snapshot& s, bool busy) override;
+  void finish() noexcept override;
+  void wake_manager() noexcept override { post(); }
+  std::exception_ptr broken_error(const std::string& why) const override;
+  [[noreturn]] void throw_broken(const std::string& why) const override;
+
   mpi_messages::outgoing_frame call_frame(remote_job& job, bool attach_large);
-  // The reply to `job`, decoded (its attachments received), or the error to fail it with.
-  static std::exception_ptr decode(const remote_job& job, std::string_view reply_payload,
-                                   wire::attachment_source& attachments,
-                                   wire::reply_message& reply) noexcept;
-  static void complete(remote_job& job, const wire::reply_message& reply,
-                       const std::exception_ptr& error) noexcept;
-  bool calls_out() const;
+  void run_here();
   bool ranks_all_busy() const;
   bool wait_serialized(MPI_Message& message, MPI_Status& status);
   bool wait_for_message(MPI_Message& message, MPI_Status& status);
   void handle_message(MPI_Message& message, const MPI_Status& status);
-  void break_executor(const std::string& why) noexcept;
-  void stop_ranks() noexcept;
   void post() noexcept;
-  const code_ref& portable(const void* code);
 
   MPI_Comm comm_;
   const int root_;
   const bool serialized_;
   int size_ = 1;
 
-  std::mutex mutex_;
-  std::deque<remote_job> queue_;
-  bool shutdown_ = false;
-  std::optional<std::string> broken_;
-  std::thread manager_;
-  std::mutex join_mutex_;  // serializes joiners of manager_
-
-  std::atomic<std::uint64_t> posted_{0};  // enqueue/shutdown calls so far
-  std::atomic<bool> sleeping_{false};     // the manager is (about to be) blocked in MPI_Mprobe
-  std::uint64_t seen_posted_ = 0;         // manager thread only, as everything below
-  int owed_wakes_ = 0;
+  std::atomic<bool> sleeping_{false};  // the manager is (about to be) blocked in MPI_Mprobe
+  int owed_wakes_ = 0;                 // manager thread only, as everything below
   std::vector<worker_rank> ranks_;
-  std::unordered_map<const void*, code_ref> addresses_;
-  std::uint64_t next_id_ = 1;
   mpi_messages::receive_buffer buffer_;
   mpi_messages::incoming_attachments attachments_;
 };

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "cfutures/mpi.hpp"
-#include "comm_core.hpp"
-#include "mpi_environment.hpp"
-#include "rank_server.hpp"
+#include "mpi/comm_core.hpp"
+#include "mpi/mpi_environment.hpp"
+#include "mpi/rank_server.hpp"
 
 namespace cfutures::mpi {
 
@@ -38,7 +38,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root) {
     MPI_Comm_free(&own);
     throw;
   }
-  core_->start();
+  core_->start_manager();
 }
 
 comm_executor::~comm_executor() {
@@ -61,6 +61,9 @@ void comm_executor::require_root() const {
   }
 }
 
-void comm_executor::enqueue(detail::remote_job job) { core_->enqueue(std::move(job)); }
+detail::remote_queue& comm_executor::queue() const {
+  require_root();
+  return *core_;
+}
 
 }  // namespace cfutures::mpi

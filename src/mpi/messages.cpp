@@ -1,17 +1,17 @@
-#include "messages.hpp"
+#include "mpi/messages.hpp"
 
 #include <cstring>
 #include <limits>
 
-#include "mpi_environment.hpp"
+#include "mpi/mpi_environment.hpp"
 
 namespace cfutures::detail::mpi_messages {
 
 outgoing_frame::outgoing_frame(bool attach_large)
     : bytes_(wire::header_size, '\0'), attach_large_(attach_large) {}
 
-void outgoing_frame::put_item(std::string_view item) {
-  wire::writer out(bytes_);
+void outgoing_frame::put(wire::writer& out, detail::payload& value) {
+  const std::string_view item = value.view();
   if (!attach_large_ || item.size() <= attach_above) {
     out.bytes(item);
     return;

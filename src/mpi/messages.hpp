@@ -10,8 +10,8 @@
 //                   between ranks of one machine (Open MPI's CMA);
 //   tag_wake:       an empty message from the root to itself, which wakes its manager
 //                   thread out of MPI_Mprobe when a submit arrives.
-// A memfd cannot cross to another machine: payloads are encoded inline
-// (inline_payloads_scope), never in shared memory.
+// A memfd cannot cross to another machine: payloads are encoded in memory (the MPI
+// transport gives the remote core no block_store), never in shared memory.
 #pragma once
 
 #include <mpi.h>
@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../remote/protocol.hpp"
+#include "remote/protocol.hpp"
 
 namespace cfutures::detail::mpi_messages {
 
@@ -33,12 +33,14 @@ constexpr std::size_t attach_above = 64 << 10;
 
 // A frame to send: its bytes (the header is written by seal()), and the large items it
 // refers to, which follow it as tag_attachment messages sent from where they are.
-class outgoing_frame {
+class outgoing_frame final : public wire::item_sink {
  public:
   // attach_large false: every item inline (a frame that never leaves this process).
   explicit outgoing_frame(bool attach_large = true);
   std::string& bytes() noexcept { return bytes_; }
-  void put_item(std::string_view item);
+  // An item of the body being written through `w`: inline, or (large) an attachment sent
+  // from `item`'s own bytes, which must live until send().
+  void put(wire::writer& w, detail::payload& item) override;
   void seal(wire::kind kind);
   // Sends the frame and its attachments to `rank`; throws cfutures::error when MPI fails.
   void send(int rank, MPI_Comm comm) const;

@@ -1,4 +1,4 @@
-#include "mpi_environment.hpp"
+#include "mpi/mpi_environment.hpp"
 
 #include <cstdio>
 #include <cstdlib>

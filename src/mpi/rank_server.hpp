@@ -1,9 +1,10 @@
-// The other ranks' side of the MPI executor: serve calls from the root until it says exit.
+// The other ranks' side of the MPI executor: the remote core's serve loop
+// (remote/serve.hpp) over MPI messages from the root, until it says exit.
 //
 //   root (manager thread)                       rank r (inside comm_executor's constructor)
 //   ─────────────────────                       ───────────────────────────────────────────
 //                                               MPI_Mprobe(root, tag_frame)   (waits)
-//   call {id, invoker, fn, n × args} ─────────▶ run_calls (../remote/worker.hpp), in order
+//   call {id, invoker, fn, n × args} ─────────▶ run_calls, in order
 //     [+ large args as attachments]
 //                                    ◀───────── reply {id, n × (ok, result | exception)}
 //                                                 [+ large results as attachments]
@@ -16,21 +17,21 @@
 #include <string_view>
 #include <vector>
 
-#include "../remote/worker.hpp"
-#include "messages.hpp"
+#include "mpi/messages.hpp"
+#include "remote/serve.hpp"
 
 namespace cfutures::detail {
 
 // The reply to a call frame: the frame, and the results it sends (its large items are
 // attachments that point into them).
 struct call_answer {
-  std::vector<call_outcome> outcomes;
+  std::vector<wire::outcome> outcomes;
   mpi_messages::outgoing_frame reply;
 };
 
 // Runs the calls of a call frame's payload (its attachments from `attachments`) and builds
-// the reply into `answer`. Used by the serving ranks and, on a communicator of one rank, by
-// the root itself (then with attach_large false: the reply is read in place).
+// the reply into `answer`. Used by the serving ranks' link and, on a communicator of one
+// rank, by the root itself (then with attach_large false: the reply is read in place).
 void answer_call(std::string_view call_payload, wire::attachment_source& attachments,
                  bool attach_large, call_answer& answer);
 

@@ -1,4 +1,9 @@
-// The process pool's shared core and its manager thread.
+// The process pool's transport of the remote-executor core (remote/remote_core.hpp): child
+// processes, each reached through a channel (a shared ring beside a socket), and the manager
+// thread's steps for them. Files: process_pool_core.cpp (the pool's state and hooks),
+// manager_steps.cpp (what the manager does each round), driving.cpp ("Who drives"),
+// worker_processes.cpp (starting, reaping, and how a worker ended), worker_link.cpp (what
+// goes to and comes from one worker).
 //
 // Message flow (who sends what to whom, in which thread):
 //
@@ -93,7 +98,7 @@
 // so that a reply read by a helper does not also wake the manager for nothing.
 // A thread that drives marks itself (thread-local), so that a done-callback run under
 // driver_ that submits, waits or shuts the pool down does not take driver_ again.
-// Lock order: driver_, then mutex_ (queue_ and the flags below are guarded by mutex_).
+// Lock order: driver_, then the core's queue lock.
 #pragma once
 
 #include <poll.h>
@@ -103,17 +108,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
-#include "../remote/channel.hpp"
 #include "cfutures/process_pool_executor.hpp"
+#include "process/channel.hpp"
+#include "remote/remote_core.hpp"
 
 namespace cfutures::detail {
 
@@ -126,27 +129,29 @@ inline constexpr auto exit_grace = std::chrono::milliseconds(5000);
 // main() that forgot serve_if_worker (CFUTURES_WORKER_FD set, yet nobody serving).
 extern bool serving_as_worker;
 
+// After its last activity the manager polls without sleeping this long.
+inline constexpr std::chrono::microseconds spin_window(100);
+// How long a thread waiting for a future of the pool receives replies itself before it
+// sleeps (and leaves that to the manager).
+inline constexpr std::chrono::microseconds help_window(100);
+// A submitter that dispatched its calls itself is expected to wait for them within this
+// time (and so to receive their replies); until then the manager does not watch the
+// sockets, or only so long (see "Who drives").
+inline constexpr std::chrono::milliseconds lease_window(1);
+
 inline void close_if_open(int& fd) noexcept {
   if (fd >= 0) ::close(fd);
   fd = -1;
 }
 
-class process_pool_core : public std::enable_shared_from_this<process_pool_core>,
-                          public shared_wait_helper {
+class process_pool_core final : public remote_core, public shared_wait_helper {
  public:
   explicit process_pool_core(process_pool_options options);
-  ~process_pool_core();
-  process_pool_core(const process_pool_core&) = delete;
-  process_pool_core& operator=(const process_pool_core&) = delete;
+  ~process_pool_core() override;
 
   std::size_t max_workers() const noexcept { return max_workers_; }
-  bool limits_tasks_per_child() const noexcept { return max_tasks_per_child_.has_value(); }
-  void enqueue(std::vector<remote_job> jobs);
-  void shutdown(bool wait, bool cancel_futures) noexcept;
-  void force_shutdown(int signal) noexcept;
-  // Detaches the manager thread if the caller is it, or drives the workers (the executor
-  // dies in a callback).
-  void detach_if_manager() noexcept;
+  void enqueue(std::vector<remote_job> jobs) override;
+  void force_shutdown(int signal) noexcept { close(false, true, signal); }
   // A thread waiting for one of this pool's futures: receives replies (and dispatches) for
   // up to help_window, so that its call's reply does not have to go through the manager.
   bool help_briefly(help_target& target, const deadline& until) noexcept override;
@@ -154,62 +159,69 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
  private:
   enum class phase { initializing, ready, exiting };
   struct worker_process {
+    worker_slot slot;  // the core's bookkeeping: held calls, calls done, how it ended
     pid_t pid = -1;
     wire::channel link;
     int pidfd = -1;
     phase state = phase::ready;
-    bool greeted = false;         // its hello arrived
-    std::deque<remote_job> jobs;  // sent, awaiting their replies in this order
-    bool large_in_flight = false;  // those calls carried shared memory: see "Who drives"
-    std::size_t calls_done = 0;
+    bool greeted = false;          // its hello arrived
+    bool large_in_flight = false;  // its calls carried shared memory: see "Who drives"
     std::chrono::steady_clock::time_point started;
   };
 
-  void close(bool wait, bool cancel_futures, int signal) noexcept;
-  void manage() noexcept;
-  void start_worker();
-  void add_worker(pid_t pid, wire::channel link);
+  // remote_core's hooks (process_pool_core.cpp, manager_steps.cpp)
+  std::size_t slot_count() const noexcept override { return workers_.size(); }
+  worker_slot& slot(std::size_t i) noexcept override { return workers_[i].slot; }
+  bool accepts_calls(std::size_t i) const noexcept override;
+  std::size_t call_limit(std::size_t i) const noexcept override;
+  std::size_t batch_jobs(std::size_t queued) const noexcept override;
+  std::size_t batch_bytes() const noexcept override;
+  void send_held(std::size_t i) override;
+  void lost(std::size_t i, const std::string& why) override;
+  void begin_managing() noexcept override { drive(); }
+  void end_managing() noexcept override { stop_driving(); }
+  bool prepare(const snapshot& s) override;
+  bool stopping_by_force() const noexcept override { return signal_sent_; }
+  bool wait_and_receive(const snapshot& s, bool busy) override;
+  void finish() noexcept override;
+  void wake_manager() noexcept override;
+  void on_manager_start() override;
+  bool acting_for_manager() const noexcept override { return driving(); }
+  void on_broken(std::size_t i) noexcept override;
+  void after_broken() noexcept override { wake_manager(); }
+  std::string on_manager_failure(const std::string& what) noexcept override;
+  std::exception_ptr broken_error(const std::string& why) const override;
+  [[noreturn]] void throw_broken(const std::string& why) const override;
+
+  // worker_link.cpp: one worker's frames
+  void retire(worker_process& w);
   bool handle_input(worker_process& w, bool polled = false);
   void handle_frame(worker_process& w, wire::frame& f);
-  bool dispatch();
-  void receive_replies();
+  // manager_steps.cpp
+  void start_workers(std::size_t queued);
+  bool wait_for_events(std::vector<pollfd>& fds, const std::vector<wire::shared_ring*>& rings,
+                       int timeout_ms, bool spin);
+  // driving.cpp
   void run_driven(bool receive) noexcept;
+  void receive_replies();
   bool try_drive() noexcept;
   void drive() noexcept;
   void stop_driving() noexcept;
   bool driving() const noexcept;
-  std::vector<remote_job> next_jobs(std::size_t call_limit);
-  void send_job(worker_process& w, remote_job& job);
-  bool wait_for_events(std::vector<pollfd>& fds, const std::vector<wire::shared_ring*>& rings,
-                       int timeout_ms, bool spin);
   bool others_receive() const noexcept;
-  void retire(worker_process& w);
+  // worker_processes.cpp
+  void start_worker();
+  void add_worker(pid_t pid, wire::channel link);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;
   void lost(worker_process& w, const std::string& why);
-  void break_pool(const std::string& message);
-  void finish() noexcept;
-  bool work_left() const;
-  bool closed();  // shutdown_, under mutex_
-  const code_ref& portable(const void* code);
-  void wake() noexcept;
 
   const std::size_t max_workers_;
   const process_initializer initializer_;
   const std::optional<std::size_t> max_tasks_per_child_;
   const start_method method_;
 
-  std::mutex mutex_;
-  std::deque<remote_job> queue_;
-  bool shutdown_ = false;
-  std::optional<std::string> broken_;
-  int kill_signal_ = 0;
-  std::thread manager_;
-  std::mutex join_mutex_;  // serializes joiners of manager_
-
   int wake_fd_ = -1;
-  std::atomic<std::uint64_t> posted_{0};  // enqueue() calls so far: the manager spins on it
-  std::atomic<bool> sleeping_{false};     // the manager is (about to be) blocked in poll
-  std::uint64_t seen_posted_ = 0;         // manager thread only
+  std::atomic<bool> sleeping_{false};  // the manager is (about to be) blocked in poll
   // Who receives replies besides the manager (see "Who drives"): threads in help_briefly,
   // and the lease of a submitter that dispatched its calls itself (it is expected to wait
   // for them soon). While either lasts, the manager is blind: it sleeps without watching the
@@ -221,9 +233,9 @@ class process_pool_core : public std::enable_shared_from_this<process_pool_core>
   // Held by whoever drives the workers (see "Who drives" above); guards what follows.
   std::mutex driver_;
   std::vector<worker_process> workers_;  // added to and erased from by the manager only
-  std::unordered_map<const void*, code_ref> addresses_;
-  std::uint64_t next_id_ = 1;
   bool signal_sent_ = false;
+  std::vector<pollfd> fds_;                // the manager's poll set, rebuilt every round
+  std::vector<wire::shared_ring*> rings_;  // of the workers whose sockets are in fds_
 };
 
 }  // namespace cfutures::detail

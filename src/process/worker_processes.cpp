@@ -13,8 +13,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "../remote/worker.hpp"
-#include "process_pool_core.hpp"
+#include "process/process_pool_core.hpp"
+#include "process/worker_serve.hpp"
 
 extern char** environ;
 
@@ -42,6 +42,11 @@ std::string program_name() {
 }
 
 }  // namespace
+
+std::shared_mutex& fork_barrier() noexcept {
+  static std::shared_mutex barrier;
+  return barrier;
+}
 
 void process_pool_core::start_worker() {
   int sv[2];
@@ -123,9 +128,7 @@ void process_pool_core::add_worker(pid_t pid, wire::channel link) {
   w.started = std::chrono::steady_clock::now();
   // The worker reads its socket once it serves: the initializer, or calls, can be sent now.
   if (initializer_) {
-    const code_ref& entry = portable(reinterpret_cast<const void*>(initializer_.call_.entry));
-    const code_ref* fn = initializer_.call_.fn ? &portable(initializer_.call_.fn) : nullptr;
-    std::string body = wire::encode_call_head(0, entry, fn, 1);
+    std::string body = call_head(initializer_.call_, 1);
     std::vector<shared_block> attachments;
     payload args = initializer_.call_.args;  // every worker gets its own copy
     wire::writer out(body);
@@ -159,12 +162,21 @@ int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) 
   } while (r < 0 && errno == EINTR);
   w.link.close();
   close_if_open(w.pidfd);
-  return r == w.pid ? status : -1;
+  if (r != w.pid) return -1;
+  if (WIFEXITED(status)) w.slot.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) w.slot.term_signal = WTERMSIG(status);
+  return status;
 }
+
+void process_pool_core::lost(std::size_t i, const std::string& why) { lost(workers_[i], why); }
 
 void process_pool_core::lost(worker_process& w, const std::string& why) {
   const int status = reap(w, exit_grace);
-  if (w.state == phase::exiting) return;
+  if (w.state == phase::exiting) {
+    w.slot.end = worker_end::retired;
+    return;
+  }
+  w.slot.end = worker_end::died;
   std::string message =
       "A process in the process pool was terminated abruptly while the "
       "future was running or pending: " +
@@ -175,7 +187,7 @@ void process_pool_core::lost(worker_process& w, const std::string& why) {
         ". It ended before serving: a program using start_method::spawn must call "
         "cfutures::serve_if_worker(argc, argv) at the start of main()";
   }
-  break_pool(message);
+  break_executor(message);
 }
 
 }  // namespace cfutures::detail

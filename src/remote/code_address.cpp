@@ -67,11 +67,6 @@ const void* local_address(const code_ref& ref) {
   return l.address;
 }
 
-std::shared_mutex& fork_barrier() noexcept {
-  static std::shared_mutex barrier;
-  return barrier;
-}
-
 bool register_invoker(invoker entry) noexcept {
   registry& r = invokers();
   std::lock_guard lock(r.mutex);

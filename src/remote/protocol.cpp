@@ -155,21 +155,79 @@ reply_message decode_reply(std::string_view payload, attachment_source& attachme
   return m;
 }
 
-void frame_decoder::feed(std::string_view bytes) {
-  if (pos_ > 0 && pos_ == buffer_.size()) {
-    buffer_.clear();
-    pos_ = 0;
-  }
-  buffer_.append(bytes);
+std::string encode_hello(std::uint32_t pid) {
+  std::string out;
+  writer(out).u32(pid);
+  return out;
 }
 
-bool frame_decoder::next(header& h, std::string& payload) {
-  if (buffer_.size() - pos_ < header_size) return false;
-  const header candidate = decode_header(buffer_.data() + pos_);
-  if (buffer_.size() - pos_ - header_size < candidate.length) return false;
-  payload.assign(buffer_, pos_ + header_size, candidate.length);
-  pos_ += header_size + candidate.length;
-  h = candidate;
+std::uint32_t decode_hello(std::string_view payload) {
+  reader r(payload);
+  const std::uint32_t pid = r.u32();
+  r.expect_end();
+  return pid;
+}
+
+std::string encode_reply(std::uint64_t id, std::vector<outcome>& outcomes, item_sink& items) {
+  std::string out;
+  writer w(out);
+  w.u64(id);
+  w.u32(static_cast<std::uint32_t>(outcomes.size()));
+  for (auto& o : outcomes) {
+    w.u8(o.ok ? 1 : 0);
+    items.put(w, o.bytes);
+  }
+  return out;
+}
+
+std::string encode_shm(kind wrapped, std::uint64_t length) {
+  if (length > max_payload) throw protocol_error("message too large to send");
+  std::string out;
+  writer w(out);
+  w.u32(static_cast<std::uint32_t>(wrapped));
+  w.u32(0);
+  w.u64(length);
+  return out;
+}
+
+shm_wrapper decode_shm(std::string_view payload) {
+  reader r(payload);
+  const std::uint32_t k = r.u32();
+  if (r.u32() != 0) throw protocol_error("bad shared frame: reserved field set");
+  const std::uint64_t length = r.u64();
+  r.expect_end();
+  if (k < static_cast<std::uint32_t>(kind::hello) || k >= static_cast<std::uint32_t>(kind::shm)) {
+    throw protocol_error("bad shared frame: unknown message kind");
+  }
+  if (length > max_payload) throw protocol_error("bad shared frame: payload over the limit");
+  return {static_cast<kind>(k), length};
+}
+
+char* frame_reader::room(std::size_t bytes) {
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (in_.size() - end_ < bytes) {
+    if (begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (in_.size() - end_ < bytes) in_.resize(end_ + bytes);
+  }
+  return in_.data() + end_;
+}
+
+bool frame_reader::next(cut& out) {
+  if (end_ - begin_ < header_size) return false;
+  const header h = decode_header(in_.data() + begin_);
+  if (end_ - begin_ - header_size < h.length) return false;
+  const std::string_view payload(in_.data() + begin_ + header_size, h.length);
+  begin_ += header_size + h.length;
+  if (h.kind != kind::shm) {
+    out = {h.kind, payload, false, 0};
+    return true;
+  }
+  const shm_wrapper wrapped = decode_shm(payload);
+  out = {wrapped.kind, {}, true, wrapped.length};
   return true;
 }
 

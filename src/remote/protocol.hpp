@@ -1,4 +1,5 @@
-// The message protocol between an executor and its workers: framed, versioned,
+// The message protocol between an executor and its workers, defined here and only here:
+// each message's layout, with its encoder and decoder side by side. Framed, versioned,
 // length-checked. Every message is one frame:
 //
 //   offset 0  u32 magic "CFUT"   4  u16 version   6  u16 kind   8  u32 payload length
@@ -14,7 +15,8 @@
 //   reply        worker → parent  u64 id, u32 n, n × (u8 ok, item)  — ok=0: exception bytes
 //   exit         parent → worker  empty                          (finish and end the process)
 //   shm          either way       u32 kind, u32 0, u64 length    (a frame of that kind whose
-//                                 payload is in the memfd sent with it: channel.hpp)
+//                                 payload is the frame's first attachment: the process
+//                                 pool's wrapper for large bodies, process/channel.hpp)
 // where a ref is (bytes module, u64 offset), bytes is (u32 length, length bytes), and an item
 // is either bytes or (u32 0xffffffff, u64 length): a payload in shared memory, whose memfd
 // travels with the frame (SCM_RIGHTS; the frame's items take the frame's memfds in order).
@@ -87,6 +89,8 @@ void put_item(writer& w, payload& item, std::vector<shared_block>& attachments);
 class attachment_source {
  public:
   virtual std::string_view next_attachment(std::uint64_t length) = 0;
+  // An item of this frame as a value to decode (its consumed() may give memory back).
+  virtual encoded_input input(std::string_view bytes) noexcept { return {bytes}; }
 
  protected:
   ~attachment_source() = default;
@@ -132,17 +136,71 @@ struct reply_message {
 };
 reply_message decode_reply(std::string_view payload, attachment_source& attachments);
 
-// Decodes complete frames from a byte stream fed in arbitrary pieces (the fuzzer's entry
-// point and the reference for what a reader accepts).
-class frame_decoder {
+// An item of a message being encoded: how the transport carries it (inline bytes, or an
+// attachment: a memfd for the process pool, a separate message for MPI).
+class item_sink {
  public:
-  // Appends bytes; returns the frames completed so far as (kind, payload).
-  void feed(std::string_view bytes);
-  bool next(header& h, std::string& payload);
+  virtual void put(writer& w, payload& item) = 0;
+
+ protected:
+  ~item_sink() = default;
+};
+
+// The process pool's items: a shared payload's block becomes an attachment (put_item).
+class block_sink final : public item_sink {
+ public:
+  explicit block_sink(std::vector<shared_block>& attachments) : attachments_(attachments) {}
+  void put(writer& w, payload& item) override { put_item(w, item, attachments_); }
 
  private:
-  std::string buffer_;
-  std::size_t pos_ = 0;
+  std::vector<shared_block>& attachments_;
+};
+
+// hello: the worker's first message.
+std::string encode_hello(std::uint32_t pid);
+std::uint32_t decode_hello(std::string_view payload);
+
+// What a call came to, as a reply item carries it: its result, or its exception
+// (encode_exception).
+struct outcome {
+  bool ok = false;
+  payload bytes;
+};
+// reply: u64 id, u32 n, n × (u8 ok, item).
+std::string encode_reply(std::uint64_t id, std::vector<outcome>& outcomes, item_sink& items);
+
+// shm: the wrapper of a frame whose body is its first attachment.
+struct shm_wrapper {
+  wire::kind kind{};
+  std::uint64_t length = 0;
+};
+std::string encode_shm(kind wrapped, std::uint64_t length);
+shm_wrapper decode_shm(std::string_view payload);
+
+// Cuts frames out of the bytes a transport receives, in arbitrary pieces: the reader every
+// transport uses, and the fuzzer's entry point. A frame's payload stays valid until the
+// next room().
+class frame_reader {
+ public:
+  struct cut {
+    wire::kind kind{};
+    std::string_view payload;  // of a shm frame: empty, its body is the first attachment
+    bool shm = false;
+    std::uint64_t shm_length = 0;
+  };
+  // Space for at least `bytes` more bytes at the end; commit() what was written there.
+  char* room(std::size_t bytes);
+  void commit(std::size_t bytes) noexcept { end_ += bytes; }
+  std::size_t buffered() const noexcept { return end_ - begin_; }
+  void clear() noexcept { begin_ = end_ = 0; }
+  // The next complete frame (a shm wrapper decoded); false if none is complete yet.
+  // protocol_error on any inconsistency.
+  bool next(cut& out);
+
+ private:
+  std::string in_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
 };
 
 }  // namespace cfutures::detail::wire

@@ -1,7 +1,9 @@
-// libFuzzer target for the worker message decoder (issue 6): bytes from the other process are
-// cut into frames by wire::frame_decoder, whose payloads are decoded as calls, replies and
-// exceptions, exactly as the process pool's parent and workers decode them, and replies'
-// results as containers (whose counts must be bounded by the bytes present). Malformed,
+// libFuzzer target for the worker message decoder: bytes from the other process are cut into
+// frames by wire::frame_reader — the reader every transport uses (the process pool's channel
+// feeds it from its shared ring), shm wrapper frames included — and their payloads are
+// decoded as hellos, calls, replies and exceptions, exactly as the parent and the workers
+// decode them, and replies' results as containers (whose counts must be bounded by the
+// bytes present). Malformed,
 // truncated, oversized and lying frames must end in protocol_error (or another cfutures
 // error) — never a crash, a hang, or an allocation beyond what the input holds.
 //
@@ -9,6 +11,7 @@
 // decoder, so that frames split across reads are exercised too.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,9 +36,12 @@ class fake_attachments final : public wire::attachment_source {
   }
 };
 
-void decode_payload(const wire::header& h, const std::string& payload) {
-  fake_attachments attachments;
-  switch (h.kind) {
+void decode_payload(wire::kind kind, std::string_view payload,
+                    fake_attachments& attachments) {
+  switch (kind) {
+    case wire::kind::hello:
+      (void)wire::decode_hello(payload);
+      break;
     case wire::kind::call:
     case wire::kind::init:
       (void)wire::decode_call(payload, attachments);
@@ -73,15 +79,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::size_t piece = static_cast<std::size_t>(data[0]) + 1;
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  wire::frame_decoder decoder;
+  wire::frame_reader reader;
   try {
     for (std::size_t at = 0; at < input.size(); at += piece) {
-      decoder.feed(input.substr(at, piece));
-      wire::header h{};
-      std::string payload;
-      while (decoder.next(h, payload)) {
+      const std::string_view part = input.substr(at, piece);
+      std::memcpy(reader.room(part.size()), part.data(), part.size());
+      reader.commit(part.size());
+      wire::frame_reader::cut frame;
+      while (reader.next(frame)) {
+        fake_attachments attachments;
         try {
-          decode_payload(h, payload);
+          // A shm wrapper's body is its frame's first attachment, as in the channel.
+          const std::string_view payload =
+              frame.shm ? attachments.next_attachment(frame.shm_length) : frame.payload;
+          decode_payload(frame.kind, payload, attachments);
         } catch (const cfutures::error&) {
           // A bad payload: the reader reports it and drops the connection.
         }

@@ -1,6 +1,6 @@
 // The copy helper (src/remote/copy_helper.hpp): large copies into shared memory split
 // between the copying thread and a helper thread.
-#include "remote/copy_helper.hpp"
+#include "process/copy_helper.hpp"
 
 #include <dirent.h>
 #include <gtest/gtest.h>

@@ -1,26 +1,13 @@
 // Internal: the bytes of an encoded value (a call's arguments, a result), kept so that a
-// large one crosses to another process without being copied again.
+// large one can cross to another process without being copied again.
 //
-// A payload holds its bytes in a std::string while they are at most inline_limit (or at any
-// size inside an inline_payloads_scope); past that
-// it moves them into a shared_block — a memfd mapped read-write — and encoding continues
-// there. Sending a shared payload sends the memfd itself (SCM_RIGHTS): the receiver maps the
-// same pages and decodes from them, so a large value is copied once into shared memory by
-// the encoder and once out of it by the decoder. The copy in, from 4 MiB, is shared with
-// the process's copy helper thread (src/remote/copy_helper.hpp).
-//
-// Blocks are recycled: a block belongs to one process at a time; sending it gives it away,
-// and receiving one adopts it into the receiver's pool once its payload has been read, where
-// the next large payload of that process reuses it (already mapped, pages already there: no
-// page faults, no zeroing). A process keeps at most a few free blocks.
-//
-// A received value's bytes go back as soon as they are decoded (encoded_input::consumed):
-// a worker's arguments before its function runs, so that its result is encoded into the very
-// block that brought them; a reply before the future completes, so that the caller's next
-// arguments reuse that block. A large echo thus ping-pongs one block between two processes
-// that both keep it mapped. The first large payload of a process also asks glibc's malloc to
-// keep buffers of up to 32 MiB in its heap (keep_large_buffers_in_heap): the values decoded
-// from payloads then reuse warm memory instead of fresh pages that fault again every call.
+// A payload holds its bytes in a std::string while they are at most inline_limit. Past that
+// it asks its block_store — the transport's policy for large values — to move them into a
+// shared_block (a memfd mapped read-write), and encoding continues there. Sending a shared
+// payload sends the memfd itself: the receiver maps the same pages and decodes from them.
+// A payload without a store (the MPI transport: a memfd cannot cross to another machine)
+// stays in memory at any size. The process pool's store, with its pool of recycled blocks,
+// is src/process/shm_blocks.hpp.
 #pragma once
 
 #include <cstddef>
@@ -39,31 +26,20 @@ struct shared_block {
   std::uint64_t inode = 0;   // identifies the memfd across processes
 };
 
-// A block of at least `capacity` bytes, all mapped: from this process's pool or new (then
-// with its first `populate` bytes faulted in at once, ready to be written).
-shared_block acquire_block(std::size_t capacity, std::size_t populate = 0);
-// Grows `block` to at least `capacity` bytes, keeping its contents.
-void grow_block(shared_block& block, std::size_t capacity);
-// Returns `block` to this process's pool (or frees it); leaves it empty.
-void recycle_block(shared_block& block) noexcept;
-// Closes `block` without pooling it (after sending it away); leaves it empty. Its mapping is
-// remembered for a while (by inode): blocks tend to come back (a result in the block that
-// carried the arguments), and mapping them again would cost a page-table walk each time.
-void drop_block(shared_block& block) noexcept;
-// Maps a received memfd (whole, unless too large to pool), with its first `length` bytes
-// faulted in (protocol_error if it is smaller). Takes ownership of fd.
-shared_block adopt_block(int fd, std::size_t length);
-// Frees every pooled block and remembered mapping (a process pool's destructor calls it, so
-// that no descriptor or shared memory outlives the pools that used them).
-void release_block_pool() noexcept;
-// In a forked child: forgets (unmaps and closes) the pool inherited from the parent, whose
-// blocks the parent still owns.
-void forget_inherited_blocks() noexcept;
+// Where a payload keeps its bytes once past payload::inline_limit: a transport that can
+// carry memory between processes provides one (the process pool's memfd blocks).
+class block_store {
+ public:
+  // Appends n bytes at p to a payload: the first time (block.fd < 0), moves `small` and
+  // them into a new block; later, grows `block` as needed. `used` counts the block's bytes.
+  virtual void append(shared_block& block, std::size_t& used, std::string& small, const char* p,
+                      std::size_t n) = 0;
+  // Takes back a block the payload no longer needs; leaves it empty.
+  virtual void recycle(shared_block& block) noexcept = 0;
 
-// glibc only (elsewhere nothing): allocations of up to 32 MiB come from the heap and up to
-// 64 MiB of freed heap is kept (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD), unless the user set
-// either through the environment. Once per process; called with the first large payload.
-void keep_large_buffers_in_heap() noexcept;
+ protected:
+  ~block_store() = default;
+};
 
 // The bytes of a received value, and where they go once decoded: consumed() hands a shared
 // block back to this process's pool at once (nothing else reads the bytes after). Without a
@@ -78,29 +54,22 @@ struct encoded_input {
   }
 };
 
-// Whether payloads encoded in this thread stay in memory at any size (inside an
-// inline_payloads_scope): for transports that cannot carry a memfd, such as MPI.
-bool payloads_stay_inline() noexcept;
-
-class inline_payloads_scope {
- public:
-  inline_payloads_scope() noexcept;
-  ~inline_payloads_scope();
-  inline_payloads_scope(const inline_payloads_scope&) = delete;
-  inline_payloads_scope& operator=(const inline_payloads_scope&) = delete;
-
- private:
-  bool previous_;
-};
-
 class payload {
  public:
   static constexpr std::size_t inline_limit = 64 << 10;
 
+  // A payload that stays in memory at any size.
   payload() = default;
-  payload(const payload& other) { append(other.view().data(), other.size()); }
+  // A payload that moves into `store`'s blocks once past inline_limit (null: stays in memory).
+  explicit payload(block_store* store) noexcept : store_(store) {}
+  payload(const payload& other) : store_(other.store_) {
+    append(other.view().data(), other.size());
+  }
   payload(payload&& other) noexcept
-      : small_(std::move(other.small_)), block_(other.block_), used_(other.used_) {
+      : store_(other.store_),
+        small_(std::move(other.small_)),
+        block_(other.block_),
+        used_(other.used_) {
     other.block_ = {};
     other.used_ = 0;
   }
@@ -108,9 +77,12 @@ class payload {
     swap(other);
     return *this;
   }
-  ~payload() { recycle_block(block_); }
+  ~payload() {
+    if (shared()) store_->recycle(block_);
+  }
 
   void swap(payload& other) noexcept {
+    std::swap(store_, other.store_);
     small_.swap(other.small_);
     std::swap(block_, other.block_);
     std::swap(used_, other.used_);
@@ -122,10 +94,10 @@ class payload {
     return shared() ? std::string_view(block_.data, used_) : std::string_view(small_);
   }
   void append(const char* p, std::size_t n) {
-    if (!shared() && (small_.size() + n <= inline_limit || payloads_stay_inline())) {
+    if (!shared() && (small_.size() + n <= inline_limit || store_ == nullptr)) {
       small_.append(p, n);
     } else {
-      append_shared(p, n);
+      store_->append(block_, used_, small_, p, n);
     }
   }
   void push_back(char c) { append(&c, 1); }
@@ -138,8 +110,7 @@ class payload {
   }
 
  private:
-  void append_shared(const char* p, std::size_t n);
-
+  block_store* store_ = nullptr;
   std::string small_;
   shared_block block_;
   std::size_t used_ = 0;  // bytes of block_ in use

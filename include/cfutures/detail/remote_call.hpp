@@ -18,7 +18,6 @@
 #include <exception>
 #include <istream>
 #include <ostream>
-#include <shared_mutex>
 #include <streambuf>
 #include <string>
 #include <string_view>
@@ -194,11 +193,13 @@ struct encoded_call {
   payload args;
 };
 
+// `store`: where the arguments go once large (the transport's; null: they stay in memory).
 template <class F, class... Args>
-encoded_call encode_call(F f, const Args&... args) {
+encoded_call encode_call(block_store* store, F f, const Args&... args) {
   using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
   (void)invoker_entry<F, R, Args...>::registered;
   encoded_call call;
+  call.args = payload(store);
   call.entry = &invoke_serialized<F, R, Args...>;
   if constexpr (std::is_pointer_v<F>) call.fn = reinterpret_cast<const void*>(f);
   write_values(call.args, std::tuple<const Args&...>(args...));
@@ -207,22 +208,17 @@ encoded_call encode_call(F f, const Args&... args) {
 
 // The calls of one chunk of map(), as one call of invoke_chunk.
 template <class F, class... Args>
-encoded_call encode_chunk(F f, const std::vector<std::tuple<Args...>>& calls) {
+encoded_call encode_chunk(block_store* store, F f, const std::vector<std::tuple<Args...>>& calls) {
   using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
   (void)chunk_invoker_entry<F, R, Args...>::registered;
   encoded_call call;
+  call.args = payload(store);
   call.entry = &invoke_chunk<F, R, Args...>;
   if constexpr (std::is_pointer_v<F>) call.fn = reinterpret_cast<const void*>(f);
   write_values(call.args, calls);
   return call;
 }
 
-// Held (shared) by threads while they serialize calls and allocate their states; held
-// exclusively around fork(). A forked child inherits only the forking thread, so any lock
-// another thread held at that moment (the allocator's, the iostream locale's) would stay
-// locked in the child forever: forking only while no thread is inside submit keeps the
-// library's own work out of that window.
-std::shared_mutex& fork_barrier() noexcept;
 
 // Exceptions across the boundary: the exact dynamic types of <stdexcept>, std::bad_alloc and
 // cfutures' errors come back as themselves; anything else as remote_error (encode_exception

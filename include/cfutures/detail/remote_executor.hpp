@@ -1,9 +1,15 @@
-// Internal: what the executors that run calls in other processes (process_pool_executor,
-// mpi::comm_executor) share on the submitting side: the compile-time check of a remote call,
-// the unit of work queued for a worker (remote_job) and the completion of a map() chunk's
-// future from its reply.
+// Internal: the submitting side of the remote-executor core, shared by every executor that
+// runs calls in other processes (process_pool_executor, mpi::comm_executor): the
+// compile-time check of a remote call, the unit of work queued for a worker (remote_job),
+// the queue interface their cores implement (remote_queue; src/remote/remote_core.hpp), and
+// submit / submit_chunk / submit_chunked written once against it.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <shared_mutex>
+#include <tuple>
 #include <cstdint>
 #include <exception>
 #include <stop_token>
@@ -13,10 +19,12 @@
 #include <variant>
 #include <vector>
 
+#include "cfutures/detail/payload.hpp"
 #include "cfutures/detail/ref_ptr.hpp"
 #include "cfutures/detail/remote_call.hpp"
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/executor.hpp"
+#include "cfutures/future.hpp"
 #include "cfutures/serialization.hpp"
 
 namespace cfutures::detail {
@@ -113,6 +121,140 @@ void complete_chunk(state_base& state, bool ok, const encoded_input& in) noexcep
   } catch (...) {
     typed.try_set_exception(std::current_exception());
   }
+}
+
+// What an out-of-process executor's core offers its public class.
+class remote_queue {
+ public:
+  // Queues the jobs; throws shutdown_error after shutdown, the executor's broken error once
+  // broken.
+  virtual void enqueue(std::vector<remote_job> jobs) = 0;
+  // Where large arguments are encoded (the transport's choice; null: in memory).
+  virtual block_store* payload_store() const noexcept = 0;
+  // Held (shared) while a call is encoded, if not null (the process pool's fork barrier).
+  virtual std::shared_mutex* submit_barrier() const noexcept = 0;
+  // map's chunks must travel as one call per item (workers replaced after n calls).
+  virtual bool splits_chunks() const noexcept = 0;
+
+ protected:
+  ~remote_queue() = default;
+};
+
+inline std::shared_lock<std::shared_mutex> submit_lock(remote_queue& q) {
+  std::shared_mutex* m = q.submit_barrier();
+  return m ? std::shared_lock(*m) : std::shared_lock<std::shared_mutex>();
+}
+
+// With splits_chunks, a chunk travels as one call per item (remote_submit_chunked) and this
+// joins their futures into the chunk's. Cancelling the chunk's future cancels the calls not
+// yet started.
+template <class R>
+auto join_chunk(std::vector<future<R>> parts) {
+  using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+  using chunk = chunk_values<V>;
+  struct joiner {
+    std::vector<future<R>> parts;
+    std::atomic<std::size_t> left;
+    ref_ptr<shared_state<chunk>> state;
+    void finish() {
+      chunk out;
+      for (auto& part : parts) {
+        if (part.cancelled()) {  // shutdown({.cancel_futures = true}) dropped it
+          state->cancel();
+          return;
+        }
+        if (part.exception()) {
+          out.error = part.exception();
+          break;
+        }
+        if constexpr (std::is_void_v<R>) {
+          out.values.emplace_back();
+        } else {
+          out.values.push_back(std::move(part).result());
+        }
+      }
+      state->try_set_result(std::move(out));
+    }
+  };
+  auto state = ref_ptr<shared_state<chunk>>::adopt(new shared_state<chunk>());
+  auto j = std::make_shared<joiner>();
+  j->left.store(parts.size());
+  j->state = state;
+  j->parts = std::move(parts);
+  future<chunk> joined = future_access::make<chunk>(std::move(state));
+  joined.add_done_callback([j](const future<chunk>& f) {
+    if (f.cancelled()) {
+      for (auto& part : j->parts) part.cancel();
+    }
+  });
+  for (auto& part : j->parts) {
+    part.add_done_callback([j](const future<R>&) {
+      // acq_rel: the last one sees every part's completion.
+      if (j->left.fetch_sub(1, std::memory_order_acq_rel) == 1) j->finish();
+    });
+  }
+  return joined;
+}
+
+// submit(f, args...) of every remote executor.
+template <class F, class... Args>
+auto remote_submit(remote_queue& q, F&& f, Args&&... args) {
+  static_assert(check_remote_call<F, Args...>());
+  using fn = std::decay_t<F>;
+  using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
+  const auto lock = submit_lock(q);
+  encoded_call call = encode_call(q.payload_store(), fn(std::forward<F>(f)), args...);
+  auto state = ref_ptr<shared_state<R>>::adopt(new shared_state<R>());
+  std::vector<remote_job> jobs;
+  jobs.push_back(make_remote_job(call, &complete_from_reply<R>, state));
+  q.enqueue(std::move(jobs));
+  return future_access::make<R>(std::move(state));
+}
+
+// `n` calls of f, one per argument tuple, sent to workers in messages of up to `chunksize`.
+template <class F, class... Args>
+auto remote_submit_chunked(remote_queue& q, F f, std::vector<std::tuple<Args...>> calls,
+                           std::size_t chunksize) {
+  static_assert(check_remote_call<F, Args...>());
+  using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+  const auto lock = submit_lock(q);
+  std::vector<future<R>> futures;
+  futures.reserve(calls.size());
+  std::vector<remote_job> jobs;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    encoded_call call = std::apply(
+        [&](const Args&... a) { return encode_call(q.payload_store(), f, a...); }, calls[i]);
+    auto state = ref_ptr<shared_state<R>>::adopt(new shared_state<R>());
+    if (i % chunksize == 0) {
+      jobs.push_back(make_remote_job(call, &complete_from_reply<R>, state));
+    } else {
+      jobs.back().items.push_back({state, std::move(call.args)});
+    }
+    futures.push_back(future_access::make<R>(std::move(state)));
+  }
+  q.enqueue(std::move(jobs));
+  return futures;
+}
+
+// One remote call running f over every argument tuple of `calls` in order (one chunk of
+// map): a single future for their values, ending at the first exception.
+template <class F, class... Args>
+auto remote_submit_chunk(remote_queue& q, F f, std::vector<std::tuple<Args...>> calls) {
+  static_assert(check_remote_call<F, Args...>());
+  using R = std::remove_cvref_t<std::invoke_result_t<F, Args...>>;
+  using V = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+  using chunk = chunk_values<V>;
+  if (q.splits_chunks()) {
+    const std::size_t n = calls.size();
+    return join_chunk(remote_submit_chunked(q, f, std::move(calls), n));
+  }
+  const auto lock = submit_lock(q);
+  encoded_call call = encode_chunk(q.payload_store(), f, calls);
+  auto state = ref_ptr<shared_state<chunk>>::adopt(new shared_state<chunk>());
+  std::vector<remote_job> jobs;
+  jobs.push_back(make_remote_job(call, &complete_chunk<R>, state));
+  q.enqueue(std::move(jobs));
+  return future_access::make<chunk>(std::move(state));
 }
 
 }  // namespace cfutures::detail

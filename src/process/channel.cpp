@@ -1,4 +1,4 @@
-#include "channel.hpp"
+#include "process/channel.hpp"
 
 #include <poll.h>
 #include <sched.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cfutures/detail/futex.hpp"
+#include "process/shm_blocks.hpp"
 
 namespace cfutures::detail::wire {
 namespace {
@@ -99,8 +100,6 @@ channel::channel(channel&& other) noexcept
       out_blocks_(std::move(other.out_blocks_)),
       out_since_(other.out_since_),
       in_(std::move(other.in_)),
-      in_begin_(std::exchange(other.in_begin_, 0)),
-      in_end_(std::exchange(other.in_end_, 0)),
       fds_(std::move(other.fds_)) {
   other.fds_.clear();
 }
@@ -116,8 +115,6 @@ channel& channel::operator=(channel&& other) noexcept {
     out_blocks_ = std::move(other.out_blocks_);
     out_since_ = other.out_since_;
     in_ = std::move(other.in_);
-    in_begin_ = std::exchange(other.in_begin_, 0);
-    in_end_ = std::exchange(other.in_end_, 0);
     fds_ = std::move(other.fds_);
     other.fds_.clear();
   }
@@ -133,7 +130,7 @@ void channel::close() noexcept {
   wake_parent_fd_ = -1;
   for (int fd : fds_) ::close(fd);
   fds_.clear();
-  in_begin_ = in_end_ = 0;
+  in_.clear();
   out_.clear();
   for (auto& b : out_blocks_) drop_block(b);
   out_blocks_.clear();
@@ -198,11 +195,7 @@ void channel::put(kind k, std::initializer_list<std::string_view> parts,
       at += part.size();
     }
     out_blocks_.push_back(body);
-    std::string shm;
-    writer w(shm);
-    w.u32(static_cast<std::uint32_t>(k));
-    w.u32(0);
-    w.u64(length);
+    const std::string shm = encode_shm(k, length);
     const auto head = encode_header(kind::shm, shm.size());
     out_.append(head.data(), head.size());
     out_.append(shm);
@@ -291,18 +284,6 @@ int channel::take_fd() {
   return fd;
 }
 
-void channel::make_room(std::size_t bytes) {
-  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  if (in_.size() - in_end_ < bytes) {
-    if (in_begin_ > 0) {
-      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-      in_end_ -= in_begin_;
-      in_begin_ = 0;
-    }
-    if (in_.size() - in_end_ < bytes) in_.resize(in_end_ + bytes);
-  }
-}
-
 // One recvmsg into `to`: the descriptors that come with the bytes join fds_. Returns the
 // byte count, 0 at the end of the stream (or a reset), -1 when nothing is there (nonblocking).
 ssize_t channel::receive_bytes(char* to, std::size_t size, int flags) {
@@ -354,18 +335,17 @@ bool channel::pull() {
   if (ring_.signals_pending(signals_read_) && !read_signals(MSG_DONTWAIT)) return false;
   const std::size_t n = ring_.readable();
   if (n > 0) {
-    make_room(n);
-    ring_.read(in_.data() + in_end_, n);
-    in_end_ += n;
+    ring_.read(in_.room(n), n);
+    in_.commit(n);
   }
   return true;
 }
 
 bool channel::receive(bool block, std::chrono::nanoseconds spin) {
   // pull() may compact the buffer, so compare sizes, not positions.
-  const std::size_t held = in_end_ - in_begin_;
+  const std::size_t held = in_.buffered();
   const std::size_t fds = fds_.size();
-  const auto arrived = [&] { return in_end_ - in_begin_ != held || fds_.size() != fds; };
+  const auto arrived = [&] { return in_.buffered() != held || fds_.size() != fds; };
   if (!pull()) return false;
   if (!block || arrived()) return true;
   const auto until = std::chrono::steady_clock::now() + spin;
@@ -393,29 +373,15 @@ bool channel::receive_polled() {
 
 bool channel::next(frame& f) {
   f.release();
-  if (in_end_ - in_begin_ < header_size) return false;
-  const header h = decode_header(in_.data() + in_begin_);
-  if (in_end_ - in_begin_ - header_size < h.length) return false;
-  std::string_view payload(in_.data() + in_begin_, header_size + h.length);
-  payload.remove_prefix(header_size);
-  in_begin_ += header_size + h.length;
+  frame_reader::cut c;
+  if (!in_.next(c)) return false;
   f.from_ = this;
-  if (h.kind != kind::shm) {
-    f.kind = h.kind;
-    f.payload = payload;
+  f.kind = c.kind;
+  if (!c.shm) {
+    f.payload = c.payload;
     return true;
   }
-  reader r(payload);
-  const std::uint32_t k = r.u32();
-  if (r.u32() != 0) throw protocol_error("bad shared frame: reserved field set");
-  const std::uint64_t length = r.u64();
-  r.expect_end();
-  if (k < static_cast<std::uint32_t>(kind::hello) || k >= static_cast<std::uint32_t>(kind::shm)) {
-    throw protocol_error("bad shared frame: unknown message kind");
-  }
-  if (length > max_payload) throw protocol_error("bad shared frame: payload over the limit");
-  f.kind = static_cast<kind>(k);
-  f.payload = f.next_attachment(length);
+  f.payload = f.next_attachment(c.shm_length);
   f.body_in_block_ = true;
   return true;
 }

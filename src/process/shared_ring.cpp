@@ -1,4 +1,4 @@
-#include "shared_ring.hpp"
+#include "process/shared_ring.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "cfutures/detail/futex.hpp"
-#include "protocol.hpp"
+#include "remote/protocol.hpp"
 
 namespace cfutures::detail::wire {
 namespace {

@@ -1,5 +1,5 @@
-// Shared-memory payloads and this process's pool of blocks: see detail/payload.hpp.
-#include "cfutures/detail/payload.hpp"
+// The process pool's payload store and this process's pool of blocks: shm_blocks.hpp.
+#include "process/shm_blocks.hpp"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -15,8 +15,9 @@
 #include <mutex>
 #include <vector>
 
+#include "cfutures/errors.hpp"
 #include "cfutures/detail/remote_call.hpp"
-#include "copy_helper.hpp"
+#include "process/copy_helper.hpp"
 
 namespace cfutures::detail {
 namespace {
@@ -272,30 +273,32 @@ void forget_inherited_blocks() noexcept {
 }
 
 namespace {
-thread_local bool stay_inline = false;
+
+class shm_block_store final : public block_store {
+ public:
+  void append(shared_block& block, std::size_t& used, std::string& small, const char* p,
+              std::size_t n) override {
+    if (block.fd < 0) {
+      copy_helper::prepare();
+      const std::size_t need = small.size() + n;
+      block = acquire_block(std::max(need + need / 2, block_granule), need);
+      std::memcpy(block.data, small.data(), small.size());
+      used = small.size();
+      std::string().swap(small);
+    } else if (used + n > block.capacity) {
+      grow_block(block, std::max(2 * block.capacity, used + n));
+    }
+    copy_bytes(block.data + used, p, n);
+    used += n;
+  }
+  void recycle(shared_block& block) noexcept override { recycle_block(block); }
+};
+
+// Stateless and constant-initialised: usable during exit and in forked children.
+constinit shm_block_store the_store;
+
 }  // namespace
 
-bool payloads_stay_inline() noexcept { return stay_inline; }
-
-inline_payloads_scope::inline_payloads_scope() noexcept : previous_(stay_inline) {
-  stay_inline = true;
-}
-
-inline_payloads_scope::~inline_payloads_scope() { stay_inline = previous_; }
-
-void payload::append_shared(const char* p, std::size_t n) {
-  if (!shared()) {
-    copy_helper::prepare();
-    const std::size_t need = small_.size() + n;
-    block_ = acquire_block(std::max(need + need / 2, block_granule), need);
-    std::memcpy(block_.data, small_.data(), small_.size());
-    used_ = small_.size();
-    std::string().swap(small_);
-  } else if (used_ + n > block_.capacity) {
-    grow_block(block_, std::max(2 * block_.capacity, used_ + n));
-  }
-  copy_bytes(block_.data + used_, p, n);
-  used_ += n;
-}
+block_store* shm_store() noexcept { return &the_store; }
 
 }  // namespace cfutures::detail

@@ -52,8 +52,8 @@
 #include <vector>
 
 #include "cfutures/detail/payload.hpp"
-#include "protocol.hpp"
-#include "shared_ring.hpp"
+#include "remote/protocol.hpp"
+#include "process/shared_ring.hpp"
 
 namespace cfutures::detail::wire {
 
@@ -74,7 +74,9 @@ class frame final : public attachment_source {
   std::string_view next_attachment(std::uint64_t length) override;
   // `bytes` (an item of this frame) as a value to decode: consumed() returns its block, when
   // it is an attachment, to this process's pool at once.
-  encoded_input input(std::string_view bytes) noexcept { return {bytes, &give_back, this}; }
+  encoded_input input(std::string_view bytes) noexcept override {
+    return {bytes, &give_back, this};
+  }
 
  private:
   friend class channel;
@@ -137,7 +139,6 @@ class channel {
   ssize_t receive_bytes(char* to, std::size_t size, int flags);
   bool read_signals(int flags);
   bool pull();
-  void make_room(std::size_t bytes);
   bool wake_reader() noexcept;
   void wait_for_room();
   int take_fd();
@@ -149,9 +150,7 @@ class channel {
   std::string out_;
   std::vector<shared_block> out_blocks_;  // their memfds go before out_
   std::chrono::steady_clock::time_point out_since_{};
-  std::string in_;
-  std::size_t in_begin_ = 0;
-  std::size_t in_end_ = 0;
+  frame_reader in_;  // bytes received, cut into frames
   std::deque<int> fds_;  // memfds received, in the order of the frames that use them
 };
 

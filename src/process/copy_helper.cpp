@@ -1,5 +1,5 @@
 // Large copies with a second thread: see copy_helper.hpp.
-#include "copy_helper.hpp"
+#include "process/copy_helper.hpp"
 
 #include <pthread.h>
 #include <sched.h>

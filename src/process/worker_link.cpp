@@ -1,0 +1,91 @@
+// What goes to one worker process and what comes back from it: batches of calls (their
+// large arguments attached as memfds), replies, the worker's hello and initializer outcome,
+// and the exit request (process_pool_core.hpp, "Message flow").
+#include "process/process_pool_core.hpp"
+
+namespace cfutures::detail {
+
+// Every call the worker holds was just taken: one frame per job, one write for them all.
+void process_pool_core::send_held(std::size_t i) {
+  worker_process& w = workers_[i];
+  w.large_in_flight = false;
+  for (remote_job& job : w.slot.held) {
+    // Large arguments are in shared memory already: their blocks go with the frame.
+    std::vector<shared_block> attachments;
+    wire::block_sink items(attachments);
+    const std::string body = encode_call(job, items);
+    if (!attachments.empty()) w.large_in_flight = true;
+    w.link.put(wire::kind::call, {body}, std::move(attachments));
+  }
+  w.link.flush();
+}
+
+void process_pool_core::retire(worker_process& w) {
+  w.state = phase::exiting;
+  try {
+    w.link.put(wire::kind::exit, {});
+    w.link.flush();
+  } catch (const std::exception&) {
+    // Already gone: reaping tells.
+  }
+}
+
+// Returns whether anything arrived.
+bool process_pool_core::handle_input(worker_process& w, bool polled) {
+  bool open = false;
+  bool frames = false;
+  try {
+    open = polled ? w.link.receive_polled() : w.link.receive(false);
+    wire::frame f;
+    while (w.link.fd() >= 0 && w.link.next(f)) {
+      frames = true;
+      handle_frame(w, f);
+    }
+  } catch (const std::exception& e) {
+    if (w.link.fd() >= 0) lost(w, e.what());
+    return true;
+  }
+  if (!open && w.link.fd() >= 0) lost(w, "");
+  return frames || !open;
+}
+
+void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
+  switch (f.kind) {
+    case wire::kind::hello:
+      wire::decode_hello(f.payload);
+      w.greeted = true;
+      return;
+    case wire::kind::init_ok:
+      if (w.state == phase::initializing) w.state = phase::ready;
+      return;
+    case wire::kind::init_failed: {
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(decode_exception(f.payload));
+      } catch (const std::exception& e) {
+        what = e.what();
+      }
+      w.state = phase::exiting;
+      reap(w, exit_grace);
+      break_executor("A process in the process pool failed to run its initializer (" + what +
+                     "); the process pool is not usable anymore");
+      return;
+    }
+    case wire::kind::reply: {
+      if (w.slot.held.empty()) {
+        lost(w, "a reply without a call");
+        return;
+      }
+      take_reply(w.slot, f.payload, f).complete();
+      if (w.slot.held.empty() && max_tasks_per_child_ &&
+          w.slot.calls_done >= *max_tasks_per_child_) {
+        retire(w);
+      }
+      return;
+    }
+    default:
+      lost(w, "unexpected message from a worker");
+  }
+}
+
+}  // namespace cfutures::detail

@@ -1,0 +1,231 @@
+// The remote-executor core: queue, manager loop, dispatch and replies (remote_core.hpp).
+#include "remote/remote_core.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace cfutures::detail {
+
+void received_reply::complete() noexcept {
+  if (error) {
+    fail_job(job, error);
+    return;
+  }
+  for (std::size_t i = 0; i < job.items.size(); ++i) {
+    job.complete(*job.items[i].state, reply.items[i].ok, from->input(reply.items[i].bytes));
+  }
+}
+
+remote_core::~remote_core() = default;
+
+// ---- the queue ---------------------------------------------------------------------------
+
+void remote_core::push(std::vector<remote_job>& jobs) {
+  std::lock_guard lock(mutex_);
+  if (broken_) throw_broken(*broken_);
+  if (shutdown_) throw shutdown_error();
+  for (auto& job : jobs) {
+    if (traits_.origin) {
+      for (auto& item : job.items) item.state->origin = traits_.origin;
+    }
+    queue_.push_back(std::move(job));
+  }
+  if (traits_.lazy_start && !manager_.joinable()) {
+    on_manager_start();
+    manager_ = std::thread([self = shared_from_this()] { self->manage(); });
+  }
+}
+
+void remote_core::start_manager() {
+  std::lock_guard lock(mutex_);
+  on_manager_start();
+  manager_ = std::thread([self = shared_from_this()] { self->manage(); });
+}
+
+void remote_core::close(bool wait, bool cancel_futures, int signal) noexcept {
+  std::deque<remote_job> dropped;
+  std::thread::id manager_id;
+  {
+    std::lock_guard lock(mutex_);
+    shutdown_ = true;
+    if (cancel_futures) dropped.swap(queue_);
+    if (signal) kill_signal_ = signal;
+    manager_id = manager_.get_id();
+  }
+  wake_manager();
+  for (auto& job : dropped) cancel_job(job);
+  // From a done-callback (in the manager or in a thread acting for it), the manager needs
+  // the caller to return first: it is not waited for.
+  if (!wait || manager_id == std::this_thread::get_id() || acting_for_manager()) return;
+  std::lock_guard lock(join_mutex_);
+  if (manager_.joinable()) manager_.join();
+}
+
+void remote_core::detach_if_manager() noexcept {
+  std::lock_guard lock(join_mutex_);
+  if (manager_.joinable() &&
+      (manager_.get_id() == std::this_thread::get_id() || acting_for_manager())) {
+    manager_.detach();
+  }
+}
+
+bool remote_core::closed() {
+  std::lock_guard lock(mutex_);
+  return shutdown_;
+}
+
+bool remote_core::queue_empty() {
+  std::lock_guard lock(mutex_);
+  return queue_.empty();
+}
+
+remote_core::snapshot remote_core::look() {
+  std::lock_guard lock(mutex_);
+  return {shutdown_, queue_.size(), kill_signal_, broken_.has_value()};
+}
+
+std::vector<remote_job> remote_core::take(std::size_t call_limit) {
+  std::vector<remote_job> batch;
+  std::size_t calls = 0;
+  std::size_t bytes = 0;
+  const std::size_t max_bytes = batch_bytes();
+  std::lock_guard lock(mutex_);
+  const std::size_t share = batch_jobs(queue_.size());
+  while (!queue_.empty() && batch.size() < share && calls < call_limit && bytes < max_bytes) {
+    remote_job job = std::move(queue_.front());
+    queue_.pop_front();
+    const std::size_t limit = call_limit - calls;
+    if (job.items.size() > limit) {
+      remote_job rest;
+      rest.entry = job.entry;
+      rest.fn = job.fn;
+      rest.complete = job.complete;
+      rest.items.assign(
+          std::make_move_iterator(job.items.begin() + static_cast<std::ptrdiff_t>(limit)),
+          std::make_move_iterator(job.items.end()));
+      job.items.resize(limit);
+      queue_.push_front(std::move(rest));
+    }
+    // From here the calls are RUNNING; cancelled ones are dropped.
+    std::erase_if(job.items, [](const remote_job::item& item) { return !item.state->try_start(); });
+    if (job.items.empty()) continue;
+    calls += job.items.size();
+    for (const auto& item : job.items) bytes += item.args.size();
+    batch.push_back(std::move(job));
+  }
+  return batch;
+}
+
+// ---- manager side ------------------------------------------------------------------------
+
+const code_ref& remote_core::portable(const void* code) {
+  auto it = addresses_.find(code);
+  if (it == addresses_.end()) it = addresses_.emplace(code, portable_address(code)).first;
+  return it->second;
+}
+
+std::string remote_core::encode_call(remote_job& job, wire::item_sink& items) {
+  const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
+  const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
+  std::string body = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
+  wire::writer out(body);
+  for (auto& item : job.items) items.put(out, item.args);
+  return body;
+}
+
+std::string remote_core::call_head(const encoded_call& call, std::size_t n_items) {
+  const code_ref& entry = portable(reinterpret_cast<const void*>(call.entry));
+  const code_ref* fn = call.fn ? &portable(call.fn) : nullptr;
+  return wire::encode_call_head(0, entry, fn, n_items);
+}
+
+bool remote_core::dispatch() {
+  bool sent = false;
+  for (std::size_t i = 0; i < slot_count(); ++i) {
+    worker_slot& w = slot(i);
+    if (!w.held.empty() || !accepts_calls(i)) continue;
+    std::vector<remote_job> batch = take(call_limit(i));
+    if (batch.empty()) return sent;
+    sent = true;
+    for (auto& job : batch) w.held.push_back(std::move(job));
+    try {
+      send_held(i);
+    } catch (const std::exception& e) {
+      // Usually the worker died (the transport tells how); otherwise it cannot be reached
+      // any more: either way its calls would never come back.
+      lost(i, e.what());
+      return sent;
+    }
+  }
+  return sent;
+}
+
+received_reply remote_core::take_reply(worker_slot& w, std::string_view payload,
+                                       wire::attachment_source& from) {
+  if (w.held.empty()) throw protocol_error("a reply without a call");
+  received_reply r{std::move(w.held.front()), {}, nullptr, &from};
+  w.held.pop_front();
+  try {
+    r.reply = wire::decode_reply(payload, from);
+    if (r.reply.items.size() != r.job.items.size()) throw protocol_error("reply size mismatch");
+  } catch (...) {
+    r.error = std::current_exception();
+  }
+  w.calls_done += r.job.items.size();
+  return r;
+}
+
+bool remote_core::calls_held() noexcept {
+  for (std::size_t i = 0; i < slot_count(); ++i) {
+    if (!slot(i).held.empty()) return true;
+  }
+  return false;
+}
+
+void remote_core::break_executor(const std::string& why) noexcept {
+  std::deque<remote_job> queued;
+  {
+    std::lock_guard lock(mutex_);
+    if (!broken_) broken_ = why;
+    queued.swap(queue_);
+  }
+  std::exception_ptr error;
+  try {
+    error = broken_error(why);
+  } catch (...) {
+    error = std::current_exception();  // out of memory: the futures fail with that
+  }
+  for (std::size_t i = 0; i < slot_count(); ++i) {
+    for (auto& job : slot(i).held) fail_job(job, error);
+    slot(i).held.clear();
+    on_broken(i);
+  }
+  for (auto& job : queued) fail_job(job, error);
+  after_broken();
+}
+
+void remote_core::manage() noexcept {
+  begin_managing();
+  try {
+    bool busy = true;  // the last round did work: the transport may spin before sleeping
+    for (;;) {
+      seen_posted_ = posted_.load();
+      const snapshot s = look();
+      if (s.broken) break;
+      busy = prepare(s) || busy;
+      busy = dispatch() || busy;
+      if (stopping_by_force()) {
+        if (slot_count() == 0) break;
+      } else if (s.stop && !calls_held() && queue_empty()) {
+        break;  // dispatch() may have dropped cancelled calls: the queue is looked at again
+      }
+      busy = wait_and_receive(s, busy);
+    }
+  } catch (const std::exception& e) {
+    break_executor(on_manager_failure(e.what()));
+  }
+  finish();
+  end_managing();
+}
+
+}  // namespace cfutures::detail
