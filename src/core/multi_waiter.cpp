@@ -33,7 +33,7 @@ class multi_waiter::count_reached final : public help_target {
 };
 
 void multi_waiter::watch(state_base& state, std::uint32_t index) {
-  if (!help_origin_ && thread_wait_helper_for(state.origin)) help_origin_ = state.origin;
+  if (!help_origin_ && thread_helps_with(state.origin)) help_origin_ = state.origin;
   if (!any_origin_) any_origin_ = state.origin;
   waiter_node& node = nodes_[index];
   node.owner = this;
@@ -86,21 +86,14 @@ bool multi_waiter::wait_for_count(std::size_t count, bool or_exception,
   wake_count_.store(count, std::memory_order_seq_cst);
   wake_on_exception_.store(or_exception, std::memory_order_seq_cst);
   const auto done = [&] { return reached(ready_count(), exception_seen()); };
-  if (wait_helper* helper = thread_wait_helper_for(help_origin_)) {
-    count_reached target(*this);
-    return helper->help_until(target, until);
-  }
-  if (const auto shared = shared_wait_helper_for(any_origin_)) {
-    count_reached target(*this);
-    if (shared->help_briefly(target, until)) return true;
-  } else {
-    // As result() does: a wake-up per completion preempts a worker each time (as_completed
-    // over a fan-out), while a spinning consumer yields its CPU and collects several at once.
-    const spin_wait spin(waiter_spin_window);
-    do {
-      if (done()) return true;
-      if (until.passed()) return false;
-    } while (spin.next());
+  count_reached target(*this);
+  switch (wait_before_sleeping(target, help_origin_, any_origin_, until)) {
+    case wait_step::ready:
+      return true;
+    case wait_step::passed:
+      return false;
+    case wait_step::sleep:
+      break;
   }
   for (;;) {
     const std::uint32_t t = ticks_.load(std::memory_order_acquire);

@@ -13,12 +13,6 @@
 namespace cfutures::detail {
 namespace {
 
-struct thread_helper {
-  wait_helper* helper = nullptr;
-  const void* origin = nullptr;
-};
-thread_local thread_helper current_helper;
-
 // Reverses a callback list (newest first -> oldest first).
 callback_node* reversed(callback_node* list) noexcept {
   callback_node* out = nullptr;
@@ -45,59 +39,7 @@ class state_target final : public help_target {
   state_base& state_;
 };
 
-// Executors registered as shared_wait_helper. `count` lets waiters skip the lock while none
-// is registered (relaxed: a helper registered concurrently with a wait may be missed by it,
-// which only costs that wait its help). Never destroyed: waits may happen during exit.
-struct shared_helper_registry {
-  std::mutex mutex;
-  std::vector<std::pair<const void*, std::weak_ptr<shared_wait_helper>>> entries;
-  std::atomic<std::size_t> count{0};
-};
-
-shared_helper_registry*& current_shared_helpers() {
-  static auto* registry = new shared_helper_registry;
-  return registry;
-}
-
-shared_helper_registry& shared_helpers() { return *current_shared_helpers(); }
-
 }  // namespace
-
-std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) noexcept {
-  auto& r = shared_helpers();
-  if (!origin || r.count.load(std::memory_order_relaxed) == 0) return nullptr;
-  std::lock_guard lock(r.mutex);
-  for (const auto& [key, helper] : r.entries) {
-    if (key == origin) return helper.lock();
-  }
-  return nullptr;
-}
-
-void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper) {
-  auto& r = shared_helpers();
-  std::lock_guard lock(r.mutex);
-  r.entries.emplace_back(origin, std::move(helper));
-  r.count.store(r.entries.size(), std::memory_order_relaxed);
-}
-
-void unregister_shared_wait_helper(const void* origin) noexcept {
-  auto& r = shared_helpers();
-  std::lock_guard lock(r.mutex);
-  std::erase_if(r.entries, [origin](const auto& entry) { return entry.first == origin; });
-  r.count.store(r.entries.size(), std::memory_order_relaxed);
-}
-
-void forget_inherited_shared_wait_helpers() noexcept {
-  current_shared_helpers() = new shared_helper_registry;
-}
-
-void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept {
-  current_helper = {helper, origin};
-}
-
-wait_helper* thread_wait_helper_for(const void* origin) noexcept {
-  return origin && origin == current_helper.origin ? current_helper.helper : nullptr;
-}
 
 state_base::~state_base() {
   // Callbacks of a state that never completed are dropped with it.
@@ -219,21 +161,15 @@ void state_base::set_exception(std::exception_ptr error) {
 
 bool state_base::wait_until(const deadline& until) const noexcept {
   if (is_done(word_.load(std::memory_order_acquire))) return true;
-  if (wait_helper* helper = thread_wait_helper_for(origin)) {
-    // Waiting is not a mutation; the helper links a waiter node, as wait() does.
-    state_target target(const_cast<state_base&>(*this));
-    return helper->help_until(target, until);
-  }
-  if (const auto shared = shared_wait_helper_for(origin)) {
-    // The helper spun already: what is left is sleeping.
-    state_target target(const_cast<state_base&>(*this));
-    if (shared->help_briefly(target, until)) return true;
-  } else {
-    const spin_wait spin(waiter_spin_window);
-    do {
-      if (is_done(word_.load(std::memory_order_acquire))) return true;
-      if (until.passed()) return false;
-    } while (spin.next());
+  // Waiting is not a mutation; a helper links a waiter node, as wait() does.
+  state_target target(const_cast<state_base&>(*this));
+  switch (wait_before_sleeping(target, origin, origin, until)) {
+    case wait_step::ready:
+      return true;
+    case wait_step::passed:
+      return false;
+    case wait_step::sleep:
+      break;
   }
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_acquire);

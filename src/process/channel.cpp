@@ -368,7 +368,7 @@ bool channel::receive(bool block, std::chrono::nanoseconds spin) {
 
 bool channel::receive_polled() {
   const bool open = read_signals(MSG_DONTWAIT);  // the end of stream shows here
-  return pull() && open;  // what was written before the end is still read
+  return pull() && open;                         // what was written before the end is still read
 }
 
 bool channel::next(frame& f) {

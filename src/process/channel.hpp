@@ -43,8 +43,8 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <initializer_list>
 #include <string>
@@ -52,8 +52,8 @@
 #include <vector>
 
 #include "cfutures/detail/payload.hpp"
-#include "remote/protocol.hpp"
 #include "process/shared_ring.hpp"
+#include "remote/protocol.hpp"
 
 namespace cfutures::detail::wire {
 
@@ -145,12 +145,12 @@ class channel {
 
   int fd_ = -1;
   shared_ring ring_;
-  int wake_parent_fd_ = -1;  // in a worker: the parent's eventfd (wake_reader)
+  int wake_parent_fd_ = -1;         // in a worker: the parent's eventfd (wake_reader)
   std::uint64_t signals_read_ = 0;  // socket bytes read (shared_ring::signals)
   std::string out_;
   std::vector<shared_block> out_blocks_;  // their memfds go before out_
   std::chrono::steady_clock::time_point out_since_{};
-  frame_reader in_;  // bytes received, cut into frames
+  frame_reader in_;      // bytes received, cut into frames
   std::deque<int> fds_;  // memfds received, in the order of the frames that use them
 };
 

@@ -31,10 +31,9 @@ void process_pool_core::start_workers(std::size_t queued) {
   const auto live = static_cast<std::size_t>(
       std::count_if(workers_.begin(), workers_.end(),
                     [](const worker_process& w) { return w.state != phase::exiting; }));
-  const auto free = static_cast<std::size_t>(
-      std::count_if(workers_.begin(), workers_.end(), [](const worker_process& w) {
-        return w.state != phase::exiting && w.slot.held.empty();
-      }));
+  const auto free = static_cast<std::size_t>(std::count_if(
+      workers_.begin(), workers_.end(),
+      [](const worker_process& w) { return w.state != phase::exiting && w.slot.held.empty(); }));
   if (queued <= free) return;
   for (std::size_t i = live, wanted = queued - free; i < max_workers_ && wanted > 0;
        ++i, --wanted) {
@@ -118,7 +117,8 @@ bool process_pool_core::wait_and_receive(const snapshot& s, bool busy) {
   const bool ready = wait_for_events(fds_, rings_, timeout_ms, busy && !blind);
   blind_.store(false, std::memory_order_relaxed);
   drive();
-  if (!ready) return posted_.load(std::memory_order_relaxed) != seen_posted_;  // a post, or the lease ran out
+  if (!ready)
+    return posted_.load(std::memory_order_relaxed) != seen_posted_;  // a post, or the lease ran out
   busy = false;
   if (fds_[0].revents) {
     std::uint64_t count = 0;

@@ -84,9 +84,9 @@ void process_pool_core::wake_manager() noexcept {
 }
 
 void process_pool_core::on_manager_start() {
-  register_shared_wait_helper(
-      this, std::weak_ptr<shared_wait_helper>(
-                std::static_pointer_cast<process_pool_core>(shared_from_this())));
+  register_shared_wait_helper(this,
+                              std::weak_ptr<shared_wait_helper>(
+                                  std::static_pointer_cast<process_pool_core>(shared_from_this())));
 }
 
 void process_pool_core::enqueue(std::vector<remote_job> jobs) {
@@ -148,8 +148,7 @@ std::exception_ptr process_pool_core::broken_error(const std::string& why) const
 
 void process_pool_core::throw_broken(const std::string& why) const {
   throw broken_process_pool(
-      "A child process terminated abruptly, the process pool is not usable anymore (" + why +
-      ")");
+      "A child process terminated abruptly, the process pool is not usable anymore (" + why + ")");
 }
 
 }  // namespace cfutures::detail

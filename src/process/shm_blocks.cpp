@@ -15,8 +15,8 @@
 #include <mutex>
 #include <vector>
 
-#include "cfutures/errors.hpp"
 #include "cfutures/detail/remote_call.hpp"
+#include "cfutures/errors.hpp"
 #include "process/copy_helper.hpp"
 
 namespace cfutures::detail {

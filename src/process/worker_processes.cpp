@@ -110,7 +110,6 @@ void process_pool_core::start_worker() {
       ::close(w.pidfd);
     }
     serving_as_worker = true;
-    forget_inherited_shared_wait_helpers();
     const int code = serve_worker(sv[1]);
     std::fflush(nullptr);
     _exit(code);

@@ -62,8 +62,8 @@ struct worker_slot {
   std::deque<remote_job> held;  // sent; replies come in this order; the front one is running
   std::size_t calls_done = 0;   // calls whose replies arrived
   worker_end end = worker_end::serving;
-  int exit_code = -1;    // when it exited
-  int term_signal = 0;   // when a signal ended it
+  int exit_code = -1;   // when it exited
+  int term_signal = 0;  // when a signal ended it
 
   const remote_job* running() const noexcept { return held.empty() ? nullptr : &held.front(); }
 };
@@ -83,11 +83,11 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
  public:
   // What the transport decides for the submitting side (remote_queue).
   struct traits {
-    block_store* store = nullptr;           // where large arguments go (null: in memory)
-    std::shared_mutex* barrier = nullptr;   // held (shared) while a call is encoded
-    bool splits_chunks = false;             // map's chunks travel as one call per item
-    bool lazy_start = true;                 // the manager starts with the first call
-    const void* origin = nullptr;           // put in every state (shared_wait_helper)
+    block_store* store = nullptr;          // where large arguments go (null: in memory)
+    std::shared_mutex* barrier = nullptr;  // held (shared) while a call is encoded
+    bool splits_chunks = false;            // map's chunks travel as one call per item
+    bool lazy_start = true;                // the manager starts with the first call
+    const void* origin = nullptr;          // put in every state (shared_wait_helper)
   };
 
   remote_core(const remote_core&) = delete;
@@ -153,7 +153,9 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   virtual worker_slot& slot(std::size_t i) noexcept = 0;
   // Worker i may be sent calls (started, initialised, reachable).
   virtual bool accepts_calls(std::size_t i) const noexcept = 0;
-  virtual std::size_t call_limit(std::size_t) const noexcept { return static_cast<std::size_t>(-1); }
+  virtual std::size_t call_limit(std::size_t) const noexcept {
+    return static_cast<std::size_t>(-1);
+  }
   // Called under the queue's lock, with the queue's length.
   virtual std::size_t batch_jobs(std::size_t) const noexcept { return 1; }
   virtual std::size_t batch_bytes() const noexcept { return static_cast<std::size_t>(-1); }

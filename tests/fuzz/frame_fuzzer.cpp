@@ -36,8 +36,7 @@ class fake_attachments final : public wire::attachment_source {
   }
 };
 
-void decode_payload(wire::kind kind, std::string_view payload,
-                    fake_attachments& attachments) {
+void decode_payload(wire::kind kind, std::string_view payload, fake_attachments& attachments) {
   switch (kind) {
     case wire::kind::hello:
       (void)wire::decode_hello(payload);

@@ -219,7 +219,6 @@ encoded_call encode_chunk(block_store* store, F f, const std::vector<std::tuple<
   return call;
 }
 
-
 // Exceptions across the boundary: the exact dynamic types of <stdexcept>, std::bad_alloc and
 // cfutures' errors come back as themselves; anything else as remote_error (encode_exception
 // is declared above, with invoke_chunk).

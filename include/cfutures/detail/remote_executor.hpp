@@ -7,14 +7,14 @@
 
 #include <atomic>
 #include <cstddef>
-#include <memory>
-#include <shared_mutex>
-#include <tuple>
 #include <cstdint>
 #include <exception>
+#include <memory>
+#include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <variant>
 #include <vector>

@@ -23,11 +23,8 @@
 // detached under LOCK and run after it is released, in registration order, in the
 // completing thread. A callback added to a done state runs at once in the adding thread.
 //
-// Waiting (wait_until): spin for a short window (a wake-up across CPUs costs 15-70 µs), then
-// sleep on the word. A thread-pool worker waiting for a future of its own pool instead runs
-// that pool's queued work meanwhile (wait_helper), so recursive submit-and-wait cannot
-// deadlock the pool. Any thread waiting for a future of a process pool first receives that
-// pool's replies itself for a short while (shared_wait_helper).
+// Waiting (wait_until): wait_before_sleeping (executor_hooks.hpp) — the executor's hooks, or
+// a spin for a short window (a wake-up across CPUs costs 15-70 µs) — then sleep on the word.
 //
 // Pending -> running is a CAS that ignores LOCK (it preserves the bit), so cancel() also
 // transitions by CAS and loses cleanly to a worker that has just started the call.
@@ -43,6 +40,7 @@
 #include <utility>
 
 #include "cfutures/detail/deadline.hpp"
+#include "cfutures/detail/executor_hooks.hpp"
 
 namespace cfutures::detail {
 
@@ -56,91 +54,6 @@ struct callback_node {
   virtual void invoke(state_base& state) noexcept = 0;
   virtual ~callback_node() = default;
 };
-
-// Whoever waits through waiter nodes: a multi_waiter (wait / as_completed), or a thread-pool
-// worker that runs other work while it waits. notify() is called under the state's LOCK.
-class waiter_sink {
- public:
-  virtual void notify(std::uint32_t index, bool with_exception) noexcept = 0;
-
- protected:
-  ~waiter_sink() = default;
-};
-
-// One future's link to a waiter_sink; owned by the sink.
-struct waiter_node {
-  waiter_node* prev = nullptr;
-  waiter_node* next = nullptr;
-  waiter_sink* owner = nullptr;
-  std::uint32_t index = 0;
-  bool linked = false;  // guarded by the state's LOCK
-};
-
-// What an executor's worker hands to a task it runs.
-struct run_context {
-  std::stop_token executor_stop;  // a stop here is forwarded to tasks that take a stop_token
-  // Called exactly once by run(), if set: after the call has returned (or was found
-  // cancelled), just before its result is published, so the executor can count this worker
-  // as available before anyone sees the result.
-  void (*before_publish)(void* arg) noexcept = nullptr;
-  void* arg = nullptr;
-
-  void finishing() const noexcept {
-    if (before_publish) before_publish(arg);
-  }
-};
-
-// What a waiting thread waits for, seen by a wait_helper: one future's state (result(),
-// wait()) or a multi_waiter (the free functions wait() and as_completed()).
-class help_target {
- public:
-  virtual bool ready() const noexcept = 0;
-  // Makes `sink` be notified (through `node` if the target needs one) once ready; false,
-  // and nothing subscribed, if it is ready already.
-  virtual bool subscribe(waiter_sink& sink, waiter_node& node) noexcept = 0;
-  virtual void unsubscribe(waiter_node& node) noexcept = 0;
-
- protected:
-  ~help_target() = default;
-};
-
-// A thread that can run other work while it waits for a future of its own executor (a
-// thread-pool worker). Installed per thread, with the origin (executor) it helps with.
-class wait_helper {
- public:
-  // Runs queued work until target.ready() or the deadline; returns target.ready().
-  virtual bool help_until(help_target& target, const deadline& until) noexcept = 0;
-
- protected:
-  ~wait_helper() = default;
-};
-
-void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept;
-// The calling thread's helper if it helps with futures of `origin` (non-null), else null.
-wait_helper* thread_wait_helper_for(const void* origin) noexcept;
-
-// An executor whose futures any waiting thread may help to complete (the process pool: a
-// thread blocked on one of its futures receives the workers' replies itself, which saves the
-// hop through the pool's own thread). Registered by origin; wait_until asks it first, then
-// waits as usual if the future is still not done.
-class shared_wait_helper {
- public:
-  // Works toward target.ready() for a short while (never past `until`); returns
-  // target.ready().
-  virtual bool help_briefly(help_target& target, const deadline& until) noexcept = 0;
-
- protected:
-  ~shared_wait_helper() = default;
-};
-
-// The registry holds weak references: a helper found by a waiter stays alive while it helps.
-void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper);
-void unregister_shared_wait_helper(const void* origin) noexcept;
-// The helper registered for `origin`, if any and still alive.
-std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) noexcept;
-// In a forked child: forgets the helpers inherited from the parent (their threads are not
-// here), leaving the inherited registry and its lock alone.
-void forget_inherited_shared_wait_helpers() noexcept;
 
 // Calls the process-wide callback-error handler; never throws.
 void report_callback_error(std::exception_ptr error) noexcept;
@@ -193,7 +106,7 @@ class state_base {
   virtual void abandon(std::exception_ptr reason) noexcept;
 
   std::atomic<state_base*> next_in_queue{nullptr};  // intrusive link for executors' queues
-  const void* origin = nullptr;                     // the executor that queued this task, if any
+  const void* origin = nullptr;  // the executor that queued this task, if any (executor_hooks.hpp)
 
  protected:
   static constexpr std::uint32_t status_mask = 0b11;
