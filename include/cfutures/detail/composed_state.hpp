@@ -7,7 +7,8 @@
 //   relay_state<R>::relay_from(inner future) ───────┘ takes inner's value (moved out),
 //                                                     exception or cancellation
 // Every registered owner_link holds one reference to its owner, released once it has run
-// (or was discarded by a source that died without completing).
+// (or was discarded by a source that died without completing). Links are deferrable nodes
+// (trampoline.hpp): a long chain completing at once does not nest one frame per link.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 
 #include "cfutures/detail/ref_ptr.hpp"
 #include "cfutures/detail/shared_state.hpp"
+#include "cfutures/detail/trampoline.hpp"
 #include "cfutures/errors.hpp"
 #include "cfutures/future.hpp"
 
@@ -50,30 +52,31 @@ inline const void* composed_origin(const void* inputs_origin) noexcept {
 // owner->on_done(Tag{}, state, index). attach() takes one of the owner's references for it;
 // watch() takes none (for a node watching its own owner, which would otherwise never die).
 template <class Owner, class Tag>
-class owner_link final : public callback_node {
+class owner_link final : public deferrable_node {
  public:
   void attach(Owner* owner, state_base& source, std::size_t index = 0) noexcept {
     owner_ = owner;
     index_ = index;
     counted_ = true;
     owner->add_ref();
-    source.add_callback(this);
+    add_to(source);
   }
   void watch(Owner* owner) noexcept {
     owner_ = owner;
-    owner->add_callback(this);
-  }
-  void invoke(state_base& source) noexcept override {
-    Owner* owner = owner_;
-    const bool counted = counted_;
-    owner->on_done(Tag{}, source, index_);
-    if (counted) owner->release();  // may destroy this node with its owner
+    add_to(*owner);
   }
   void discard() noexcept override {
     if (counted_) owner_->release();
   }
 
  private:
+  void run(state_base& source) noexcept override {
+    Owner* owner = owner_;
+    const bool counted = counted_;
+    owner->on_done(Tag{}, source, index_);
+    if (counted) owner->release();  // may destroy this node with its owner
+  }
+
   Owner* owner_ = nullptr;
   std::size_t index_ = 0;
   bool counted_ = false;

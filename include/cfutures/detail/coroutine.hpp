@@ -3,7 +3,8 @@
 // co_await f: future_awaiter registers itself (it lives in the coroutine frame) as a
 // done-callback of f's state; whichever of await_suspend and the callback comes second
 // resumes the coroutine, so a future finishing during await_suspend resumes it without
-// recursion, in the awaiting thread.
+// recursion, in the awaiting thread. (A deferrable node: chains of coroutines awaiting each
+// other do not nest one frame per coroutine either.)
 //
 // A coroutine returning future<T>: its promise owns a coroutine_state (RUNNING from the
 // start: the coroutine runs at once, in the caller's thread). co_return constructs the value
@@ -26,7 +27,7 @@
 namespace cfutures::detail {
 
 template <class T, bool ByMove>
-class future_awaiter final : public callback_node {
+class future_awaiter final : public deferrable_node {
  public:
   explicit future_awaiter(future<T> f) noexcept : future_(std::move(f)) {}
 
@@ -45,12 +46,13 @@ class future_awaiter final : public callback_node {
     }
   }
 
-  void invoke(state_base&) noexcept override {
-    if (second_.exchange(true, std::memory_order_acq_rel)) handle_.resume();
-  }
   void discard() noexcept override {}  // never: the awaiter holds the state
 
  private:
+  void run(state_base&) noexcept override {
+    if (second_.exchange(true, std::memory_order_acq_rel)) handle_.resume();
+  }
+
   future<T> future_;
   std::coroutine_handle<> handle_;
   std::atomic<bool> second_{false};
