@@ -79,8 +79,6 @@
 #include <utility>
 #include <vector>
 
-#include "cfutures/detail/combinators.hpp"
-#include "cfutures/detail/coroutine.hpp"
 #include "cfutures/errors.hpp"
 #include "cfutures/future.hpp"
 

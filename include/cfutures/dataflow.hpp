@@ -36,7 +36,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "cfutures/detail/composed_state.hpp"
 #include "cfutures/future.hpp"
 
 namespace cfutures {

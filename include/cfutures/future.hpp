@@ -228,5 +228,8 @@ struct std::hash<cfutures::future<T>> {
   }
 };
 
+// Composition (compose.hpp): built on the complete future<T>.
+#include "cfutures/detail/combinators.hpp"
+#include "cfutures/detail/composed_state.hpp"
 #include "cfutures/detail/coroutine.hpp"
 #include "cfutures/detail/then.hpp"

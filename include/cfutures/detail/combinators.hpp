@@ -6,6 +6,8 @@
 //   when_any: the first input done claims the index (claimed_); the value is published by
 //             whichever comes last of that claim and the end of registration (gate_), since
 //             registration still reads the inputs
+// Included by future.hpp once future<T> is complete (never on its own: this header builds on
+// future<T>, which includes it).
 #pragma once
 
 #include <array>
@@ -17,7 +19,6 @@
 #include <vector>
 
 #include "cfutures/detail/composed_state.hpp"
-#include "cfutures/future.hpp"
 
 namespace cfutures {
 

@@ -9,6 +9,8 @@
 // Every registered owner_link holds one reference to its owner, released once it has run
 // (or was discarded by a source that died without completing). Links are deferrable nodes
 // (trampoline.hpp): a long chain completing at once does not nest one frame per link.
+// Included by future.hpp once future<T> is complete (never on its own: this header builds on
+// future<T>, which includes it).
 #pragma once
 
 #include <atomic>
@@ -21,7 +23,6 @@
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/detail/trampoline.hpp"
 #include "cfutures/errors.hpp"
-#include "cfutures/future.hpp"
 
 namespace cfutures::detail {
 

@@ -10,6 +10,8 @@
 // start: the coroutine runs at once, in the caller's thread). co_return constructs the value
 // in that state, an escaping exception is stored there; at the final suspension point the
 // frame is destroyed first (locals and parameters included), then the outcome is published.
+// Included by future.hpp once future<T> is complete (never on its own: this header builds on
+// future<T>, which includes it).
 #pragma once
 
 #include <atomic>
@@ -22,7 +24,6 @@
 #include "cfutures/detail/ref_ptr.hpp"
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/errors.hpp"
-#include "cfutures/future.hpp"
 
 namespace cfutures::detail {
 

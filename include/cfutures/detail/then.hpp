@@ -9,6 +9,8 @@
 //                              ─▶ else ex.submit(fn, value) ─▶ relay of that call's future;
 //                                 the returned future stays PENDING until then, and
 //                                 cancelling it cancels the call if it has not started
+// Included by future.hpp once future<T> is complete (never on its own: this header builds on
+// future<T>, which includes it).
 #pragma once
 
 #include <exception>
@@ -18,7 +20,6 @@
 #include <utility>
 
 #include "cfutures/detail/composed_state.hpp"
-#include "cfutures/future.hpp"
 
 namespace cfutures::detail {
 
