@@ -37,7 +37,14 @@ struct then_call {
       return std::is_invocable_v<Fn, then_value_arg<T, ByMove>>;
     }
   }();
-  static constexpr bool by_future = !by_value && std::is_invocable_v<Fn, future<T>>;
+  // Asked only if by_value is false (a generic lambda's body is instantiated by the question).
+  static constexpr bool by_future = [] {
+    if constexpr (by_value) {
+      return false;
+    } else {
+      return std::is_invocable_v<Fn, future<T>>;
+    }
+  }();
   static constexpr bool valid = by_value || by_future;
 
   static auto result_probe() {
