@@ -61,6 +61,14 @@
 // - The frame of a coroutine returning future<T> is destroyed (its locals and parameters
 //   with it) before its future becomes done.
 // - ex in then(ex, fn) and resume_on(ex) is held by reference: it must outlive the call.
+// - when_any, when_all and dataflow register a callback on every input, which holds their
+//   state (and so the inputs they hold) until that input is done: an input that never
+//   completes (a promise dropped unfulfilled) keeps them alive, as a Python Future nobody
+//   completes keeps its callbacks.
+// - Chains never grow the stack without bound: past 64 continuations (or coroutine
+//   resumptions) nested in one thread, the next one runs once the outer ones have returned,
+//   still in that thread. Do not block, inside such a deeply nested continuation, on a
+//   future that only a later link of the same chain completes.
 // P2300 / stdexec interop: future<T> is awaitable, so stdexec's connect accepts it as a
 //   sender (as_awaitable/awaitable-sender support), e.g.
 //     auto [v] = stdexec::sync_wait(pool.submit(f)).value();

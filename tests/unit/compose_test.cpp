@@ -98,6 +98,8 @@ TEST(WhenAny, IndexOfTheFirstDone) {
   EXPECT_EQ(r.index, 3u);
   ASSERT_EQ(r.futures.size(), 5u);
   EXPECT_EQ(r.futures[3], fs[3]);
+  // when_any's state lives until every input is done (each holds a callback on it).
+  for (int i : {0, 2, 4}) ps[i].set_result(i);
 }
 
 TEST(WhenAny, LowestIndexAmongThoseDoneAlready) {
