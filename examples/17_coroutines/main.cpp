@@ -20,6 +20,10 @@ namespace {
 struct parsed {
   int words = 0;
   std::vector<std::string> links;
+  template <class Archive>
+  void serialize(Archive& archive) {  // crosses the process boundary (cereal's convention)
+    archive(words, links);
+  }
 };
 
 demo::gauge fetches;  // how many fetches are in flight
