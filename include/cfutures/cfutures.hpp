@@ -7,6 +7,8 @@
 
 #include "cfutures/any_future.hpp"
 #include "cfutures/callback_errors.hpp"
+#include "cfutures/compose.hpp"
+#include "cfutures/dataflow.hpp"
 #include "cfutures/errors.hpp"
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"

@@ -46,6 +46,9 @@ class any_future;
 
 namespace detail {
 
+template <class T>
+class coroutine_promise;
+
 // The library's own door to a handle's state; never used by user code.
 struct future_access {
   template <class F>
@@ -74,12 +77,14 @@ class handle_callback final : public callback_node {
  public:
   explicit handle_callback(Fn fn) : fn_(std::move(fn)) {}
   void invoke(state_base& state) noexcept override {
+    const std::unique_ptr<handle_callback> self(this);
     try {
       fn_(Handle(ref_ptr<State>::share(static_cast<State*>(&state))));
     } catch (...) {
       report_callback_error(std::current_exception());
     }
   }
+  void discard() noexcept override { delete this; }
 
  private:
   Fn fn_;
@@ -117,7 +122,7 @@ class handle_base {
   void add_done_callback(Fn fn) const {
     static_assert(std::is_invocable_v<Fn&, const Handle&>,
                   "add_done_callback: the callback must be callable as fn(const future&)");
-    checked().add_callback(std::make_unique<handle_callback<Handle, State, Fn>>(std::move(fn)));
+    checked().add_callback(new handle_callback<Handle, State, Fn>(std::move(fn)));
   }
 
   // Asks the running task to stop through its std::stop_token; false if it takes none.
@@ -169,6 +174,23 @@ class future : public detail::handle_base<future<T>, detail::shared_state<T>> {
     return std::move(*this).result_until(detail::deadline::after(timeout));
   }
 
+  // Composition (semantics in compose.hpp): fn(value), or fn(this future) if that is what fn
+  // takes, once done, where a done-callback runs; its result as a future (unwrapped).
+  template <class Fn>
+  auto then(Fn&& fn) const&;
+  template <class Fn>
+  auto then(Fn&& fn) &&;  // the same, fn receives the value as T&& (moved out)
+  // The same, fn submitted to executor ex, which must outlive this future's completion.
+  template <class E, class Fn>
+  auto then(E& ex, Fn&& fn) const&;
+  template <class E, class Fn>
+  auto then(E& ex, Fn&& fn) &&;  // the same, the value moved into the call
+  // co_await f: suspends without blocking; the value (const T&), or the exception rethrown.
+  auto operator co_await() const& noexcept;
+  auto operator co_await() && noexcept;  // the same, the value moved out (T)
+  // A coroutine may return future<T>: it starts at once; co_return / exceptions complete it.
+  using promise_type = detail::coroutine_promise<T>;
+
   friend bool operator==(const future& a, const future& b) noexcept {
     return detail::future_access::state(a) == detail::future_access::state(b);
   }
@@ -205,3 +227,9 @@ struct std::hash<cfutures::future<T>> {
     return std::hash<const void*>{}(cfutures::detail::future_access::state(f));
   }
 };
+
+// Composition (compose.hpp): built on the complete future<T>.
+#include "cfutures/detail/combinators.hpp"
+#include "cfutures/detail/composed_state.hpp"
+#include "cfutures/detail/coroutine.hpp"
+#include "cfutures/detail/then.hpp"

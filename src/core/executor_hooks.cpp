@@ -85,6 +85,8 @@ bool thread_helps_with(const void* origin) noexcept {
   return origin && origin == current_helper.origin && current_helper.helper;
 }
 
+const void* thread_wait_origin() noexcept { return current_helper.origin; }
+
 wait_step wait_before_sleeping(help_target& target, const void* thread_origin,
                                const void* shared_origin, const deadline& until) noexcept {
   if (thread_helps_with(thread_origin)) {

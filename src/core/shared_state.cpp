@@ -43,7 +43,7 @@ class state_target final : public help_target {
 
 state_base::~state_base() {
   // Callbacks of a state that never completed are dropped with it.
-  while (callbacks_) delete std::exchange(callbacks_, callbacks_->next);
+  while (callbacks_) std::exchange(callbacks_, callbacks_->next)->discard();
 }
 
 std::uint32_t state_base::lock() noexcept {
@@ -65,14 +65,20 @@ std::uint32_t state_base::lock() noexcept {
 
 void state_base::unlock() noexcept { word_.fetch_and(~lock_bit, std::memory_order_release); }
 
-bool state_base::publish_locked(status to, bool with_exception) noexcept {
+bool state_base::cancel_open() noexcept {
+  lock();
+  return publish_locked(status::cancelled, false, true);
+}
+
+bool state_base::publish_locked(status to, bool with_exception, bool from_running) noexcept {
   waiter_node* waiters = std::exchange(waiters_, nullptr);
   callback_node* callbacks = std::exchange(callbacks_, nullptr);
   const std::uint32_t terminal =
       static_cast<std::uint32_t>(to) | (with_exception ? exception_bit : 0);
   // Only a pending state can be cancelled; a worker may move PENDING to RUNNING meanwhile.
-  const auto may_leave = [to](std::uint32_t w) {
-    return to == status::cancelled ? status_of(w) == status::pending : is_open(w);
+  const auto may_leave = [to, from_running](std::uint32_t w) {
+    return to == status::cancelled && !from_running ? status_of(w) == status::pending
+                                                    : is_open(w);
   };
   std::uint32_t w = word_.load(std::memory_order_relaxed);
   for (;;) {
@@ -104,8 +110,7 @@ bool state_base::publish_locked(status to, bool with_exception) noexcept {
   if (wake) futex_wake_all(word_);
   callbacks = reversed(callbacks);
   while (callbacks) {
-    std::unique_ptr<callback_node> node(std::exchange(callbacks, callbacks->next));
-    node->invoke(*this);
+    std::exchange(callbacks, callbacks->next)->invoke(*this);  // disposes of the node
   }
   return true;
 }
@@ -192,16 +197,15 @@ void state_base::throw_if_failed() const {
   if (auto e = exception_of_done()) std::rethrow_exception(e);
 }
 
-void state_base::add_callback(std::unique_ptr<callback_node> node) {
+void state_base::add_callback(callback_node* node) noexcept {
   const std::uint32_t w = lock();
   if (is_done(w)) {
     unlock();
     node->invoke(*this);
     return;
   }
-  callback_node* raw = node.release();
-  raw->next = callbacks_;
-  callbacks_ = raw;
+  node->next = callbacks_;
+  callbacks_ = node;
   unlock();
 }
 

@@ -22,8 +22,8 @@ set(below_umbrella "core;executor;thread;remote;process;umbrella")
 # Headers under include/cfutures/, by name; files under src/ belong to their directory.
 set(layer_core future promise any_future errors callback_errors wait compose
     detail/deadline detail/futex detail/multi_waiter detail/ref_ptr detail/shared_state
-    detail/executor_hooks detail/waiting detail/continuation detail/when_all detail/when_any
-    detail/coroutine)
+    detail/executor_hooks detail/combinators detail/composed_state detail/coroutine detail/then
+    detail/trampoline)
 set(layer_executor executor dataflow detail/map_range detail/executor_map detail/dataflow)
 set(layer_thread thread_pool_executor detail/task)
 set(layer_remote serialization detail/direct_read detail/payload detail/remote_call

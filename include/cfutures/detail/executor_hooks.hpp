@@ -71,6 +71,9 @@ class wait_helper {
 void set_thread_wait_helper(wait_helper* helper, const void* origin) noexcept;
 // Whether this thread has a wait_helper for futures of `origin` (non-null).
 bool thread_helps_with(const void* origin) noexcept;
+// The origin the calling thread helps with (its pool, on a worker), else null: the origin a
+// composed future (then, when_all, a coroutine) created on a worker takes.
+const void* thread_wait_origin() noexcept;
 
 // Hook 2: an executor whose futures any waiting thread may help to complete. Registered by
 // origin, weakly: a helper found by a waiter stays alive while it helps. A process forked

@@ -48,11 +48,17 @@ enum class status : std::uint32_t { pending = 0, running = 1, finished = 2, canc
 
 class state_base;
 
-// A done-callback, type-erased; owned by the state until it has run.
+// A done-callback, type-erased. The state hands it back exactly once: to invoke() once done
+// (which runs it and then disposes of the node: a heap node deletes itself, a node that
+// lives inside another object, such as a continuation's state or a coroutine frame, lets
+// go of it), or to discard() if the state dies without completing.
 struct callback_node {
   callback_node* next = nullptr;
   virtual void invoke(state_base& state) noexcept = 0;
-  virtual ~callback_node() = default;
+  virtual void discard() noexcept = 0;
+
+ protected:
+  ~callback_node() = default;
 };
 
 // Calls the process-wide callback-error handler; never throws.
@@ -93,7 +99,8 @@ class state_base {
   // Rethrows the stored exception or throws cancelled_error. Precondition: done().
   void throw_if_failed() const;
 
-  void add_callback(std::unique_ptr<callback_node> node);
+  // Takes the node over (see callback_node).
+  void add_callback(callback_node* node) noexcept;
   bool add_waiter(waiter_node& node) noexcept;  // false (not linked) if already done
   void remove_waiter(waiter_node& node) noexcept;
 
@@ -131,7 +138,11 @@ class state_base {
   // With LOCK held and the status PENDING or RUNNING: moves to `to`, notifies waiters,
   // releases LOCK, wakes sleepers and runs the callbacks. The result must already be
   // stored. Returns false (LOCK released, nothing changed) if the status was not open.
-  bool publish_locked(status to, bool with_exception) noexcept;
+  // CANCELLED is reached from PENDING only, unless from_running (cancel_open).
+  bool publish_locked(status to, bool with_exception, bool from_running = false) noexcept;
+  // PENDING or RUNNING -> CANCELLED, for a state the library runs itself (a continuation
+  // waiting for the future its function returned, which was cancelled); false if done.
+  bool cancel_open() noexcept;
 
   std::uint32_t word() const noexcept { return word_.load(std::memory_order_acquire); }
 
