@@ -1,5 +1,14 @@
 // The thread pool's shared core: owned by the executor and by every worker thread, so a
 // worker that outlives the executor object (shutdown from inside the pool) stays valid.
+// One class, implemented in one file per idea (each file draws its own part):
+//
+//   thread_pool_core_admission.cpp   submit, the injection queue, max_pending back-pressure
+//   thread_pool_core_scheduling.cpp  finding work (own ring, injection queue, stealing),
+//                                    running it, work-helping while a worker waits for a
+//                                    future of its own pool
+//   thread_pool_core_parking.cpp     idle workers spinning then sleeping; waking one
+//   thread_pool_core_lifecycle.cpp   workers started on demand, initializer, naming,
+//                                    shutdown and joining, the broken pool
 //
 // Data flow:
 //
@@ -10,40 +19,26 @@
 //                                                           │
 //   find_work(): own ring ─▶ injection queue ─▶ other workers' rings (stealing)
 //
-// Sleeping and waking (all lock-free on the submit path):
-//   worker, nothing found ─▶ spin up to spin_window if no other worker spins (spinning_),
-//                            else, or after the window: park on its own futex word, pinned
-//                            to its home CPU and SCHED_BATCH while asleep (home_cpu.hpp; a
-//                            new worker also moves there when it starts)
-//   submit ─▶ push; fence; if a worker is parked and none is searching while work is still
-//            queued, or if the shared queue was not empty (work piles up): wake one
-//   a worker about to spin on the CPU of the last outside submitter, twice in a row, moves
-//   to the next CPU (leave_submitters_cpu): sharing one CPU, a submit → result loop hands
-//   over by sched_yield (~8 µs a round trip) until the kernel separates them (15-25 ms)
-//   "searching" (searching_) = about to look for work: counted just before a worker
-//   publishes a result with its ring empty, and by a waker for the worker it wakes; uncounted
-//   when that worker takes a task or parks. It lets a round trip (submit, result, submit…)
-//   run on one spinning worker without waking another. park() re-checks every queue after
-//   announcing itself (seq_cst, Dekker with the submitter's fence), so no wake-up is lost.
-//
-// Waiting inside the pool (wait_helper): a worker whose task waits for futures of its own
-// pool (result(), wait(), as_completed()) runs queued tasks meanwhile (own ring first), and
-// parks subscribed to what it waits for when there is nothing to run; a new task or the
-// awaited completion wakes it.
-//
-// Workers start on demand as in Python: every submit takes an "idle token" or starts a
-// worker (up to max_workers); a worker leaves a token just before it publishes a result.
-//
-// shutdown: closes the pool to submits (closed_; a submit that passed the check before is
-// counted in submitters_ until its push is done); cancel_futures drains every queue
-// (futures cancelled) and requests a stop of running stop_token tasks; workers run what is
-// left, then exit once they find nothing; wait joins them. A failing initializer breaks the
-// pool: every queue is drained into broken_thread_pool. A shutdown(wait) called on one of
-// the pool's workers (by a task or a done-callback) joins nobody: it waits until every other
-// worker has left worker_main or waits likewise, and leaves the joins to the destructor.
+// Memory orders, in one place (the Dekker pairs are also marked where they are):
+//  - Tasks are published by the queues: task_ring (tail_ release / acquire) and
+//    injection_queue (exchange acq_rel, link release / acquire).
+//  - slots_[i] and started_ are stored with release once the worker object is built and
+//    loaded with acquire before it is used.
+//  - No lost wake-up, no lost task, by seq_cst pairs: notify_work()'s fence with park()'s
+//    fence (queues against parked_count_ / searching_); push_injected()'s submitters_
+//    increment with shutdown()'s closed_ store and the workers' exit check;
+//    count_taken()'s decrement with reserve_space()'s space_waiters_ increment.
+//  - Counters that only steer decisions (idle_tokens_, all_started_, waiting_, the
+//    decrements of parked_count_) are relaxed: no data is published through them, and what
+//    they steer is re-checked where it matters (park() re-checks the queues, reserve_space()
+//    re-checks under space_mutex_).
+//  - wake_word: release store by the waker, acquire load by the parked worker.
+//  - closed_ / broken_: release stores (broken_message_ is written first, under its mutex),
+//    acquire loads. spinning_ is a token (at most one spinner) and orders nothing.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "cfutures/detail/futex.hpp"
 #include "cfutures/detail/shared_state.hpp"
 #include "cfutures/thread_pool_executor.hpp"
 #include "home_cpu.hpp"
@@ -89,8 +85,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
 
     thread_pool_core& pool;
     const std::size_t index;
-    int home_cpu = -1;  // where it sleeps (home_cpu.hpp); set by the thread starting it
-    start_placement placement;  // where its thread first runs (home_cpu.hpp)
+    int home_cpu = -1;            // where it sleeps (home_cpu.hpp); set by the thread starting it
+    start_placement placement;    // where its thread first runs (home_cpu.hpp)
     run_context context;          // for the tasks it takes from the queues
     run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
     task_ring ring;
@@ -102,45 +98,60 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
     bool parked = false;
     bool woken_searching = false;  // the waker counted this worker in searching_
     // Only the worker's own thread:
-    bool searching = false;  // counted in searching_
+    bool searching = false;         // counted in searching_
     int idle_beside_submitter = 0;  // consecutive idle() entries on the submitter's CPU
   };
 
-  void worker_main(worker& self);
-  void worker_started() noexcept;  // counts a worker in running_workers_ until worker_left()
-  void worker_left() noexcept;
-  void run_task(state_base* task, const run_context& context) noexcept;
-  static void before_publish(void* self) noexcept;
-
-  state_base* find_work(worker* self) noexcept;
-  state_base* take_injected(worker* self) noexcept;
-  bool has_work() const noexcept;
-  bool closing() const noexcept;
-  void took_task(worker& self) noexcept;
-  void stop_searching(worker& self) noexcept;
-
-  void idle(worker& self) noexcept;
-  void note_submitter_cpu() noexcept;
-  void leave_submitters_cpu(worker& self) noexcept;
-  bool spin_for_work() noexcept;
-  void park(worker& self, help_target* awaited, const deadline& until) noexcept;
-  void notify_work(bool piling_up) noexcept;
-  void wake_one(bool near_waker) noexcept;
-  void wake_all() noexcept;
-  void unlink_parked_locked(worker& w) noexcept;
-
-  void start_worker_if_needed();  // throws only if no worker exists and none could start
-  void start_workers(std::size_t submitted);
+  // Admission (thread_pool_core_admission.cpp).
   // Appends to the injection queue; throws (after abandoning the tasks) once closed.
   // Returns whether the queue held tasks already.
   bool push_injected(state_base* first, state_base* last, std::size_t count);
   [[noreturn]] void reject(state_base* first, std::size_t count);
   bool reserve_space();  // false once closed
   void count_taken(std::size_t count) noexcept;
+
+  // Scheduling (thread_pool_core_scheduling.cpp).
+  void work_loop(worker& self) noexcept;  // runs tasks until the pool closes and is empty
+  state_base* find_work(worker* self) noexcept;
+  state_base* take_injected(worker* self) noexcept;
+  bool has_work() const noexcept;
+  void took_task(worker& self) noexcept;
+  void run_task(state_base* task, const run_context& context) noexcept;
+  static void before_publish(void* self) noexcept;
+
+  // Parking and waking (thread_pool_core_parking.cpp).
+  void idle(worker& self) noexcept;
+  void stop_searching(worker& self) noexcept;
+  void note_submitter_cpu() noexcept;
+  void leave_submitters_cpu(worker& self) noexcept;
+  void park(worker& self, help_target* awaited, const deadline& until) noexcept;
+  void notify_work(bool piling_up) noexcept;
+  void wake_one(bool near_waker) noexcept;
+  void wake_all() noexcept;
+  void unlink_parked_locked(worker& w) noexcept;
+
+  // Worker lifecycle (thread_pool_core_lifecycle.cpp).
+  void start_workers(std::size_t submitted);
+  void start_worker_if_needed();  // throws only if no worker exists and none could start
+  void worker_main(worker& self);
+  void worker_started() noexcept;  // counts a worker in running_workers_ until worker_left()
+  void worker_left() noexcept;
+  bool closing() const noexcept;
+  worker* own_worker() const noexcept;
   state_base* drain_all() noexcept;  // every queue, as a list
   void fail_initializer(std::exception_ptr error) noexcept;
   static void abandon_all(state_base* list, const std::exception_ptr& reason) noexcept;
-  worker* own_worker() const noexcept;
+
+  // Spins until `ready()` or `window` has passed; returns whether ready() was seen: an idle
+  // worker (idle()) and a worker waiting inside the pool (help_until()) before they park.
+  template <class Ready>
+  static bool spin_until(Ready ready, std::chrono::microseconds window) noexcept {
+    const spin_wait spin(window);
+    do {
+      if (ready()) return true;
+    } while (spin.next());
+    return ready();
+  }
 
   static thread_local const thread_pool_core* this_pool_;
   static thread_local worker* this_worker_;
@@ -158,8 +169,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   // side only reads: sharing a line made each submit wait for a transfer of that line.
   injection_queue injected_;
   alignas(64) std::atomic<std::size_t> submitters_{0};  // between the closed_ check and a push
-  std::atomic<int> submitter_cpu_{-1};  // CPU of the last submit from outside the pool
-  alignas(64) std::atomic<bool> closed_{false};         // shutdown() was called
+  std::atomic<int> submitter_cpu_{-1};           // CPU of the last submit from outside the pool
+  alignas(64) std::atomic<bool> closed_{false};  // shutdown() was called
   std::atomic<bool> broken_{false};
   std::mutex message_mutex_;
   std::string broken_message_;  // guarded by message_mutex_
