@@ -1,8 +1,15 @@
 // cfutures/cfutures.hpp — the umbrella header: everything but MPI.
 //
-// cfutures is Python's concurrent.futures for C++20: executors that return futures; wait,
-// as_completed, map, shutdown, cancellation, timeouts and broken pools.
-// See docs/python-mapping.md for the name-by-name correspondence with Python.
+// What: cfutures is Python's concurrent.futures for C++20: executors that return futures;
+// wait, as_completed, map, shutdown, cancellation, timeouts and broken pools. This header
+// includes every public header but <cfutures/mpi.hpp> (target cfutures::mpi).
+//
+// Thread safety: see each header.
+// Blocking: including it starts nothing; see each header.
+// Throws: see each header.
+// Python counterpart: the concurrent.futures package; docs/python-mapping.md maps it name
+//   by name.
+// Deviations: written in each header that declares one.
 #pragma once
 
 #include "cfutures/any_future.hpp"

@@ -1,17 +1,37 @@
 // cfutures/errors.hpp — the library's exception types.
 //
-// What: the exceptions cfutures throws, mirroring concurrent.futures' exception hierarchy:
-//   error (Python Error)                     base of the library's own errors
-//   ├─ cancelled_error (CancelledError)       result()/exception() of a cancelled future
-//   ├─ timeout_error (TimeoutError)           a timeout elapsed (result, exception, as_completed,
-//   map) ├─ invalid_state_error (InvalidStateError) a promise completed twice, or after
-//   cancellation ├─ shutdown_error (RuntimeError "cannot schedule new futures after shutdown") ├─
-//   broken_executor (BrokenExecutor)       the executor can no longer run work │   ├─
-//   broken_thread_pool (BrokenThreadPool) │   └─ broken_process_pool (BrokenProcessPool) └─
-//   remote_error                           an exception from another process whose type
-//                                             cannot be recreated here
+// What: the exceptions cfutures throws, mirroring concurrent.futures' exception hierarchy.
+// clang-format off
+//   std::runtime_error
+//   └─ error (Error)                           base of the library's own errors
+//      ├─ cancelled_error (CancelledError)     result()/exception() of a cancelled future
+//      ├─ timeout_error (TimeoutError)         a timeout elapsed (result, exception,
+//      │                                       as_completed, map; wait never throws it)
+//      ├─ invalid_state_error                  a promise completed twice, or after its
+//      │  (InvalidStateError)                  future was cancelled
+//      ├─ shutdown_error (RuntimeError)        submit/map after shutdown ("cannot schedule
+//      │                                       new futures after shutdown")
+//      ├─ broken_executor (BrokenExecutor)     the executor can no longer run work
+//      │  ├─ broken_thread_pool                a worker thread's initializer threw
+//      │  │  (BrokenThreadPool)
+//      │  └─ broken_process_pool               a worker process died abruptly, or its
+//      │     (BrokenProcessPool)               initializer failed
+//      ├─ remote_error                         an exception from another process whose type
+//      │                                       cannot be recreated here
+//      └─ protocol_error                       bad bytes exchanged with a worker (truncated,
+//                                              oversized, forged, wrong version)
+// clang-format on
+// Invalid arguments (a max_workers, chunksize, buffersize or max_tasks_per_child of 0) throw
+// std::invalid_argument, not one of these.
+//
 // Thread safety: immutable after construction; copy like any std::exception.
-// Python deviation: shutdown_error is its own type (Python raises a plain RuntimeError).
+// Blocking: never.
+// Throws: the constructors may throw std::bad_alloc (the message is a std::string).
+// Python counterpart: concurrent.futures' CancelledError, TimeoutError, InvalidStateError,
+//   BrokenExecutor, thread.BrokenThreadPool and process.BrokenProcessPool, under Error.
+// Deviations: shutdown_error is its own type (Python raises a plain RuntimeError);
+//   remote_error stands for an exception type that cannot cross processes (Python pickles
+//   the exception itself); protocol_error has no Python counterpart (pickle's errors).
 #pragma once
 
 #include <stdexcept>
@@ -19,60 +39,77 @@
 
 namespace cfutures {
 
+// Base of the library's own errors (Python's concurrent.futures.Error).
 class error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
+// result()/exception() of a cancelled future ("the future was cancelled").
 class cancelled_error : public error {
  public:
   cancelled_error();
   using error::error;
 };
 
+// A timeout elapsed first ("the timeout elapsed", or as_completed's count of unfinished).
 class timeout_error : public error {
  public:
   timeout_error();
   using error::error;
 };
 
+// A promise completed twice or after its future was cancelled; a future without state used.
 class invalid_state_error : public error {
  public:
   using error::error;
 };
 
+// submit/map after shutdown ("cannot schedule new futures after shutdown").
 class shutdown_error : public error {
  public:
   shutdown_error();
   using error::error;
 };
 
+// The executor can no longer run work; pending and later calls fail with it.
 class broken_executor : public error {
  public:
   using error::error;
 };
 
+// A worker thread's initializer threw.
 class broken_thread_pool : public broken_executor {
  public:
   using broken_executor::broken_executor;
 };
 
+// A worker process died abruptly (the message names it and how it ended), or its
+// initializer failed.
 class broken_process_pool : public broken_executor {
  public:
   using broken_executor::broken_executor;
 };
 
 // An exception raised in another process whose dynamic type cannot be recreated here.
-// what() is the original message; type_name() the original (demangled) type name.
 class remote_error : public error {
  public:
+  // The original type's name, its what(), and the worker's traceback (may be empty).
   remote_error(std::string type_name, const std::string& message, std::string traceback = {});
+  // The original (demangled) type name, e.g. "my::parse_error".
   const std::string& type_name() const noexcept { return type_name_; }
+  // The worker's traceback as text, where one was recorded; may be empty.
   const std::string& traceback() const noexcept { return traceback_; }
 
  private:
   std::string type_name_;
   std::string traceback_;
+};
+
+// An error in the bytes exchanged with a worker: truncated, oversized, forged, wrong version.
+class protocol_error : public error {
+ public:
+  using error::error;
 };
 
 }  // namespace cfutures

@@ -3,19 +3,26 @@
 // What: Python's concurrent.futures.Future. A copyable handle to shared state (copies are
 // cheap and all see the same state). T may be void, a value type, or move-only; not a
 // reference. A default-constructed future has no state (valid() is false); calling anything
-// but valid(), == and hash on it throws invalid_state_error.
+// but valid(), == and hash on it throws invalid_state_error. Futures are made by executors
+// and by promise<T> (promise.hpp); == and std::hash are the identity of the shared state, so
+// futures can be keys of an unordered_map (Python's future_to_url dict).
 //
 // States: PENDING → RUNNING → FINISHED (a value or an exception), or PENDING → CANCELLED.
 // done() is true for FINISHED and CANCELLED.
 //
 // Thread safety: every member may be called from any thread, concurrently.
 // Blocking: result(), exception() and wait() block until done (or the timeout elapses);
-// everything else returns at once. Waiting spins briefly, then sleeps on a futex.
-// Exceptions: result() rethrows the call's exception; cancelled_error if cancelled;
-// timeout_error when a timeout elapses first. add_done_callback never propagates an
-// exception from the callback: it goes to the callback-error handler (callback_errors.hpp).
-//
-// Deviations from CPython (deliberate):
+//   everything else returns at once. Done-callbacks run in the thread that finished or
+//   cancelled the future, or at once in add_done_callback's thread if it is already done.
+// Throws: result() rethrows the call's exception; cancelled_error if cancelled;
+//   timeout_error when a timeout elapses first (wait_for returns false instead).
+//   add_done_callback never propagates an exception from the callback: it goes to the
+//   callback-error handler (callback_errors.hpp). invalid_state_error on a future without
+//   state.
+// Python counterpart: concurrent.futures.Future (result, exception, cancel, cancelled,
+//   running, done, add_done_callback; wait/wait_for stand in for concurrent.futures.wait on
+//   one future).
+// Deviations (deliberate):
 // - cancel() makes the future done for everyone at once: blocked result(), wait and
 //   as_completed wake immediately.
 // - A zero or negative timeout is a non-blocking poll.
@@ -95,22 +102,29 @@ class handle_callback final : public callback_node {
 template <class Handle, class State>
 class handle_base {
  public:
+  // True if this handle has shared state (false when default-constructed).
   bool valid() const noexcept { return static_cast<bool>(state_); }
 
   // Pending: becomes cancelled, returns true. Already cancelled: true. Running or done: false.
   bool cancel() const { return checked().cancel(); }
+  // True if the future was cancelled.
   bool cancelled() const { return checked().get_status() == status::cancelled; }
+  // True while the call runs (for a process pool: while a worker process has it).
   bool running() const { return checked().get_status() == status::running; }
+  // True once finished or cancelled.
   bool done() const { return checked().done(); }
 
   // Blocks until done; the call's exception, or null if it returned a value.
   std::exception_ptr exception() const { return exception_until(deadline::never()); }
+  // The same, or timeout_error once `timeout` elapses first.
   template <class Rep, class Period>
   std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
     return exception_until(deadline::after(timeout));
   }
 
+  // Blocks until done.
   void wait() const { checked().wait_until(deadline::never()); }
+  // Blocks until done or `timeout` elapses; true if done.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
     return checked().wait_until(deadline::after(timeout));
@@ -156,19 +170,24 @@ class future : public detail::handle_base<future<T>, detail::shared_state<T>> {
   using state_type = detail::shared_state<T>;
 
  public:
+  // The result type.
   using value_type = T;
 
+  // No state: valid() is false.
   future() noexcept = default;
 
   // Blocks until done; the value, the call's exception rethrown, or cancelled_error.
   typename detail::result_cref<T>::type result() const& {
     return result_until(detail::deadline::never());
   }
+  // The same, moving the value out (on the last handle: pool.submit(f).result()).
   T result() && { return std::move(*this).result_until(detail::deadline::never()); }
+  // result(), or timeout_error once `timeout` elapses first.
   template <class Rep, class Period>
   typename detail::result_cref<T>::type result(std::chrono::duration<Rep, Period> timeout) const& {
     return result_until(detail::deadline::after(timeout));
   }
+  // result() &&, or timeout_error once `timeout` elapses first.
   template <class Rep, class Period>
   T result(std::chrono::duration<Rep, Period> timeout) && {
     return std::move(*this).result_until(detail::deadline::after(timeout));
@@ -191,6 +210,7 @@ class future : public detail::handle_base<future<T>, detail::shared_state<T>> {
   // A coroutine may return future<T>: it starts at once; co_return / exceptions complete it.
   using promise_type = detail::coroutine_promise<T>;
 
+  // Same shared state (identity, not value).
   friend bool operator==(const future& a, const future& b) noexcept {
     return detail::future_access::state(a) == detail::future_access::state(b);
   }
@@ -221,6 +241,7 @@ class future : public detail::handle_base<future<T>, detail::shared_state<T>> {
 
 }  // namespace cfutures
 
+// Hashes the identity of the shared state, so futures can be unordered_map keys.
 template <class T>
 struct std::hash<cfutures::future<T>> {
   std::size_t operator()(const cfutures::future<T>& f) const noexcept {

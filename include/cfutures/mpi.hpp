@@ -12,10 +12,11 @@
 // cfutures::error). Every rank must construct its comm_executors in the same order, as for
 // any collective MPI call (the constructor duplicates `comm`: MPI_Comm_dup, so the
 // executor's messages never mix with the program's own).
-// What can be sent: as for process_pool_executor — `f` is a plain function or a lambda
+// Calls that can be sent: as for process_pool_executor — `f` is a plain function or a lambda
 // without captures, its arguments and result are serializable (<cfutures/serialization.hpp>)
 // and default-constructible; anything else is a compile-time error naming the type. Every
-// rank runs the same binary (calls travel as code offsets, checked on arrival).
+// rank runs the same binary (calls travel as code offsets, checked on arrival). Functions
+// taking a std::stop_token are rejected at compile time.
 // Semantics: as process_pool_executor:
 //   - One call (or one map() chunk) per worker rank at a time, given to an idle rank only; a
 //     call is running() once it is sent to a rank, and cancel() succeeds until then.
@@ -26,41 +27,36 @@
 //     executor's manager thread (through the same serialization: results and exceptions are
 //     as with other ranks), like mpi4py's fallback.
 //   - Done-callbacks run in the root's manager thread: keep them short.
+//   - Values never cross through shared memory (ranks may be on other machines).
 // MPI environment: if MPI is not initialised, the first constructor calls
 //   MPI_Init_thread(MPI_THREAD_MULTIPLE) and MPI is finalised at exit (std::atexit). If the
 //   program initialised MPI itself, it finalises MPI itself, after every comm_executor is
 //   destroyed. With MPI_THREAD_MULTIPLE the program may use MPI freely meanwhile. Below it
 //   (plain MPI_Init gives MPI_THREAD_SINGLE), the executor serializes, as mpi4py does: on the
 //   root only its manager thread calls MPI while the executor runs, so the program must not
-//   call MPI on the root meanwhile, and the manager polls MPI without blocking while calls
-//   are out and a rank is idle; below MPI_THREAD_SERIALIZED a warning is printed once.
+//   call MPI on the root meanwhile; below MPI_THREAD_SERIALIZED a warning is printed once.
 // Lost ranks: the executor's communicator returns errors (MPI_ERRORS_RETURN) instead of
 //   aborting. Where MPI reports an error to the root (a failed send or receive), the executor
 //   breaks: the futures of running and queued calls fail with broken_executor, and later
 //   submits throw it. But Open MPI 4.1 (without its ULFM extension) ends the whole job when a
 //   rank dies: mpiexec then kills every rank, the root included, so a lost rank never leaves
 //   the root hanging, and its futures are not failed either — the job is gone.
-// Transport: MPI point-to-point on the executor's own communicator: one message per call
-//   (or chunk) and per reply, with values over 64 KiB sent after it as messages of their own,
-//   straight from and into their buffers (never through shared memory: ranks may be on other
-//   machines). Functions taking a std::stop_token are rejected at compile time.
-// Waiting: the root's manager thread polls for 100 µs after its last activity; with no call
-//   out it then sleeps on a futex, without MPI (an idle executor costs the root nothing), and
-//   with calls out it blocks in MPI_Mprobe, woken by a submit's empty message to itself. A
-//   rank with nothing to do waits in MPI_Mprobe. There is no polling with sleeps, but Open
-//   MPI's blocking calls poll: with `--mca mpi_yield_when_idle 1` (the default when mpiexec
-//   oversubscribes the cores) a polling rank calls sched_yield between polls, so any other
-//   runnable process gets the CPU first, yet a core that nothing else wants stays busy (an
-//   idle 3-rank job used 6-9 s of CPU in 6.5 s on 2 cores here; a singleton, 0.1 s).
+// CPU use: an idle executor costs the root nothing, but Open MPI's blocking calls poll, so
+//   an idle worker rank may keep a core busy. Messages, waiting and polling:
+//   docs/performance-notes.md.
+//
+// Thread safety: every member may be called from any thread of the root concurrently.
+// Blocking: the constructor blocks on every rank but the root until the root shuts down;
+//   submit never blocks; shutdown({.wait = true}) and the destructor wait for the running
+//   calls and for every rank to be told to stop.
+// Throws: std::invalid_argument for an intercommunicator or a root outside the communicator;
+//   cfutures::error when MPI is finalised already or a call to MPI fails in the constructor;
+//   shutdown_error / broken_executor from submit and map as other executors; cfutures::error
+//   from submit and map on a rank other than the root. shutdown and the destructor never throw.
+// Python counterpart: mpi4py.futures.MPICommExecutor (comm, root).
 // Deviations from mpi4py: MPICommExecutor yields None on the other ranks; here the object
 //   exists everywhere and is_root() tells. Python workers unpickle functions by name; here
 //   the binary must be the same on every rank.
-// Thread safety: every member may be called from any thread of the root concurrently.
-// Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for the
-//   running calls and for every rank to be told to stop.
-// Throws: std::invalid_argument for an intercommunicator or a root outside the communicator;
-//   cfutures::error when MPI is finalised already or a call to MPI fails in the constructor;
-//   shutdown_error / broken_executor from submit and map as other executors.
 #pragma once
 
 #include <mpi.h>
@@ -92,16 +88,21 @@ class comm_executor {
  public:
   static constexpr bool batches_map_calls = true;  // map's chunksize is honoured
 
+  // Collective over `comm`: on the root an executor; on other ranks, serves until shutdown.
   explicit comm_executor(MPI_Comm comm = MPI_COMM_WORLD, int root = 0);
+  // On the root, shutdown({.wait = true}); on the other ranks, nothing.
   ~comm_executor();
+  // Neither copyable nor movable.
   comm_executor(const comm_executor&) = delete;
   comm_executor& operator=(const comm_executor&) = delete;
 
+  // True on the root, the only rank where the executor takes work.
   bool is_root() const noexcept { return core_ != nullptr; }
   // The ranks that run calls: the communicator's size minus the root, or 1 for a
   // communicator of one rank (the root runs them). 0 on the other ranks.
   std::size_t max_workers() const noexcept;
 
+  // Schedules f(args...) on a worker rank (arguments encoded now): its future. Root only.
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
     return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
@@ -114,12 +115,14 @@ class comm_executor {
     return detail::remote_submit_chunk(queue(), f, std::move(calls));
   }
 
+  // Python's Executor.map: f over the zipped ranges, in input order; chunksize batches.
   template <class F, class... Args>
   auto map(F&& f, Args&&... args) {
     require_root();
     return detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
   }
 
+  // Stops accepting work; optionally cancels queued calls; waits; tells the ranks to stop.
   void shutdown(shutdown_options options = {}) noexcept;
 
  private:

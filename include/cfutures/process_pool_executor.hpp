@@ -8,7 +8,7 @@
 //   process_pool_executor pool({.max_workers = 4, .initializer = &init,
 //                               .max_tasks_per_child = 100,
 //                               .method = start_method::spawn});
-// What can be sent: `f` is a plain function (any linkage) or a lambda without captures; its
+// Calls that can be sent: `f` is a plain function (any linkage) or a lambda without captures; its
 // arguments and result are serializable (<cfutures/serialization.hpp>) and the arguments
 // default-constructible. Anything else — a capturing lambda, a std::function, a pointer
 // argument, a type without a cereal serialize() — is a compile-time error naming the type.
@@ -50,44 +50,32 @@
 //     worker is free (CPython does so for spawn).
 //   - Done-callbacks of process-pool futures run in the thread that received the reply: the
 //     pool's manager thread, or a thread blocked in result(), wait(), exception(),
-//     cfutures::wait() or as_completed() on one of the pool's futures (such a thread receives
-//     the pool's replies itself for a short while: the reply of a quick call then needs no
-//     hand-over between threads). The replies of calls whose arguments crossed through
-//     shared memory (over 64 KiB) are always received by the manager thread: see
-//     Performance. Keep them short; a callback that waits for another future
-//     of the same pool deadlocks, as before; one that shuts the pool down or destroys it does
-//     not wait for the pool's thread (as from the manager thread).
-// Performance: a call submitted while a worker is idle is written to that worker by submit
-// itself, and a thread waiting for its result reads the reply itself (100 µs at most, then
-// it sleeps and the manager thread takes over), so a round trip involves two threads, not
-// three. Calls and replies cross through a shared-memory ring per worker (no system call
-// while both sides are awake; a sleeping side is woken through a socket or an eventfd).
-// Calls travel in batches (many queued calls cost one write and one read per batch),
-// arguments and results over 64 KiB cross through shared memory (encoded into a memfd that
-// the worker maps: one copy each way; strings are decoded from it without being zero-filled
-// first), and the manager thread and the workers poll briefly (100 µs) after their last
-// activity before they sleep, so an idle pool uses no CPU. While threads receive replies
-// themselves the manager sleeps without watching the workers' sockets, for at most 1 ms at a
-// time; a call whose result nobody waits for (done-callbacks only) may so be completed up to
-// about 1 ms later than it could be. Shared memory blocks are recycled while a process pool
-// exists and freed with it: one block carries a large argument to the worker and its result
-// back. Strings and vectors of numbers or std::byte decode with one copy, no zero-fill.
-// Values of 4 MiB or more are copied into shared memory by two threads: the encoding one
-// (submit, or the worker) and a copy helper, one thread per process, started with the
-// first value over 64 KiB and stopped (joined) by every process pool's destructor (the
-// next large value starts it again); it sleeps on a futex between copies. Large results
-// are decoded in one thread, the manager: the replies of calls whose
-// arguments crossed through shared memory are left to it by waiting threads. A thread
-// allocates from its own malloc arena, so a 16 MiB result decoded now by the manager and
-// now by a waiter made the first one in each arena fault all its pages in (~9 ms, at a
-// random call); the manager's wake-up costs little beside a large transfer.
-// Process-wide side effect (glibc): at the first value over 64 KiB, the process (and each
-// worker) sets malloc's mmap threshold to 32 MiB and its trim threshold to 64 MiB, so that
-// large values reuse warm heap memory instead of faulting fresh pages in every time; skipped
-// if MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a glibc.malloc tunable is set.
+//     cfutures::wait() or as_completed() on one of the pool's futures. Keep them short; a
+//     callback that waits for another future of the same pool deadlocks; one that shuts the
+//     pool down or destroys it does not wait for the pool's thread (as from the manager
+//     thread).
+//   - Process-wide side effect (glibc): at the first value over 64 KiB, the process (and each
+//     worker) sets malloc's mmap threshold to 32 MiB and its trim threshold to 64 MiB; skipped
+//     if MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a glibc.malloc tunable is set.
+//   - A pool runs a manager thread in this process; the first value over 64 KiB also starts
+//     a copy helper thread (one per process). The destructor joins both (no thread is left).
+// How calls and replies travel, who receives them, polling and large values:
+//   docs/performance-notes.md.
+//
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
-// calls and for every worker process to be reaped (no zombie is left behind).
+//   calls and for every worker process to be reaped (no zombie is left behind).
+// Throws: the constructors: std::invalid_argument for a max_workers or max_tasks_per_child
+//   of 0. submit/map: shutdown_error after shutdown, broken_process_pool once broken; what
+//   cannot be sent is a compile-time error. A result that cannot be decoded fails its future
+//   with protocol_error. shutdown, terminate_workers, kill_workers and the destructor never
+//   throw.
+// Python counterpart: concurrent.futures.ProcessPoolExecutor (max_workers, initializer and
+//   initargs, max_tasks_per_child, mp_context's start method; terminate_workers and
+//   kill_workers from 3.14).
+// Deviations: functions cross as code addresses of the same binary, not pickled by name;
+//   exceptions of other types come back as remote_error; a queued call stays cancellable
+//   until a worker has it (above).
 #pragma once
 
 #include <atomic>
@@ -112,6 +100,8 @@
 
 namespace cfutures {
 
+// How worker processes start. fork: fork() this process (the default; needs nothing).
+// spawn: run this program again, whose main() must call serve_if_worker first.
 enum class start_method { fork, spawn };
 
 namespace detail {
@@ -130,7 +120,9 @@ std::shared_mutex& fork_barrier() noexcept;
 // The initializer of worker processes: a function and its arguments, sent like a call.
 class process_initializer {
  public:
+  // No initializer.
   process_initializer() = default;
+  // f(args...) run first in every worker; f and args are checked and encoded as a call's.
   template <class F, class... Args>
   requires(!std::is_same_v<std::remove_cvref_t<F>, process_initializer>)
       process_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
@@ -141,6 +133,7 @@ class process_initializer {
                                 std::decay_t<Args>(args)...);
     set_ = true;
   }
+  // True if an initializer is set.
   explicit operator bool() const noexcept { return set_; }
 
  private:
@@ -150,9 +143,13 @@ class process_initializer {
 };
 
 struct process_pool_options {
+  // unset: the CPUs this process may run on; 0: std::invalid_argument.
   std::optional<std::size_t> max_workers{};
+  // Run first in every worker process; if it throws, the pool is broken.
   process_initializer initializer{};
+  // A worker is replaced by a fresh process after this many calls; 0: std::invalid_argument.
   std::optional<std::size_t> max_tasks_per_child{};
+  // How workers start (start_method::fork or spawn).
   start_method method = start_method::fork;
 };
 
@@ -160,14 +157,20 @@ class process_pool_executor {
  public:
   static constexpr bool batches_map_calls = true;  // map's chunksize is honoured
 
+  // A pool of max_workers worker processes (0: std::invalid_argument).
   explicit process_pool_executor(std::size_t max_workers);
+  // A pool configured by `options` (see process_pool_options).
   explicit process_pool_executor(process_pool_options options = {});
+  // shutdown({.wait = true}): waits for the calls and reaps every worker.
   ~process_pool_executor();
+  // Neither copyable nor movable.
   process_pool_executor(const process_pool_executor&) = delete;
   process_pool_executor& operator=(const process_pool_executor&) = delete;
 
+  // The most worker processes this pool runs at once.
   std::size_t max_workers() const noexcept;
 
+  // Schedules f(args...) in a worker process (arguments encoded now): its future.
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
     return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
@@ -186,13 +189,17 @@ class process_pool_executor {
     return detail::remote_submit_chunk(queue(), f, std::move(calls));
   }
 
+  // Python's Executor.map: f over the zipped ranges, in input order; chunksize batches.
   template <class F, class... Args>
   auto map(F&& f, Args&&... args) {
     return detail::executor_map(*this, std::forward<F>(f), std::forward<Args>(args)...);
   }
 
+  // Stops accepting work; optionally cancels queued calls and waits for the workers.
   void shutdown(shutdown_options options = {}) noexcept;
+  // shutdown without waiting, cancelling queued calls, then SIGTERM every worker.
   void terminate_workers() noexcept;
+  // The same with SIGKILL.
   void kill_workers() noexcept;
 
  private:

@@ -9,11 +9,18 @@
 // save/load pairs). Raw pointers, references to local state and anything else are rejected at
 // compile time by cfutures::serializable, with a message naming the offending type.
 // Decoding: strings and vectors of arithmetic types or std::byte are read in one copy; a
-// size inside a value that announces more elements than bytes follow fails the call with a
-// protocol error ("cannot decode a value: ...") before anything is allocated for it
-// (detail/direct_read.hpp).
+// size inside a value that announces more elements than bytes follow fails the call with
+// protocol_error ("cannot decode a value: ...") before anything is allocated for it.
+//
 // Thread safety: stateless.
+// Blocking: never.
+// Throws: nothing here. A result that cannot be decoded fails its future with
+//   protocol_error; an exception from a user's serialize() propagates from submit while the
+//   arguments are encoded, and fails the call when the worker decodes them or the result is
+//   decoded here.
 // Python counterpart: pickle, as used by ProcessPoolExecutor.
+// Deviations: only types known at compile time cross (no pickling of arbitrary objects);
+//   functions are not serialized but sent as code addresses of the same binary.
 #pragma once
 
 #include <cereal/archives/binary.hpp>
@@ -96,6 +103,7 @@ struct deep_serializable<std::variant<Ts...>> : std::bool_constant<all_serializa
 template <class T>
 inline constexpr bool is_serializable_v = detail::deep_serializable<std::remove_cv_t<T>>::value;
 
+// The same, as a concept: constrain a template parameter to what can cross processes.
 template <class T>
 concept serializable = is_serializable_v<T>;
 

@@ -17,41 +17,38 @@
 // submit(f, args...): arguments are decay-copied now; f may take a std::stop_token first,
 //   which future::request_stop() and shutdown({.cancel_futures = true}) stop. The result type
 //   is f's, with references and cv-qualifiers removed (the value is copied into the future).
-//   Throws shutdown_error after shutdown, broken_thread_pool once broken; a call that is not
-//   invocable with the arguments is a compile-time error.
 // map(f, ranges..., [map_options]): see executor.hpp (chunksize is accepted and ignored, as
 //   in Python's thread pool).
 // shutdown(options): stops accepting work; cancel_futures cancels what has not started and
 //   requests a stop of running stop_token tasks; wait blocks until every worker has finished
 //   (from one of the pool's own workers it does not wait for that worker). Queued work still
-//   runs unless cancelled. Idempotent, noexcept. The destructor is shutdown({.wait = true}).
-// Scheduling: tasks submitted from outside the pool go to a shared FIFO (lock-free); each
-//   worker also has its own queue, for the tasks it submits itself and for batches it takes
-//   from the shared one, and idle workers steal from the others. With one worker, tasks run
-//   in submission order. map() queues its calls 256 at a time. An idle worker spins for
-//   ~100 µs, then sleeps (an idle pool uses no CPU); result() and wait() spin ~50 µs before
-//   they sleep. Each worker has a "home" CPU (worker i: the i-th after the CPU the pool was
-//   created on): it moves there when it starts and is pinned there while it sleeps, so that
-//   the kernel starts and wakes workers on different CPUs. A sleeping worker is also
-//   SCHED_BATCH (if it was SCHED_OTHER), so that waking it does not preempt the submitter
-//   before the rest of its tasks are queued. A worker that keeps finding itself idle on the
-//   CPU of the thread submitting from outside moves to the next CPU (sharing one CPU, a
-//   submit → result loop hands over at ~8 µs a round trip). It restores its affinity and policy before it
-//   runs a task, so tasks, and the threads they start, see the affinity and policy the pool
-//   was created with (a task that changes its worker's affinity or policy keeps that
-//   change).
-//   See src/thread/thread_pool_core.hpp for the data flow.
+//   runs unless cancelled. Idempotent. The destructor is shutdown({.wait = true}).
+// Order: with one worker, tasks run in submission order; with more, no order is promised.
+// Workers' CPU and policy: tasks, and the threads they start, see the CPU affinity and
+//   scheduling policy the pool was created with (a task that changes its worker's affinity or
+//   policy keeps that change); between tasks the pool moves and pins its workers itself.
 // Waiting inside the pool: a task that waits for futures of its own pool (future::result(),
 //   wait(), exception(), and the free functions wait() and as_completed()) runs that pool's
 //   queued tasks while it waits, so recursive submit-and-wait patterns finish even when
 //   every worker is waiting (CPython deadlocks there). Such a task may thus run other tasks
 //   of the pool on its own stack: do not hold a lock that those tasks take while you wait,
 //   and expect a timeout to be overrun by the queued task it is running when it passes.
+// How it schedules, spins and sleeps: docs/performance-notes.md.
+//
 // Thread safety: every member may be called from any thread concurrently, including from
-// tasks running in the pool.
-// Deviations from CPython: waiting inside the pool runs queued work (above) instead of
-// deadlocking; at most 65 536 threads are started whatever max_workers says; the pool never
-// deadlocks at interpreter exit because there is none — the destructor joins.
+//   tasks running in the pool.
+// Blocking: submit blocks only under max_pending (above); shutdown({.wait = true}) and the
+//   destructor join the workers; the rest returns at once.
+// Throws: the constructors: std::invalid_argument for max_workers 0. submit/map:
+//   shutdown_error after shutdown, broken_thread_pool once broken, std::system_error if not
+//   even one worker thread can be started; a call that is not invocable with the arguments is
+//   a compile-time error. shutdown and the destructor never throw.
+// Python counterpart: concurrent.futures.ThreadPoolExecutor (max_workers, thread_name_prefix,
+//   initializer; initargs are a lambda's captures here).
+// Deviations: waiting inside the pool runs queued work (above) instead of deadlocking; at
+//   most 65 536 threads are started whatever max_workers says; max_pending and stop tokens
+//   are C++ additions; the pool never deadlocks at interpreter exit because there is none —
+//   the destructor joins.
 #pragma once
 
 #include <cstddef>
@@ -70,9 +67,13 @@ namespace cfutures {
 struct thread_pool_options {
   // Default member initializers ({}) keep -Wmissing-field-initializers quiet for users who
   // write designated initializers naming only some fields.
+  // unset: min(32, hardware_concurrency() + 4); 0: std::invalid_argument.
   std::optional<std::size_t> max_workers{};
+  // Workers are named "<prefix>_<n>"; empty: "cfutures".
   std::string thread_name_prefix{};
+  // Runs first in every worker; if it throws, the pool is broken (broken_thread_pool).
   std::function<void()> initializer{};
+  // 0: unbounded; N: submit() blocks while N tasks wait to start.
   std::size_t max_pending = 0;
 };
 
@@ -82,15 +83,22 @@ class thread_pool_core;
 
 class thread_pool_executor {
  public:
+  // A pool of min(32, hardware_concurrency() + 4) workers.
   thread_pool_executor();
+  // A pool of max_workers workers (0: std::invalid_argument).
   explicit thread_pool_executor(std::size_t max_workers);
+  // A pool configured by `options` (see thread_pool_options).
   explicit thread_pool_executor(thread_pool_options options);
+  // shutdown({.wait = true}): waits for queued and running work, joins the workers.
   ~thread_pool_executor();
+  // Neither copyable nor movable.
   thread_pool_executor(const thread_pool_executor&) = delete;
   thread_pool_executor& operator=(const thread_pool_executor&) = delete;
 
+  // The most workers this pool runs at once.
   std::size_t max_workers() const noexcept;
 
+  // Schedules f(args...) (decay-copied; f may take a std::stop_token first): its future.
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
     constexpr bool callable = detail::call_traits<F, Args...>::callable;
@@ -104,6 +112,7 @@ class thread_pool_executor {
     }
   }
 
+  // Python's Executor.map: f over the zipped ranges, in input order (see executor.hpp).
   template <class F, class... Args>
   auto map(F&& f, Args&&... args) {
     submit_batch batch(*this);
@@ -112,6 +121,7 @@ class thread_pool_executor {
     return results;
   }
 
+  // Stops accepting work; optionally cancels queued work and waits for the workers.
   void shutdown(shutdown_options options = {}) noexcept;
 
  private:

@@ -5,9 +5,8 @@
 //   for (auto f : as_completed(futures [, timeout])) { ... }
 // `futures` is any range of future<T> or any_future, a braced list of any_future, or a
 // map/unordered_map keyed by futures (Python's `future_to_url` dict: its keys are used).
-// Duplicates are ignored: each distinct future appears once. A default-constructed future in
-// the input throws std::invalid_argument.
-//
+// Duplicates are ignored: each distinct future appears once. wait_result and as_completed
+// hold the input's element type: future<T> in, future<T> out.
 // wait: returns when the condition holds or the timeout elapses, never throwing on timeout.
 //   first_completed — any future done; first_exception — any future finished by raising, else
 //   as all_completed; all_completed — every future done. Cancelled futures count as done.
@@ -16,15 +15,18 @@
 //   then the others as they finish. The timeout is measured from the as_completed() call;
 //   advancing past it with futures unfinished throws timeout_error("2 (of 5) futures
 //   unfinished"). A yielded future is released when the iterator advances.
-// Cost: O(n) for n futures — one waiter with one node per future, no polling. The waiting
-//   thread is woken only when its condition may hold (wait(all_completed) sleeps until the
-//   last future, or the first exception for first_exception), not at every completion.
-//   Like result(), a waiting thread spins for up to 50 µs (yielding its CPU) before it
-//   sleeps on a futex: as_completed over a fan-out then collects several results per turn
-//   instead of being woken, preempting a worker, at each one.
+// Cost: O(n) for n futures, never polling (how it waits: docs/performance-notes.md).
+//
 // Thread safety: the functions may be called concurrently from any threads; one
 //   as_completed range is consumed by one thread.
 // Blocking: wait blocks; as_completed blocks in begin() and ++ (not in the call itself).
+// Throws: std::invalid_argument for a default-constructed future in the input;
+//   as_completed's begin() and ++: timeout_error past the timeout; wait never throws on
+//   timeout.
+// Python counterpart: concurrent.futures.wait, concurrent.futures.as_completed and the
+//   FIRST_COMPLETED / FIRST_EXCEPTION / ALL_COMPLETED constants (return_when).
+// Deviations: a cancelled future is seen as done at once (CPython's wait may miss one until
+//   a worker notices it); a zero or negative timeout is a non-blocking poll.
 #pragma once
 
 #include <chrono>
@@ -48,12 +50,15 @@
 
 namespace cfutures {
 
+// When wait() returns. first_completed: any future done. first_exception: any finished by
+// raising, else as all_completed. all_completed: every future done (the default).
 enum class return_when { first_completed, first_exception, all_completed };
 
+// What wait() returns: every distinct input future in exactly one of the two, input order.
 template <class Future>
 struct wait_result {
-  std::vector<Future> done;
-  std::vector<Future> not_done;
+  std::vector<Future> done;      // done (finished or cancelled) when wait returned
+  std::vector<Future> not_done;  // the others
 };
 
 namespace detail {
@@ -122,12 +127,14 @@ wait_result<H> wait_impl(std::vector<H> items, const deadline& until, return_whe
 
 }  // namespace detail
 
+// Blocks until `when` holds for the futures of `fs`.
 template <class Range>
 requires detail::future_range<Range> wait_result<detail::range_handle_t<Range>> wait(
     const Range& fs, return_when when = return_when::all_completed) {
   return detail::wait_impl(detail::distinct(fs), detail::deadline::never(), when);
 }
 
+// The same, returning what is done so far once `timeout` elapses.
 template <class Range, class Rep, class Period>
 requires detail::future_range<Range> wait_result<detail::range_handle_t<Range>> wait(
     const Range& fs, std::chrono::duration<Rep, Period> timeout,
@@ -135,11 +142,13 @@ requires detail::future_range<Range> wait_result<detail::range_handle_t<Range>> 
   return detail::wait_impl(detail::distinct(fs), detail::deadline::after(timeout), when);
 }
 
+// wait({f1, f2}) over futures of different types.
 inline wait_result<any_future> wait(std::initializer_list<any_future> fs,
                                     return_when when = return_when::all_completed) {
   return wait<std::initializer_list<any_future>>(fs, when);
 }
 
+// wait({f1, f2}, timeout) over futures of different types.
 template <class Rep, class Period>
 wait_result<any_future> wait(std::initializer_list<any_future> fs,
                              std::chrono::duration<Rep, Period> timeout,
@@ -151,6 +160,7 @@ wait_result<any_future> wait(std::initializer_list<any_future> fs,
 template <class H>
 class as_completed_range {
  public:
+  // An input iterator over the futures as they finish.
   class iterator {
    public:
     using value_type = H;
@@ -159,13 +169,17 @@ class as_completed_range {
     using iterator_concept = std::input_iterator_tag;
 
     iterator() = default;
+    // The future just yielded (done).
     const H& operator*() const { return range_->current_; }
     const H* operator->() const { return &range_->current_; }
+    // Releases the current future and blocks for the next one (timeout_error past the
+    // deadline).
     iterator& operator++() {
       range_->advance();
       return *this;
     }
     void operator++(int) { ++*this; }
+    // True once every distinct future has been yielded.
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
       return it.at_end();
     }
@@ -177,6 +191,7 @@ class as_completed_range {
     as_completed_range* range_ = nullptr;
   };
 
+  // Made by as_completed(): the distinct futures and the deadline.
   as_completed_range(std::vector<H> items, detail::deadline until)
       : items_(std::move(items)), until_(until) {
     // Those done now are yielded first, in input order; the others as they finish.
@@ -198,6 +213,7 @@ class as_completed_range {
     }
     return iterator(this);
   }
+  // The end of the range.
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
@@ -233,22 +249,26 @@ class as_completed_range {
   bool finished_ = false;
 };
 
+// The futures of `fs` as they finish, those already done first.
 template <class Range>
 requires detail::future_range<Range> as_completed_range<detail::range_handle_t<Range>> as_completed(
     const Range& fs) {
   return {detail::distinct(fs), detail::deadline::never()};
 }
 
+// The same; advancing past `timeout` (from now) with futures unfinished: timeout_error.
 template <class Range, class Rep, class Period>
 requires detail::future_range<Range> as_completed_range<detail::range_handle_t<Range>> as_completed(
     const Range& fs, std::chrono::duration<Rep, Period> timeout) {
   return {detail::distinct(fs), detail::deadline::after(timeout)};
 }
 
+// as_completed({f1, f2}) over futures of different types.
 inline as_completed_range<any_future> as_completed(std::initializer_list<any_future> fs) {
   return as_completed<std::initializer_list<any_future>>(fs);
 }
 
+// as_completed({f1, f2}, timeout) over futures of different types.
 template <class Rep, class Period>
 as_completed_range<any_future> as_completed(std::initializer_list<any_future> fs,
                                             std::chrono::duration<Rep, Period> timeout) {

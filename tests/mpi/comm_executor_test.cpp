@@ -18,6 +18,8 @@
 #include "../conformance/test_support.hpp"
 #include "rank_harness.hpp"
 
+static_assert(cfutures::executor<cfutures::mpi::comm_executor>);
+
 namespace {
 
 using namespace std::chrono_literals;

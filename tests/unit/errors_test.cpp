@@ -14,6 +14,7 @@ TEST(Errors, HierarchyFollowsPython) {
   static_assert(std::is_base_of_v<cfutures::broken_executor, cfutures::broken_thread_pool>);
   static_assert(std::is_base_of_v<cfutures::broken_executor, cfutures::broken_process_pool>);
   static_assert(std::is_base_of_v<cfutures::error, cfutures::remote_error>);
+  static_assert(std::is_base_of_v<cfutures::error, cfutures::protocol_error>);
   SUCCEED();
 }
 
@@ -28,4 +29,15 @@ TEST(Errors, RemoteErrorKeepsTypeMessageAndTraceback) {
   EXPECT_EQ(e.type_name(), "my::error");
   EXPECT_STREQ(e.what(), "it broke");
   EXPECT_EQ(e.traceback(), "frame 1");
+}
+
+TEST(Errors, ProtocolErrorIsPublicAndCatchableAsError) {
+  try {
+    throw cfutures::protocol_error("bad frame: wrong magic");
+  } catch (const cfutures::error& e) {
+    EXPECT_STREQ(e.what(), "bad frame: wrong magic");
+    EXPECT_NE(dynamic_cast<const cfutures::protocol_error*>(&e), nullptr);
+    return;
+  }
+  FAIL() << "protocol_error was not caught as cfutures::error";
 }

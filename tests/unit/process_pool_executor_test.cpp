@@ -28,6 +28,8 @@
 #include "cfutures/wait.hpp"
 #include "patterned_bytes.hpp"
 
+static_assert(cfutures::executor<cfutures::process_pool_executor>);
+
 using namespace std::chrono_literals;
 using cfutures::process_pool_executor;
 using cfutures::process_pool_options;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <fstream>
 #include <latch>
 #include <memory>
@@ -19,6 +20,27 @@
 using namespace std::chrono_literals;
 using cfutures::thread_pool_executor;
 using cfutures::thread_pool_options;
+
+static_assert(cfutures::executor<thread_pool_executor>);
+
+namespace concept_check {
+// Not executors: a type without shutdown, and one whose shutdown may throw.
+struct without_shutdown {
+  cfutures::future<int> submit(int (*)());
+  std::vector<int> map(int (*)(int), const std::vector<int>&);
+  std::size_t max_workers() const noexcept;
+};
+struct throwing_shutdown : without_shutdown {
+  void shutdown(cfutures::shutdown_options);
+};
+struct complete : without_shutdown {
+  void shutdown(cfutures::shutdown_options) noexcept;
+};
+static_assert(!cfutures::executor<without_shutdown>);
+static_assert(!cfutures::executor<throwing_shutdown>);
+static_assert(cfutures::executor<complete>);
+static_assert(!cfutures::executor<int>);
+}  // namespace concept_check
 
 namespace {
 

@@ -50,11 +50,8 @@ using invoker = void (*)(const void* fn, const encoded_input& in, payload& out);
 bool register_invoker(invoker entry) noexcept;
 bool is_registered_invoker(invoker entry) noexcept;
 
-// An error in the bytes exchanged with a worker (truncated, oversized, forged, wrong version).
-class protocol_error : public error {
- public:
-  using error::error;
-};
+// Public since issue 15 (<cfutures/errors.hpp>); the internal name stays for src/.
+using protocol_error = cfutures::protocol_error;
 
 // std::streambuf appending to a payload (writing; memory_source, for reading, is in
 // direct_read.hpp).
