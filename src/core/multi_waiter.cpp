@@ -87,14 +87,8 @@ bool multi_waiter::wait_for_count(std::size_t count, bool or_exception,
   wake_on_exception_.store(or_exception, std::memory_order_seq_cst);
   const auto done = [&] { return reached(ready_count(), exception_seen()); };
   count_reached target(*this);
-  switch (wait_before_sleeping(target, help_origin_, any_origin_, until)) {
-    case wait_step::ready:
-      return true;
-    case wait_step::passed:
-      return false;
-    case wait_step::sleep:
-      break;
-  }
+  const wait_step step = wait_before_sleeping(target, help_origin_, any_origin_, until);
+  if (step != wait_step::sleep) return step == wait_step::ready;
   for (;;) {
     const std::uint32_t t = ticks_.load(std::memory_order_acquire);
     if (done()) return true;

@@ -168,14 +168,8 @@ bool state_base::wait_until(const deadline& until) const noexcept {
   if (is_done(word_.load(std::memory_order_acquire))) return true;
   // Waiting is not a mutation; a helper links a waiter node, as wait() does.
   state_target target(const_cast<state_base&>(*this));
-  switch (wait_before_sleeping(target, origin, origin, until)) {
-    case wait_step::ready:
-      return true;
-    case wait_step::passed:
-      return false;
-    case wait_step::sleep:
-      break;
-  }
+  const wait_step step = wait_before_sleeping(target, origin, origin, until);
+  if (step != wait_step::sleep) return step == wait_step::ready;
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_acquire);
     if (is_done(w)) return true;
