@@ -22,19 +22,29 @@ int fail_at(int x, int bad) {
 }
 
 // Replies of a batch leave together only behind calls known to be quick: a finished call's
-// result is sent before a slow call of the same batch runs. (The worker is kept busy so that
-// the queue grows and the calls go to it as one batch.)
+// result is sent before a slow call of the same batch runs. (The worker is kept busy until
+// every call is queued, so that they go to it as one batch; the slow call waits for a gate
+// that opens only once the quick results are in.)
 TEST_P(ProcessPoolChunksTest, ResultsAreNotHeldBehindASlowCallOfTheirBatch) {
+  scratch_dir scratch;
   process_pool_executor pool(options(1));
   EXPECT_EQ(pool.submit(tasks::add, 1, 2).result(10s), 3);
-  auto blocker = pool.submit(tasks::sleep_ms, 300);
+  gate busy(scratch, "busy");
+  gate slow_gate(scratch, "slow");
+  auto blocker = pool.submit(tasks::signal_and_wait, scratch.path("blocker"), busy.path());
+  ASSERT_TRUE(scratch.wait_for("blocker"));
   std::vector<cfutures::future<int>> quick;
   for (int i = 0; i < 8; ++i) quick.push_back(pool.submit(tasks::add, i, i));
-  auto slow = pool.submit(tasks::sleep_ms, 3000);
+  auto slow = pool.submit(tasks::wait_for_file, slow_gate.path());
   std::vector<cfutures::future<int>> after;
   for (int i = 0; i < 100; ++i) after.push_back(pool.submit(tasks::add, i, i));
-  for (auto& f : quick) EXPECT_TRUE(f.wait_for(2s));
+  busy.open();
+  for (auto& f : quick) EXPECT_TRUE(f.wait_for(20s)) << "a result waited for the slow call";
   EXPECT_FALSE(slow.done());
+  slow_gate.open();
+  EXPECT_EQ(slow.result(30s), 0);
+  for (std::size_t i = 0; i < after.size(); ++i)
+    EXPECT_EQ(after[i].result(30s), 2 * static_cast<int>(i));
 }
 
 // --- map's chunksize ---------------------------------------------------------------------
@@ -113,6 +123,8 @@ TEST_P(ProcessPoolChunksTest, MapBuffersizeBoundsCallsWithChunks) {
     std::vector<int> is(40);
     for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
     auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 10});
+    // The first two chunks run at once; then nothing more, however long it is given.
+    ASSERT_TRUE(scratch.wait_for_count("ran_", 10));
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(scratch.count("ran_"), 10u);
     auto s = step(r);
@@ -131,6 +143,7 @@ TEST_P(ProcessPoolChunksTest, MapBuffersizeBoundsCallsWithChunks) {
     std::vector<int> is(40);
     for (int i = 0; i < 40; ++i) is[static_cast<std::size_t>(i)] = i;
     auto r = pool.map(tasks::record, dirs, is, map_options{.chunksize = 5, .buffersize = 2});
+    ASSERT_TRUE(small.wait_for_count("ran_", 2));
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(small.count("ran_"), 2u);
     pool.shutdown();

@@ -67,6 +67,7 @@ struct death_case {
 
 const death_case death_cases[] = {
     {"SigkillFromTheTask", death::sigkill_self, "SIGKILL"},
+    {"SigsegvFromTheTask", death::sigsegv_self, "SIGSEGV"},
     {"Abort", death::abort, "SIGABRT"},
     {"Exit3", death::exit_3, "exited with code 3"},
     {"SigkillFromOutside", death::killed_from_outside, "SIGKILL"},

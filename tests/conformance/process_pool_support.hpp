@@ -191,6 +191,7 @@ inline int read_int_file(const std::string& path) {
 // How a victim task dies.
 enum class death : int {
   sigkill_self,
+  sigsegv_self,
   abort,
   exit_3,
   killed_from_outside,
@@ -210,6 +211,11 @@ inline int die_when(std::string pid_path, std::string go_path, int how) {
   switch (static_cast<death>(how)) {
     case death::sigkill_self:
       ::kill(::getpid(), SIGKILL);
+      break;
+    case death::sigsegv_self:
+      no_core_dump();
+      ::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would turn it into an exit
+      ::raise(SIGSEGV);
       break;
     case death::abort:
       no_core_dump();
