@@ -1,16 +1,15 @@
 // CPython's test_as_completed.py: cfutures::as_completed over hand-made futures
-// (AsCompletedBasics) and over executor futures (the typed AsCompletedTest).
+// (AsCompletedBasics) and over executor futures (the typed AsCompletedTest). What C++'s
+// as_completed adds (element types, any_future, maps keyed by futures, invalid futures) is in
+// tests/unit/as_completed_test.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <map>
+#include <cfutures/cfutures.hpp>
+#include <ranges>
 #include <string>
 #include <thread>
-#include <type_traits>
-#include <unordered_map>
 #include <vector>
-
-#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"
@@ -19,7 +18,6 @@
 namespace conformance {
 namespace {
 
-using cfutures::any_future;
 using cfutures::future;
 using cfutures::promise;
 
@@ -36,14 +34,6 @@ TEST(AsCompletedBasics, EmptyInputYieldsNothing) {
   std::vector<future<int>> none;
   EXPECT_TRUE(drain(cfutures::as_completed(none)).empty());
   EXPECT_TRUE(drain(cfutures::as_completed(none, 0s)).empty());
-}
-
-TEST(AsCompletedBasics, YieldsTheInputElementType) {
-  std::vector<future<std::string>> fs;
-  static_assert(std::is_same_v<std::ranges::range_value_t<decltype(cfutures::as_completed(fs))>,
-                               future<std::string>>);
-  static_assert(std::ranges::input_range<decltype(cfutures::as_completed(fs))>);
-  SUCCEED();
 }
 
 TEST(AsCompletedBasics, YieldsInCompletionOrder) {
@@ -172,36 +162,36 @@ TEST(AsCompletedBasics, KeepsNoReferenceToAYieldedFuture) {
   EXPECT_EQ(tracked::live(), live0);
 }
 
-// The timeout is measured from the as_completed() call, not from begin().
+// The timeout is measured from the as_completed() call, not from begin(). (Measured from
+// begin(), the last step would wait a fresh 2 s; the bound only proves it did not.)
 TEST(AsCompletedBasics, TimeoutIsMeasuredFromTheCall) {
   auto ok = make_future(state::succeeded);
   auto pending = make_future(state::pending);
   std::vector<future<int>> fs{ok.future, pending.future};
-  auto r = cfutures::as_completed(fs, 1000ms);
-  std::this_thread::sleep_for(1100ms);
+  auto r = cfutures::as_completed(fs, 2000ms);
+  std::this_thread::sleep_for(2100ms);
   auto s = step(r);
   EXPECT_TRUE(s.next() == ok.future);  // done ones are still yielded
   const auto t0 = steady::now();
   EXPECT_THROW(s.next(), cfutures::timeout_error);
-  // Measured from begin(), it would wait the full 1000 ms here.
-  EXPECT_LT(elapsed_since(t0), 700ms) << "the deadline had already passed";
+  EXPECT_LT(elapsed_since(t0), 1500ms) << "the deadline had already passed";
 }
 
-// The deadline holds across yields: time spent by the consumer counts.
+// The deadline holds across yields: time spent by the consumer counts. (Restarted after the
+// yield, the timeout would end at ~3.9 s; the bound only proves it did not.)
 TEST(AsCompletedBasics, TimeoutHoldsAcrossYields) {
   auto ok = make_future(state::succeeded);
   auto pending = make_future(state::pending);
   std::vector<future<int>> fs{ok.future, pending.future};
   const auto t0 = steady::now();
-  auto r = cfutures::as_completed(fs, 1000ms);
+  auto r = cfutures::as_completed(fs, 2000ms);
   auto s = step(r);
   EXPECT_TRUE(s.next() == ok.future);
-  std::this_thread::sleep_for(900ms);  // the consumer works on it
+  std::this_thread::sleep_for(1900ms);  // the consumer works on it
   EXPECT_THROW(s.next(), cfutures::timeout_error);
   const auto at = elapsed_since(t0);
-  EXPECT_GE(at, 950ms) << "timed out early";
-  // Restarted after the yield, it would time out at ~1900 ms.
-  EXPECT_LT(at, 1600ms) << "the timeout restarted after a yield";
+  EXPECT_GE(at, 1950ms) << "timed out early";
+  EXPECT_LT(at, 3500ms) << "the timeout restarted after a yield";
 }
 
 // Deviation from CPython (API.md): cancel() wakes as_completed at once.
@@ -218,40 +208,6 @@ TEST(AsCompletedBasics, CancelWakesAsCompleted) {
   ASSERT_EQ(completed.size(), 1u);
   EXPECT_TRUE(completed[0].cancelled());
   t.join();
-}
-
-TEST(AsCompletedBasics, DifferentResultTypesThroughAnInitializerList) {
-  promise<int> pi;
-  promise<std::string> ps;
-  future<int> fi = pi.get_future();
-  future<std::string> fstr = ps.get_future();
-  ps.set_result(std::string("x"));
-  std::thread t([&] {
-    std::this_thread::sleep_for(30ms);
-    pi.set_result(1);
-  });
-  std::vector<any_future> order;
-  for (const any_future& f : cfutures::as_completed({fi, fstr}, 30s)) order.push_back(f);
-  t.join();
-  EXPECT_EQ(order, (std::vector<any_future>{fstr, fi}));
-}
-
-TEST(AsCompletedBasics, MapKeyedByFuturesYieldsTheKeys) {
-  auto a = make_future(state::succeeded);
-  auto b = make_future(state::raised);
-  std::unordered_map<future<int>, std::string> future_to_url{{a.future, "a"}, {b.future, "b"}};
-  std::vector<std::string> urls;
-  for (auto f : cfutures::as_completed(future_to_url)) urls.push_back(future_to_url.at(f));
-  std::sort(urls.begin(), urls.end());
-  EXPECT_EQ(urls, (std::vector<std::string>{"a", "b"}));
-}
-
-TEST(AsCompletedBasics, InvalidFutureThrowsInvalidArgument) {
-  auto a = make_future(state::succeeded);
-  std::vector<future<int>> fs{a.future, future<int>()};
-  EXPECT_THROW((void)drain(cfutures::as_completed(fs)), std::invalid_argument);
-  EXPECT_THROW((void)drain(cfutures::as_completed({any_future(), any_future(a.future)}, 1s)),
-               std::invalid_argument);
 }
 
 // O(n): 100 000 futures take milliseconds; an O(n^2) as_completed would take minutes.
@@ -271,9 +227,14 @@ TEST(AsCompletedBasics, ScalesLinearly) {
     for (int i = 1; i < n; i += 2) ps[i].set_result(i);
   });
   int rest = 0;
-  while (s.next()) ++rest;
+  long long odd_sum = 0;
+  while (auto f = s.next()) {
+    ++rest;
+    odd_sum += f->result();
+  }
   t.join();
   EXPECT_EQ(rest, n / 2);
+  EXPECT_EQ(odd_sum, static_cast<long long>(n / 2) * (n / 2));  // 1 + 3 + ... + (n - 1)
   EXPECT_LT(elapsed_since(t0), 5s);
 }
 

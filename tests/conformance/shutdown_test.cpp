@@ -3,11 +3,10 @@
 // idempotence.
 #include <gtest/gtest.h>
 
+#include <cfutures/cfutures.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"
@@ -25,7 +24,15 @@ TYPED_TEST_SUITE(ShutdownTest, executor_types, executor_names);
 
 TYPED_TEST(ShutdownTest, RunAfterShutdown) {
   this->executor->shutdown();
-  EXPECT_THROW((void)this->executor->submit(tasks::power, 2, 5), cfutures::shutdown_error);
+  try {
+    (void)this->executor->submit(tasks::power, 2, 5);
+    ADD_FAILURE() << "submit after shutdown did not throw";
+  } catch (const cfutures::shutdown_error& e) {
+    EXPECT_STREQ(e.what(), "cannot schedule new futures after shutdown");
+  }
+  const std::vector<int> xs{1, 2};
+  EXPECT_THROW((void)this->executor->map(tasks::abs_int, xs), cfutures::shutdown_error);
+  EXPECT_THROW((void)this->executor->submit(tasks::nothing), cfutures::error);
 }
 
 TYPED_TEST(ShutdownTest, ShutdownIsNoexceptAndIdempotent) {
@@ -95,7 +102,8 @@ TYPED_TEST(ShutdownTest, CancelFuturesCancelsEveryQueuedCallAtOnce) {
   gate g(this->scratch, "gate");
   auto blockers = this->block_all_workers(g);
   std::vector<future<void>> queued;
-  for (int i = 0; i < 10; ++i) queued.push_back(this->executor->submit(tasks::record, this->scratch.dir(), i));
+  for (int i = 0; i < 10; ++i)
+    queued.push_back(this->executor->submit(tasks::record, this->scratch.dir(), i));
   const auto t0 = steady::now();
   this->executor->shutdown({.wait = false, .cancel_futures = true});
   EXPECT_LT(elapsed_since(t0), 5s) << "shutdown(wait=false) waited";

@@ -66,6 +66,14 @@ inline int wait_for_file(std::string path) {
   return 0;
 }
 
+// Sleeps `ms` and returns it; a negative `ms` blocks on `gate_path` instead (see
+// wait_for_file) and returns -1: a call slower than any timeout of a test.
+inline int sleep_ms_or_wait(int ms, std::string gate_path) {
+  if (ms >= 0) return sleep_ms(ms);
+  wait_for_file(std::move(gate_path));
+  return -1;
+}
+
 // Creates `started`, then blocks on `gate_path` (see wait_for_file).
 inline int signal_and_wait(std::string started, std::string gate_path) {
   create_file(started);

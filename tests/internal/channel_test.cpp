@@ -33,7 +33,8 @@ struct connection {
 
   connection() {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      throw std::runtime_error("socketpair");
     parent = wire::channel::parent_end(sv[0], wake_fd);
     worker = wire::channel::worker_end(sv[1]);
   }
@@ -57,7 +58,8 @@ TEST(Channel, FramesArriveInOrderAcrossTheEndOfTheRing) {
   std::vector<std::string> got;
   std::thread reader([&] { got = receive_frames(c.worker, frames); });
   for (std::size_t i = 0; i < frames; ++i) {
-    c.parent.put(wire::kind::call, {patterned(1 + (i * 977) % 5000, static_cast<std::uint32_t>(i))});
+    c.parent.put(wire::kind::call,
+                 {patterned(1 + (i * 977) % 5000, static_cast<std::uint32_t>(i))});
     if (i % 7 == 6) c.parent.flush();
   }
   c.parent.flush();

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "cfutures/process_pool_executor.hpp"
-
 #include "patterned_bytes.hpp"
 
 namespace {
