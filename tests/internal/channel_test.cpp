@@ -1,5 +1,5 @@
 // The channel between a process pool and a worker over its shared-memory ring
-// (src/remote/channel.hpp, shared_ring.hpp): both ends live in this process here, the worker's
+// (src/process/channel.hpp, shared_ring.hpp): both ends live in this process here, the worker's
 // end driven by a thread of its own, as a worker process would.
 #include "process/channel.hpp"
 #include "process/shm_blocks.hpp"

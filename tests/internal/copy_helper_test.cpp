@@ -1,4 +1,4 @@
-// The copy helper (src/remote/copy_helper.hpp): large copies into shared memory split
+// The copy helper (src/process/copy_helper.hpp): large copies into shared memory split
 // between the copying thread and a helper thread.
 #include "process/copy_helper.hpp"
 

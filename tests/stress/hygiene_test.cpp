@@ -51,7 +51,7 @@ TYPED_TEST(Hygiene, CreateAndDestroyWithoutUseLeavesNothingBehind) {
   EXPECT_EQ(conformance::open_descriptors(), fds_before);
 }
 
-// Values large enough for the copy helper (4 MiB and more: src/remote/copy_helper.hpp) from 3
+// Values large enough for the copy helper (4 MiB and more: src/process/copy_helper.hpp) from 3
 // threads at once, each creating and destroying pools of its own — every destructor stops the
 // process's helper while the other threads' copies may be using it, and their next large
 // value starts it again: every value comes back exact, and nothing is left behind (the
