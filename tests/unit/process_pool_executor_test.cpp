@@ -180,6 +180,12 @@ TEST_P(ProcessPool, LargeCallsRepliesAreReceivedByTheManager) {
 
 // wait() and as_completed() receive replies as result() does; every value arrives.
 TEST_P(ProcessPool, WaitAndAsCompletedSeeEveryReply) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Workers are forked while this thread allocates (the futures' vector): under a sanitizer's
+  // allocator, which is not fork-safe, a worker can hang (tests/stress/stress_support.hpp);
+  // seen once under ASan, 12 replies missing. The spawn variant runs everywhere.
+  if (GetParam() == start_method::fork) GTEST_SKIP() << "a sanitizer's allocator is not fork-safe";
+#endif
   process_pool_executor pool(options(2));
   std::vector<cfutures::future<int>> fs;
   for (int i = 0; i < 50; ++i) fs.push_back(pool.submit(mul, i, 3));
