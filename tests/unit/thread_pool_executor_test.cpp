@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cfutures/any_future.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using cfutures::future;
@@ -68,38 +69,9 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
   return true;
 }
 
-// threading.Event.
-class event {
- public:
-  // Notifies under the lock: a waiter that returns may destroy the event at once.
-  void set() {
-    std::lock_guard lock(m_);
-    set_ = true;
-    cv_.notify_all();
-  }
-  bool wait_for(std::chrono::milliseconds timeout) const {
-    std::unique_lock lock(m_);
-    return cv_.wait_for(lock, timeout, [&] { return set_; });
-  }
-
- private:
-  mutable std::mutex m_;
-  mutable std::condition_variable cv_;
-  bool set_ = false;
-};
-
-// Sets an event when it goes out of scope: declared after the executor, it releases blocked
-// tasks before the executor joins them, even when an assertion fails.
-class set_on_exit {
- public:
-  explicit set_on_exit(event& e) : e_(e) {}
-  set_on_exit(const set_on_exit&) = delete;
-  set_on_exit& operator=(const set_on_exit&) = delete;
-  ~set_on_exit() { e_.set(); }
-
- private:
-  event& e_;
-};
+// threading.Event, and its setter on scope exit: the conformance suite's.
+using conformance::event;
+using conformance::set_on_exit;
 
 }  // namespace
 
