@@ -79,6 +79,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -103,6 +104,13 @@ namespace cfutures {
 // How worker processes start. fork: fork() this process (the default; needs nothing).
 // spawn: run this program again, whose main() must call serve_if_worker first.
 enum class start_method { fork, spawn };
+
+// What the death of a worker process does. break_pool (Python's behaviour): every pending
+// call fails with broken_process_pool and the pool is unusable. fail_call (pebble, loky,
+// Dask): only the call the worker was running fails (worker_died_error), after max_retries
+// further runs; the calls it held but had not started go back to the queue; a new worker
+// replaces it.
+enum class worker_death { break_pool, fail_call };
 
 namespace detail {
 
@@ -151,6 +159,22 @@ struct process_pool_options {
   std::optional<std::size_t> max_tasks_per_child{};
   // How workers start (start_method::fork or spawn).
   start_method method = start_method::fork;
+  // What a worker's death does (worker_death::break_pool, or fail_call).
+  worker_death on_worker_death = worker_death::break_pool;
+  // fail_call only: runs of a call whose worker died, beyond the first (above 0 with
+  // break_pool: std::invalid_argument).
+  std::size_t max_retries = 0;
+  // A call still running this long after a worker started it: its worker is stopped
+  // (SIGTERM, then SIGKILL) and replaced, and the call fails with call_timeout_error.
+  std::optional<std::chrono::nanoseconds> call_timeout{};
+  // Bytes, soft: after a call, a worker whose resident memory exceeds it exits and is
+  // replaced (no call fails).
+  std::optional<std::size_t> max_worker_memory{};
+  // Bytes, hard: a call whose allocations would take its worker past it (beyond the size the
+  // worker had when it became ready) fails with std::bad_alloc; the worker goes on.
+  std::optional<std::size_t> worker_memory_limit{};
+  // A worker with nothing to do for this long exits; workers start again on demand.
+  std::optional<std::chrono::nanoseconds> idle_timeout{};
 };
 
 class process_pool_executor {
@@ -172,8 +196,17 @@ class process_pool_executor {
 
   // Schedules f(args...) in a worker process (arguments encoded now): its future.
   template <class F, class... Args>
-  auto submit(F&& f, Args&&... args) {
-    return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
+  requires(!std::is_same_v<std::remove_cvref_t<F>, call_options>) auto submit(F&& f,
+                                                                               Args&&... args) {
+    return detail::remote_submit(queue(), call_options{}, std::forward<F>(f),
+                                 std::forward<Args>(args)...);
+  }
+  // The same, with this call's timeout and retries (they override the pool's);
+  // std::invalid_argument for max_retries above 0 on a worker_death::break_pool pool.
+  template <class F, class... Args>
+  auto submit(const call_options& options, F&& f, Args&&... args) {
+    return detail::remote_submit(queue(), options, std::forward<F>(f),
+                                 std::forward<Args>(args)...);
   }
 
   // `n` calls of f, one per argument tuple, sent to workers in messages of up to `chunksize`.
