@@ -150,7 +150,7 @@ bool process_pool_core::wait_and_receive(const snapshot& s, bool busy) {
 void process_pool_core::finish() noexcept {
   for (auto& w : workers_) {
     if (w.link.fd() < 0) continue;
-    if (w.state != phase::exiting) retire(w);
+    if (w.state != phase::exiting) retire(w, worker_end::retired);
   }
   for (auto& w : workers_) {
     if (w.link.fd() >= 0) reap(w, exit_grace);

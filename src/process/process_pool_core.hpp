@@ -202,7 +202,8 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   [[noreturn]] void throw_broken(const std::string& why) const override;
 
   // worker_link.cpp: one worker's frames
-  void retire(worker_process& w);
+  // Asks w to exit (`why`: shutdown's retired, recycled, over_memory or idle).
+  void retire(worker_process& w, worker_end why);
   bool handle_input(worker_process& w, bool polled = false);
   void handle_frame(worker_process& w, wire::frame& f);
   // manager_steps.cpp

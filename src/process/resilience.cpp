@@ -87,9 +87,9 @@ void process_pool_core::after_reply(worker_process& w, const remote_job& job) {
   w.idle_since = std::chrono::steady_clock::now();
   if (w.state != phase::ready) return;
   if (max_tasks_per_child_ && w.slot.calls_done >= *max_tasks_per_child_) {
-    retire(w);
+    retire(w, worker_end::recycled);
   } else if (max_worker_memory_ && statm_bytes(w.pid, 1) > *max_worker_memory_) {
-    retire(w);
+    retire(w, worker_end::over_memory);
   }
 }
 
@@ -113,7 +113,7 @@ int process_pool_core::retire_idle(bool work_queued) {
     }
     const auto until = w.idle_since + *idle_timeout_;
     if (now >= until) {
-      retire(w);
+      retire(w, worker_end::idle);
     } else {
       next = std::min(next, until);
     }
@@ -135,7 +135,7 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
   const stop_record stopped = w.stopped;
   const int pid = w.pid;
   if (stopped.reason == stop_reason::timeout) {
-    w.slot.end = worker_end::killed;
+    w.slot.end = worker_end::timed_out;
     give_back(w.slot, stopped.call, [&](remote_job& job) {
       return std::make_exception_ptr(call_timeout_error(
           "the call to " + job_function(job) + " overran its timeout of " +
@@ -147,7 +147,7 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
   }
   if (stopped.reason == stop_reason::stop_request) {
     // The call asked to stop is cancelled already (dropped when taken again).
-    w.slot.end = worker_end::killed;
+    w.slot.end = worker_end::stopped;
     give_back(w.slot, stopped.call, [](remote_job&) { return std::exception_ptr(); });
     return;
   }

@@ -21,8 +21,9 @@ void process_pool_core::send_held(std::size_t i) {
   w.link.flush();
 }
 
-void process_pool_core::retire(worker_process& w) {
+void process_pool_core::retire(worker_process& w, worker_end why) {
   w.state = phase::exiting;
+  w.slot.end = why;
   try {
     w.link.put(wire::kind::exit, {});
     w.link.flush();

@@ -175,7 +175,7 @@ void process_pool_core::lost(std::size_t i, const std::string& why) { lost(worke
 void process_pool_core::lost(worker_process& w, const std::string& why) {
   const int status = reap(w, exit_grace);
   if (w.state == phase::exiting && w.slot.held.empty()) {
-    w.slot.end = worker_end::retired;
+    if (w.slot.end == worker_end::serving) w.slot.end = worker_end::retired;
     return;
   }
   std::string how = describe_status(w.pid, status);

@@ -50,12 +50,17 @@
 
 namespace cfutures::detail {
 
-// How a worker ended, as far as the core knows.
+// How a worker ended (or, once asked to exit, is ending), as far as the core knows.
 enum class worker_end : std::uint8_t {
-  serving,  // has not ended
-  retired,  // asked to exit (shutdown, max_tasks_per_child) and did
-  died,     // ended without being asked: a signal, an exit, a lost connection
-  killed,   // ended by the executor: a forced stop, or the executor broke
+  serving,      // has not ended
+  retired,      // asked to exit at shutdown, and did
+  recycled,     // asked to exit after max_tasks_per_child calls
+  over_memory,  // asked to exit: its resident memory passed max_worker_memory
+  idle,         // asked to exit: idle for idle_timeout
+  died,         // ended without being asked: a signal, an exit, a lost connection
+  timed_out,    // stopped by the executor: its call overran its timeout
+  stopped,      // stopped by the executor: future::request_stop() of its call
+  killed,       // ended by the executor: a forced stop, or the executor broke
 };
 
 // One worker's bookkeeping.
