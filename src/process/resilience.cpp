@@ -168,20 +168,28 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
 }
 
 bool process_pool_core::stop_running(state_base& state) noexcept {
-  std::unique_lock<std::mutex> lock(driver_, std::defer_lock);
-  if (!driving()) lock.lock();
-  for (auto& w : workers_) {
-    if (w.link.fd() < 0) continue;
-    for (const auto& job : w.slot.held) {
-      for (std::size_t k = 0; k < job.items.size(); ++k) {
-        if (job.items[k].state.get() != &state) continue;
-        if (state.done()) return false;
-        watchdog_.stop(w.pid, stop_reason::stop_request, {job.id, k});
-        return state.cancel_open();
+  pid_t holder = -1;
+  running_call call;
+  {
+    std::unique_lock<std::mutex> lock(driver_, std::defer_lock);
+    if (!driving()) lock.lock();
+    for (auto& w : workers_) {
+      if (w.link.fd() < 0) continue;
+      for (const auto& job : w.slot.held) {
+        for (std::size_t k = 0; k < job.items.size(); ++k) {
+          if (job.items[k].state.get() == &state) {
+            holder = w.pid;
+            call = {job.id, k};
+          }
+        }
       }
     }
   }
-  return false;
+  // driver_ is let go first: cancelling runs the future's done-callbacks, which may wait
+  // for other futures of this pool.
+  if (holder < 0 || state.done()) return false;
+  watchdog_.stop(holder, stop_reason::stop_request, call);
+  return state.cancel_open();
 }
 
 }  // namespace cfutures::detail

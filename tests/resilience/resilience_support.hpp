@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +86,14 @@ inline std::size_t allocate_mib(std::size_t mib, bool leak) {
   const std::size_t n = block->size() >> 20;
   if (!leak) delete block;
   return n;
+}
+
+// This worker's resident memory, in bytes.
+inline std::size_t resident_bytes(int) {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
 // The error a future failed with, as E (a test failure if another).
