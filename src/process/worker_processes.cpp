@@ -180,8 +180,10 @@ void process_pool_core::lost(worker_process& w, const std::string& why) {
   }
   std::string how = describe_status(w.pid, status);
   if (!why.empty()) how += " (" + why + ")";
-  if (!signal_sent_ && w.greeted &&
-      (w.stopped.reason != stop_reason::none || on_worker_death_ == worker_death::fail_call)) {
+  // Stopped by the pool (even before its hello), or a death under fail_call of a worker
+  // that had started serving: it costs one call. Otherwise the pool breaks.
+  if (!signal_sent_ && (w.stopped.reason != stop_reason::none ||
+                        (w.greeted && on_worker_death_ == worker_death::fail_call))) {
     settle_lost(w, status, how);
     return;
   }
