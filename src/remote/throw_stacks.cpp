@@ -1,0 +1,148 @@
+// The stack of each throw, once enabled: see throw_stacks.hpp.
+//
+// __cxa_throw is defined here, in the program (a static cfutures) or in libcfutures_remote
+// (a shared one), so the dynamic linker binds every throw to it — the program's own, those
+// of libstdc++'s out-of-line throwers, those of other libraries — ahead of libstdc++'s. It
+// calls the next definition (dlsym RTLD_NEXT: libstdc++'s, or a sanitizer's interceptor that
+// ends there). <cxxabi.h> is not included: it declares the same function.
+#include "remote/throw_stacks.hpp"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string_view>
+#include <vector>
+
+#include "remote/code_modules.hpp"
+#include "remote/stack_symbols.hpp"
+
+namespace cfutures::detail {
+namespace {
+
+constexpr std::size_t stack_depth = 64;
+constexpr std::size_t ring_size = 4;
+constexpr std::size_t module_capacity = 24;
+
+// Set once by enable_throw_stacks; read (relaxed: it only selects whether to record) on
+// every throw.
+std::atomic<bool> capturing{false};
+
+struct thrown {
+  const void* object = nullptr;
+  std::size_t depth = 0;
+  std::uintptr_t ips[stack_depth];
+};
+
+struct recent_throws {
+  thrown entries[ring_size];
+  std::size_t next = 0;
+};
+
+thread_local std::unique_ptr<recent_throws> recent;
+
+using cxa_throw_fn = void (*)(void*, void*, void (*)(void*));
+
+cxa_throw_fn next_throw() noexcept {
+  static const cxa_throw_fn next =
+      reinterpret_cast<cxa_throw_fn>(dlsym(RTLD_NEXT, "__cxa_throw"));
+  return next;
+}
+
+// Resolved at load time, before any throw can need it.
+[[maybe_unused]] const cxa_throw_fn resolved_at_load = next_throw();
+
+void remember(void* object) noexcept {
+  if (!recent) {
+    recent.reset(new (std::nothrow) recent_throws);
+    if (!recent) return;
+  }
+  thrown& t = recent->entries[recent->next++ % ring_size];
+  t.object = object;
+  t.depth = walk_stack(t.ips, nullptr, stack_depth);
+}
+
+// The object an exception_ptr holds: libstdc++'s exception_ptr is that one pointer, the one
+// __cxa_throw was given.
+const void* object_of(const std::exception_ptr& error) noexcept {
+#if defined(__GLIBCXX__)
+  static_assert(sizeof(std::exception_ptr) == sizeof(void*));
+  const void* object = nullptr;
+  std::memcpy(&object, &error, sizeof object);
+  return object;
+#else
+  (void)error;
+  return nullptr;
+#endif
+}
+
+bool starts_call(std::string_view frame) {
+  return frame.find("cfutures::detail::invoke_serialized<") != std::string_view::npos ||
+         frame.find("cfutures::detail::invoke_chunk<") != std::string_view::npos;
+}
+
+// The frames from the thrower (after __cxa_throw) down to the invoker of the worker's call.
+std::vector<std::string> user_frames(std::vector<std::string> frames) {
+  std::size_t first = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (frames[i] == "__cxa_throw" || frames[i].starts_with("__cxa_throw at ")) {
+      first = i + 1;
+      break;
+    }
+  }
+  std::size_t last = frames.size();
+  for (std::size_t i = first; i < frames.size(); ++i) {
+    if (starts_call(frames[i])) {
+      last = i + 1;
+      break;
+    }
+  }
+  return {frames.begin() + static_cast<std::ptrdiff_t>(first),
+          frames.begin() + static_cast<std::ptrdiff_t>(last)};
+}
+
+}  // namespace
+
+void enable_throw_stacks() noexcept { capturing.store(true, std::memory_order_relaxed); }
+
+std::string throw_stack(const std::exception_ptr& error) {
+  const void* object = object_of(error);
+  if (!capturing.load(std::memory_order_relaxed) || !recent || object == nullptr) return {};
+  const thrown* match = nullptr;
+  for (const thrown& t : recent->entries) {
+    if (t.object == object) match = &t;
+  }
+  if (match == nullptr) return {};
+  // Copied out first: naming the frames may throw (and be recorded) in this thread.
+  const thrown copy = *match;
+  code_frame frames[stack_depth];
+  code_module modules[module_capacity];
+  std::size_t module_count = 0;
+  locate_code(copy.ips, copy.depth, frames, modules, &module_count, module_capacity);
+  static std::mutex lock;
+  static stack_symbolizer* const symbols = new stack_symbolizer;  // lives as long as the process
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> hold(lock);
+    names = symbols->describe(frames, copy.depth, modules, module_count);
+  }
+  return format_stack(user_frames(std::move(names)));
+}
+
+}  // namespace cfutures::detail
+
+// The type is void* as in GCC's built-in declaration of __cxa_throw (a std::type_info* in
+// <cxxabi.h>): the same function for the ABI.
+extern "C" [[noreturn]] void __cxa_throw(void* object, void* type, void (*destroy)(void*)) {
+  using namespace cfutures::detail;
+  if (capturing.load(std::memory_order_relaxed)) remember(object);
+  const cxa_throw_fn next = next_throw();
+  if (next == nullptr) std::abort();
+  next(object, type, destroy);
+  __builtin_unreachable();
+}
