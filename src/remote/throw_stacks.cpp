@@ -86,7 +86,16 @@ bool starts_call(std::string_view frame) {
          frame.find("cfutures::detail::invoke_chunk<") != std::string_view::npos;
 }
 
-// The frames from the thrower (after __cxa_throw) down to the invoker of the worker's call.
+// std::apply and std::invoke's layers, inlined between the invoker and the user's function.
+bool calls_through(std::string_view frame) {
+  for (std::string_view layer : {"std::__invoke", "std::__apply_impl<", "std::apply<"}) {
+    if (frame.find(layer) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// The frames from the thrower (after __cxa_throw) to the function the worker was asked to
+// run: the invoker below it, and what calls the invoker, are the library's.
 std::vector<std::string> user_frames(std::vector<std::string> frames) {
   std::size_t first = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -98,7 +107,8 @@ std::vector<std::string> user_frames(std::vector<std::string> frames) {
   std::size_t last = frames.size();
   for (std::size_t i = first; i < frames.size(); ++i) {
     if (starts_call(frames[i])) {
-      last = i + 1;
+      last = i;
+      while (last > first + 1 && calls_through(frames[last - 1])) --last;
       break;
     }
   }
