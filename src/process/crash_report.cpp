@@ -86,8 +86,7 @@ struct kernel_sigaction {
 void die_by(int signal) noexcept {
   kernel_sigaction default_action{SIG_DFL, 0, nullptr, 0};
   syscall(SYS_rt_sigaction, signal, &default_action, nullptr, sizeof default_action.mask);
-  syscall(SYS_tgkill, static_cast<long>(getpid()), static_cast<long>(syscall(SYS_gettid)),
-          signal);
+  syscall(SYS_tgkill, static_cast<long>(getpid()), static_cast<long>(syscall(SYS_gettid)), signal);
 }
 
 void on_fatal_signal(int signal, siginfo_t* info, void* context) {
@@ -143,8 +142,7 @@ std::optional<crash_info> read_crash(const crash_record& shared) {
   info.fault_address = static_cast<std::uintptr_t>(r.fault_address);
   info.complete = r.state == 2;
   const std::size_t depth = r.depth <= crash_stack_depth ? r.depth : 0;
-  const std::size_t module_count =
-      r.module_count <= crash_module_capacity ? r.module_count : 0;
+  const std::size_t module_count = r.module_count <= crash_module_capacity ? r.module_count : 0;
   code_module modules[crash_module_capacity];
   for (std::size_t i = 0; i < module_count; ++i) {
     modules[i] = r.modules[i];

@@ -56,10 +56,10 @@ static_assert(sizeof(crash_record) <= 3072);
 
 // A crash, named.
 struct crash_info {
-  int signal = 0;                   // the fatal signal
+  int signal = 0;                    // the fatal signal
   std::uintptr_t fault_address = 0;  // where it faulted (0 for SIGABRT and signals sent)
-  bool complete = false;            // false: the handler died before it recorded everything
-  std::vector<std::string> frames;  // innermost first: "fn at file:line", "fn", "?? (...)"
+  bool complete = false;             // false: the handler died before it recorded everything
+  std::vector<std::string> frames;   // innermost first: "fn at file:line", "fn", "?? (...)"
 };
 
 // Worker side, once at start: empties *record and installs the handlers that fill it.

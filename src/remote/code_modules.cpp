@@ -122,9 +122,8 @@ std::size_t walk_stack(std::uintptr_t* ips, std::uint8_t* after_signal, std::siz
   return w.count;
 }
 
-void locate_code(const std::uintptr_t* ips, std::size_t n, code_frame* frames,
-                 code_module* modules, std::size_t* module_count,
-                 std::size_t module_capacity) noexcept {
+void locate_code(const std::uintptr_t* ips, std::size_t n, code_frame* frames, code_module* modules,
+                 std::size_t* module_count, std::size_t module_capacity) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     frames[i].module = no_module;
     frames[i].offset = ips[i];

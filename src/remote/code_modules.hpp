@@ -43,8 +43,7 @@ std::size_t walk_stack(std::uintptr_t* ips, std::uint8_t* after_signal, std::siz
 // Where each of ips[0..n) lies: frames[i].module and .offset (exact is left as it was). New
 // modules are appended to modules[*module_count .. capacity); an address whose module does
 // not fit keeps module = no_module and its raw address. Async-signal-safe.
-void locate_code(const std::uintptr_t* ips, std::size_t n, code_frame* frames,
-                 code_module* modules, std::size_t* module_count,
-                 std::size_t module_capacity) noexcept;
+void locate_code(const std::uintptr_t* ips, std::size_t n, code_frame* frames, code_module* modules,
+                 std::size_t* module_count, std::size_t module_capacity) noexcept;
 
 }  // namespace cfutures::detail

@@ -49,8 +49,7 @@ thread_local std::unique_ptr<recent_throws> recent;
 using cxa_throw_fn = void (*)(void*, void*, void (*)(void*));
 
 cxa_throw_fn next_throw() noexcept {
-  static const cxa_throw_fn next =
-      reinterpret_cast<cxa_throw_fn>(dlsym(RTLD_NEXT, "__cxa_throw"));
+  static const cxa_throw_fn next = reinterpret_cast<cxa_throw_fn>(dlsym(RTLD_NEXT, "__cxa_throw"));
   return next;
 }
 
