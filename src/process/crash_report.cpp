@@ -135,6 +135,11 @@ void install_crash_handlers(crash_record* record) noexcept {
 }
 
 std::optional<crash_info> read_crash(const crash_record& shared) {
+  stack_symbolizer symbols;
+  return read_crash(shared, symbols);
+}
+
+std::optional<crash_info> read_crash(const crash_record& shared, stack_symbolizer& symbols) {
   const crash_record r = shared;
   if (r.state == 0 || r.signal == 0) return std::nullopt;
   crash_info info;
@@ -148,7 +153,6 @@ std::optional<crash_info> read_crash(const crash_record& shared) {
     modules[i] = r.modules[i];
     modules[i].path[module_path_capacity - 1] = '\0';
   }
-  stack_symbolizer symbols;
   info.frames = symbols.describe(r.frames, depth, modules, module_count);
   return info;
 }

@@ -15,7 +15,8 @@
 // Thread safety: install_crash_handlers from the worker's thread that runs calls (the
 //   alternate stack is that thread's; a fault in another thread is recorded too, unless it is
 //   that thread's stack overflow); only the first thread to fault records. read_crash and
-//   format_stack from any thread, once the worker is dead (not while it may write).
+//   format_stack from any thread, once the worker is dead (not while it may write); a kept
+//   stack_symbolizer serves one thread at a time.
 // Blocking: read_crash reads the modules' files (symbol tables, debug info).
 // Throws: install_crash_handlers nothing (without memory for the alternate stack, a stack
 //   overflow just kills the worker unrecorded); read_crash std::bad_alloc only.
@@ -67,5 +68,10 @@ void install_crash_handlers(crash_record* record) noexcept;
 
 // Parent side: the crash *record holds, its frames named; nullopt if none was recorded.
 std::optional<crash_info> read_crash(const crash_record& record);
+// The same with `symbols`, which keeps the module files (and debug information) it read open
+// for the next crash: a pool that keeps one for its life names later crashes in about a
+// millisecond instead of reading them again (tens to hundreds of ms with a large separate
+// debug file, such as libc6-dbg's); the files close when it is destroyed.
+std::optional<crash_info> read_crash(const crash_record& record, stack_symbolizer& symbols);
 
 }  // namespace cfutures::detail

@@ -21,11 +21,15 @@
 namespace cfutures::detail {
 namespace {
 
-std::string demangle(const char* name) {
+// A symbol's name, demangled, without the version a .dynsym name may carry
+// ("pthread_kill@@GLIBC_2.34").
+std::string demangle(const char* symbol) {
+  std::string name(symbol);
+  name = name.substr(0, name.find('@'));
   int status = 0;
   std::unique_ptr<char, decltype(&std::free)> out(
-      abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(name);
+      abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status), &std::free);
+  return status == 0 && out ? std::string(out.get()) : name;
 }
 
 std::string hex(std::uint64_t value) {
@@ -161,11 +165,18 @@ std::vector<std::string> stack_symbolizer::describe(const code_frame* frames, st
         dwfl_module_addrinfo(module, address, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
     const char* file = nullptr;
     int line = 0;
+    Dwarf_Addr line_address = 0;
     if (Dwfl_Line* source = dwfl_module_getsrc(module, address)) {
-      file = dwfl_lineinfo(source, nullptr, &line, nullptr, nullptr, nullptr);
+      file = dwfl_lineinfo(source, &line_address, &line, nullptr, nullptr, nullptr);
     }
+    // A line of code before the symbol's start belongs to another function (code without
+    // debug info, as _start, gets the last line of the unit before it).
+    const bool line_is_ours =
+        file != nullptr && (name == nullptr || line_address + symbol_offset >= address);
     std::string outer_at;
-    if (!inlined_frames(module, address, file, line, out, outer_at)) outer_at = at(file, line);
+    if (!line_is_ours || !inlined_frames(module, address, file, line, out, outer_at)) {
+      outer_at = line_is_ours ? at(file, line) : std::string();
+    }
     out.push_back((name ? demangle(name) : "?? (" + path + "+" + hex(frame.offset) + ")") +
                   outer_at);
   }

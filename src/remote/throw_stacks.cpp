@@ -8,6 +8,7 @@
 #include "remote/throw_stacks.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -80,6 +81,28 @@ const void* object_of(const std::exception_ptr& error) noexcept {
 #endif
 }
 
+// The names of this process's frames, kept for its life (a worker names many throws). A
+// forked child makes its own: the parent's lock may be held by a thread the child lacks.
+struct process_symbols {
+  pid_t pid = 0;
+  std::mutex lock;
+  stack_symbolizer symbols;
+};
+
+process_symbols& symbols_of_this_process() {
+  static std::atomic<process_symbols*> current{nullptr};
+  const pid_t self = getpid();
+  process_symbols* p = current.load(std::memory_order_acquire);
+  while (p == nullptr || p->pid != self) {
+    auto* fresh = new process_symbols;
+    fresh->pid = self;
+    // acq_rel: publishes *fresh to the threads that load `current` (acquire, above).
+    if (current.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return *fresh;
+    delete fresh;
+  }
+  return *p;
+}
+
 bool starts_call(std::string_view frame) {
   return frame.find("cfutures::detail::invoke_serialized<") != std::string_view::npos ||
          frame.find("cfutures::detail::invoke_chunk<") != std::string_view::npos;
@@ -123,7 +146,8 @@ std::string throw_stack(const std::exception_ptr& error) {
   const void* object = object_of(error);
   if (!capturing.load(std::memory_order_relaxed) || !recent || object == nullptr) return {};
   const thrown* match = nullptr;
-  for (const thrown& t : recent->entries) {
+  for (std::size_t k = 1; k <= ring_size && match == nullptr; ++k) {
+    const thrown& t = recent->entries[(recent->next - k) % ring_size];  // the newest first
     if (t.object == object) match = &t;
   }
   if (match == nullptr) return {};
@@ -133,12 +157,18 @@ std::string throw_stack(const std::exception_ptr& error) {
   code_module modules[module_capacity];
   std::size_t module_count = 0;
   locate_code(copy.ips, copy.depth, frames, modules, &module_count, module_capacity);
-  static std::mutex lock;
-  static stack_symbolizer* const symbols = new stack_symbolizer;  // lives as long as the process
+  // Named frame by frame, up to the invoker: what lies below it (the serve loop, main, libc)
+  // is never shown, so its modules' debug information is never read.
+  process_symbols& symbols = symbols_of_this_process();
   std::vector<std::string> names;
   {
-    std::lock_guard<std::mutex> hold(lock);
-    names = symbols->describe(frames, copy.depth, modules, module_count);
+    std::lock_guard<std::mutex> hold(symbols.lock);
+    for (std::size_t i = 0; i < copy.depth; ++i) {
+      const std::vector<std::string> lines =
+          symbols.symbols.describe(&frames[i], 1, modules, module_count);
+      names.insert(names.end(), lines.begin(), lines.end());
+      if (!lines.empty() && starts_call(lines.back())) break;
+    }
   }
   return format_stack(user_frames(std::move(names)));
 }

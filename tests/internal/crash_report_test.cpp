@@ -160,6 +160,28 @@ TEST(CrashReport, SignalSentByAnotherProcessIsRecordedToo) {
   EXPECT_EQ(d.crash->fault_address, 0u);
 }
 
+TEST(CrashReport, AKeptSymbolizerNamesLaterCrashesAlike) {
+  cfutures::detail::stack_symbolizer kept;
+  crash_record* record = shared_record();
+  for (int round = 0; round < 2; ++round) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      no_core_dump();
+      install_crash_handlers(record);
+      crash_site_segfault();
+      _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::optional<crash_info> fresh = read_crash(*record);
+    const std::optional<crash_info> reused = read_crash(*record, kept);
+    ASSERT_TRUE(fresh.has_value() && reused.has_value());
+    EXPECT_EQ(reused->frames, fresh->frames);
+    EXPECT_TRUE(names(*reused, "crash_site_segfault")) << format_stack(reused->frames);
+  }
+  munmap(record, sizeof(crash_record));
+}
+
 // The exec'ed child: CFUTURES_CRASH_RECORD_FD names a memfd holding its record; it writes
 // where crash_site_segfault is in its own address space after the record, then faults.
 constexpr const char* record_fd_variable = "CFUTURES_CRASH_RECORD_FD";
