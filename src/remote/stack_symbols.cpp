@@ -141,6 +141,38 @@ Dwfl_Module* stack_symbolizer::open(const std::string& path) {
   return entry.module;
 }
 
+std::vector<std::string> stack_symbolizer::name(const std::string& path, std::uint64_t offset,
+                                                bool exact) {
+  Dwfl_Module* module = open(path);
+  GElf_Addr address = 0;
+  if (module == nullptr || !address_of(module, offset, address)) {
+    return {"?? (" + path + "+" + hex(offset) + ")"};
+  }
+  if (!exact && address > 0) --address;
+  GElf_Off symbol_offset = 0;
+  GElf_Sym symbol;
+  const char* symbol_name =
+      dwfl_module_addrinfo(module, address, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
+  const char* file = nullptr;
+  int line = 0;
+  Dwarf_Addr line_address = 0;
+  if (Dwfl_Line* source = dwfl_module_getsrc(module, address)) {
+    file = dwfl_lineinfo(source, &line_address, &line, nullptr, nullptr, nullptr);
+  }
+  // A line of code before the symbol's start belongs to another function (code without
+  // debug info, as _start, gets the last line of the unit before it).
+  const bool line_is_ours =
+      file != nullptr && (symbol_name == nullptr || line_address + symbol_offset >= address);
+  std::vector<std::string> lines;
+  std::string outer_at;
+  if (!line_is_ours || !inlined_frames(module, address, file, line, lines, outer_at)) {
+    outer_at = line_is_ours ? at(file, line) : std::string();
+  }
+  lines.push_back((symbol_name ? demangle(symbol_name) : "?? (" + path + "+" + hex(offset) + ")") +
+                  outer_at);
+  return lines;
+}
+
 std::vector<std::string> stack_symbolizer::describe(const code_frame* frames, std::size_t n,
                                                     const code_module* modules,
                                                     std::size_t module_count) {
@@ -151,34 +183,14 @@ std::vector<std::string> stack_symbolizer::describe(const code_frame* frames, st
       out.push_back("?? (" + hex(frame.offset) + ")");
       continue;
     }
-    const std::string path = modules[frame.module].path;
-    Dwfl_Module* module = open(path);
-    GElf_Addr address = 0;
-    if (module == nullptr || !address_of(module, frame.offset, address)) {
-      out.push_back("?? (" + path + "+" + hex(frame.offset) + ")");
-      continue;
+    auto key =
+        std::make_tuple(std::string(modules[frame.module].path), frame.offset, frame.exact != 0);
+    auto found = named_.find(key);
+    if (found == named_.end()) {
+      std::vector<std::string> lines = name(std::get<0>(key), frame.offset, frame.exact != 0);
+      found = named_.emplace(std::move(key), std::move(lines)).first;
     }
-    if (!frame.exact && address > 0) --address;
-    GElf_Off symbol_offset = 0;
-    GElf_Sym symbol;
-    const char* name =
-        dwfl_module_addrinfo(module, address, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
-    const char* file = nullptr;
-    int line = 0;
-    Dwarf_Addr line_address = 0;
-    if (Dwfl_Line* source = dwfl_module_getsrc(module, address)) {
-      file = dwfl_lineinfo(source, &line_address, &line, nullptr, nullptr, nullptr);
-    }
-    // A line of code before the symbol's start belongs to another function (code without
-    // debug info, as _start, gets the last line of the unit before it).
-    const bool line_is_ours =
-        file != nullptr && (name == nullptr || line_address + symbol_offset >= address);
-    std::string outer_at;
-    if (!line_is_ours || !inlined_frames(module, address, file, line, out, outer_at)) {
-      outer_at = line_is_ours ? at(file, line) : std::string();
-    }
-    out.push_back((name ? demangle(name) : "?? (" + path + "+" + hex(frame.offset) + ")") +
-                  outer_at);
+    out.insert(out.end(), found->second.begin(), found->second.end());
   }
   return out;
 }

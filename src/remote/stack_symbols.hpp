@@ -6,7 +6,7 @@
 // Thread safety: one stack_symbolizer per thread at a time (libdw's handles are not shared);
 //   format_stack is a pure function.
 // Blocking: opens and reads the module files (and their debug files) the first time each is
-//   named; later frames of the same module reuse them.
+//   named; later frames of the same module reuse them, and a frame named once is remembered.
 // Throws: std::bad_alloc; a module that cannot be read is not an error (its frames read
 //   "?? (path+0x...)").
 #pragma once
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "remote/code_modules.hpp"
@@ -42,8 +43,13 @@ class stack_symbolizer {
     Dwfl_Module* module = nullptr;  // null: the file could not be read as ELF
   };
   Dwfl_Module* open(const std::string& path);
+  // The lines of one frame (more than one inside inlined functions).
+  std::vector<std::string> name(const std::string& path, std::uint64_t offset, bool exact);
 
   std::map<std::string, opened> modules_;
+  // The lines of each frame named so far, by (module, offset, exact): the inlined functions
+  // cost a walk of their compilation unit's DIEs, milliseconds in a large one.
+  std::map<std::tuple<std::string, std::uint64_t, bool>, std::vector<std::string>> named_;
 };
 
 // "  #0 frame\n  #1 frame\n..." (empty for no frames), for messages.

@@ -36,6 +36,7 @@ std::atomic<bool> capturing{false};
 
 struct thrown {
   const void* object = nullptr;
+  std::size_t first = 0;  // ips[first] is the thrower's (before it: walk_stack, __cxa_throw)
   std::size_t depth = 0;
   std::uintptr_t ips[stack_depth];
 };
@@ -57,7 +58,8 @@ cxa_throw_fn next_throw() noexcept {
 // Resolved at load time, before any throw can need it.
 [[maybe_unused]] const cxa_throw_fn resolved_at_load = next_throw();
 
-void remember(void* object) noexcept {
+// `thrower`: the return address into the function that threw.
+void remember(void* object, std::uintptr_t thrower) noexcept {
   if (!recent) {
     recent.reset(new (std::nothrow) recent_throws);
     if (!recent) return;
@@ -65,6 +67,13 @@ void remember(void* object) noexcept {
   thrown& t = recent->entries[recent->next++ % ring_size];
   t.object = object;
   t.depth = walk_stack(t.ips, nullptr, stack_depth);
+  t.first = 0;
+  for (std::size_t i = 0; i < t.depth; ++i) {
+    if (t.ips[i] == thrower) {
+      t.first = i;
+      break;
+    }
+  }
 }
 
 // The object an exception_ptr holds: libstdc++'s exception_ptr is that one pointer, the one
@@ -116,8 +125,9 @@ bool calls_through(std::string_view frame) {
   return false;
 }
 
-// The frames from the thrower (after __cxa_throw) to the function the worker was asked to
-// run: the invoker below it, and what calls the invoker, are the library's.
+// The frames from the thrower to the function the worker was asked to run: __cxa_throw's
+// and those above it (when the thrower's return address was not found on the stack), the
+// invoker and what calls it are the library's.
 std::vector<std::string> user_frames(std::vector<std::string> frames) {
   std::size_t first = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -163,7 +173,7 @@ std::string throw_stack(const std::exception_ptr& error) {
   std::vector<std::string> names;
   {
     std::lock_guard<std::mutex> hold(symbols.lock);
-    for (std::size_t i = 0; i < copy.depth; ++i) {
+    for (std::size_t i = copy.first; i < copy.depth; ++i) {
       const std::vector<std::string> lines =
           symbols.symbols.describe(&frames[i], 1, modules, module_count);
       names.insert(names.end(), lines.begin(), lines.end());
@@ -179,7 +189,9 @@ std::string throw_stack(const std::exception_ptr& error) {
 // <cxxabi.h>): the same function for the ABI.
 extern "C" [[noreturn]] void __cxa_throw(void* object, void* type, void (*destroy)(void*)) {
   using namespace cfutures::detail;
-  if (capturing.load(std::memory_order_relaxed)) remember(object);
+  if (capturing.load(std::memory_order_relaxed)) {
+    remember(object, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  }
   const cxa_throw_fn next = next_throw();
   if (next == nullptr) std::abort();
   next(object, type, destroy);
