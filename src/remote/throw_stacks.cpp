@@ -55,7 +55,8 @@ cxa_throw_fn next_throw() noexcept {
   return next;
 }
 
-// Resolved at load time, before any throw can need it.
+// Resolved while the program starts (its static initialisation), so that throws do not wait
+// for dlsym; a throw from an earlier initialiser resolves it itself.
 [[maybe_unused]] const cxa_throw_fn resolved_at_load = next_throw();
 
 // `thrower`: the return address into the function that threw. Not inlined: the hook's path
