@@ -78,7 +78,7 @@ resolved_call resolve(const wire::call_message& message) {
 }  // namespace
 
 std::vector<wire::outcome> run_calls(const wire::call_message& message, block_store* store,
-                                     wire::attachment_source& from) {
+                                     wire::attachment_source& from, serving_link* link) {
   std::vector<wire::outcome> outcomes(message.args.size());
   resolved_call call;
   std::exception_ptr unresolvable;
@@ -99,6 +99,7 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
       failed(o, unresolvable);
       continue;
     }
+    if (link) link->running(message.id, i);
     try {
       o.bytes = payload(store);
       call.entry(call.fn, from.input(message.args[i]), o.bytes);
@@ -121,7 +122,9 @@ int serve(serving_link& link) {
         const wire::call_message message = wire::decode_call(f.payload, *f.from);
         if (link.has_output() && !timings.quick(message)) link.flush();
         const auto start = std::chrono::steady_clock::now();
-        std::vector<wire::outcome> outcomes = run_calls(message, link.results_store(), *f.from);
+        std::vector<wire::outcome> outcomes =
+            run_calls(message, link.results_store(), *f.from, &link);
+        link.idle();
         timings.record(message, std::chrono::steady_clock::now() - start);
         link.reply(message.id, outcomes);
         if (link.has_output() &&
