@@ -109,7 +109,7 @@ class remote_error : public error {
   // The original (demangled) type name, e.g. "my::parse_error".
   const std::string& type_name() const noexcept { return type_name_; }
   // The worker's stack where the exception was thrown, innermost first, a frame a line
-  // ("  #0 fn at file:line"), down to the function the worker ran; empty if none was recorded
+  // ("  #0 fn (file:line)"), down to the function the worker ran; empty if none was recorded
   // (an exception made without a throw, as std::make_exception_ptr does, or thrown in another
   // thread of the worker).
   const std::string& traceback() const noexcept { return traceback_; }

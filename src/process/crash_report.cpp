@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <new>
 
 namespace cfutures::detail {
 namespace {
@@ -119,7 +120,7 @@ void use_alternate_stack() noexcept {
 }  // namespace
 
 void install_crash_handlers(crash_record* record) noexcept {
-  *record = crash_record{};
+  new (record) crash_record{};  // begins its life in raw shared memory
   claimed.store(false, std::memory_order_relaxed);
   installed.store(record, std::memory_order_release);
   // The unwinder's first walk initialises what it caches (outside the handler).

@@ -60,10 +60,11 @@ struct crash_info {
   int signal = 0;                    // the fatal signal
   std::uintptr_t fault_address = 0;  // where it faulted (0 for SIGABRT and signals sent)
   bool complete = false;             // false: the handler died before it recorded everything
-  std::vector<std::string> frames;   // innermost first: "fn at file:line", "fn", "?? (...)"
+  std::vector<std::string> frames;   // innermost first: "fn (file:line)", "fn", "?? (...)"
 };
 
-// Worker side, once at start: empties *record and installs the handlers that fill it.
+// Worker side, once at start: makes an empty record at `record` (raw shared memory will do:
+// worker_status::crash_area(), cast) and installs the handlers that fill it.
 void install_crash_handlers(crash_record* record) noexcept;
 
 // Parent side: the crash *record holds, its frames named; nullopt if none was recorded.

@@ -40,7 +40,7 @@ std::string hex(std::uint64_t value) {
 
 std::string at(const char* file, int line) {
   if (file == nullptr || line <= 0) return {};
-  return std::string(" at ") + file + ":" + std::to_string(line);
+  return std::string(" (") + file + ":" + std::to_string(line) + ")";
 }
 
 // The address of `offset` (a position in the module's file) in the session's address space.
@@ -96,7 +96,7 @@ bool inlined_frames(Dwfl_Module* module, GElf_Addr address, const char* file, in
     const int tag = dwarf_tag(&scopes[i]);
     if (tag == DW_TAG_subprogram) break;
     if (tag != DW_TAG_inlined_subroutine) continue;
-    out.push_back(inlined_name(&scopes[i]) + where + " (inlined)");
+    out.push_back(inlined_name(&scopes[i]) + where + " [inlined]");
     Dwarf_Attribute attribute;
     Dwarf_Word call_file = 0;
     Dwarf_Word call_line = 0;

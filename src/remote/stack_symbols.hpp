@@ -32,7 +32,7 @@ class stack_symbolizer {
   stack_symbolizer& operator=(const stack_symbolizer&) = delete;
   ~stack_symbolizer();
 
-  // The frames of a stack, in order: "fn at file:line", "fn", or "?? (module+0xoffset)"
+  // The frames of a stack, in order: "fn (file:line)", "fn", or "?? (module+0xoffset)"
   // each; a frame inside inlined functions gives one line per function, innermost first.
   std::vector<std::string> describe(const code_frame* frames, std::size_t n,
                                     const code_module* modules, std::size_t module_count);

@@ -133,7 +133,7 @@ bool calls_through(std::string_view frame) {
 std::vector<std::string> user_frames(std::vector<std::string> frames) {
   std::size_t first = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    if (frames[i] == "__cxa_throw" || frames[i].starts_with("__cxa_throw at ")) {
+    if (frames[i] == "__cxa_throw" || frames[i].starts_with("__cxa_throw (")) {
       first = i + 1;
       break;
     }

@@ -25,7 +25,7 @@ namespace cfutures::detail {
 void enable_throw_stacks() noexcept;
 
 // The stack where `error` was thrown, from the thrower down to the call the worker ran,
-// formatted as format_stack does ("  #0 fn at file:line\n..."); empty if none was recorded.
+// formatted as format_stack does ("  #0 fn (file:line)\n..."); empty if none was recorded.
 std::string throw_stack(const std::exception_ptr& error);
 
 }  // namespace cfutures::detail

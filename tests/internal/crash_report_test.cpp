@@ -17,7 +17,14 @@
 #include <cstdlib>
 #include <string>
 
+#include "process/worker_status.hpp"
+
 namespace {
+
+// The record fits where a worker's status page keeps it.
+static_assert(sizeof(cfutures::detail::crash_record) <=
+              cfutures::detail::worker_status::crash_bytes);
+static_assert(alignof(cfutures::detail::crash_record) <= 64);
 
 using cfutures::detail::crash_info;
 using cfutures::detail::crash_record;
