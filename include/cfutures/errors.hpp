@@ -98,14 +98,20 @@ class broken_process_pool : public broken_executor {
   using broken_executor::broken_executor;
 };
 
-// An exception raised in another process whose dynamic type cannot be recreated here.
+// An exception raised in another process whose dynamic type cannot be recreated here, with
+// the worker's stack where it was thrown (traceback()). Exceptions that come back as their own
+// type (<stdexcept>'s, std::bad_alloc, cfutures' errors) cannot carry a traceback: throw a type
+// of your own to get one.
 class remote_error : public error {
  public:
   // The original type's name, its what(), and the worker's traceback (may be empty).
   remote_error(std::string type_name, const std::string& message, std::string traceback = {});
   // The original (demangled) type name, e.g. "my::parse_error".
   const std::string& type_name() const noexcept { return type_name_; }
-  // The worker's traceback as text, where one was recorded; may be empty.
+  // The worker's stack where the exception was thrown, innermost first, a frame a line
+  // ("  #0 fn (file:line)"), down to the function the worker ran; empty if none was recorded
+  // (an exception made without a throw, as std::make_exception_ptr does, or thrown in another
+  // thread of the worker).
   const std::string& traceback() const noexcept { return traceback_; }
 
  private:

@@ -5,6 +5,8 @@
 #include <exception>
 #include <unordered_map>
 
+#include "remote/throw_stacks.hpp"
+
 namespace cfutures::detail {
 namespace {
 
@@ -110,6 +112,8 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
 }
 
 int serve(serving_link& link) {
+  // A worker: exceptions its calls throw come back with the stack of their throw.
+  enable_throw_stacks();
   incoming_frame f;
   call_timings timings;
   while (link.next(f)) {
