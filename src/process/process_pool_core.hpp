@@ -118,6 +118,7 @@
 #include "process/call_watchdog.hpp"
 #include "process/channel.hpp"
 #include "process/worker_status.hpp"
+#include "remote/stack_symbols.hpp"
 #include "remote/remote_core.hpp"
 
 namespace cfutures::detail {
@@ -227,6 +228,10 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   void settle_lost(worker_process& w, int status, const std::string& how);
   // " while running f" for the call worker w was running, or "".
   std::string running_function(worker_process& w);
+  // The name of the function `job` calls (symbols_).
+  std::string job_function(const remote_job& job);
+  // The stack worker w recorded when a signal ended it ("  #0 fn (file:line)" lines), or "".
+  std::string crash_stack(worker_process& w, int status);
   void check_options(const remote_job& job) const;
   void expect_timeouts(worker_process& w, const remote_job& job);
   void after_reply(worker_process& w, const remote_job& job);
@@ -245,6 +250,9 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   const std::optional<std::size_t> worker_memory_limit_;
   const std::optional<std::chrono::nanoseconds> idle_timeout_;
   call_watchdog watchdog_;  // timeouts, and the SIGKILL of stopped workers
+  // Names functions and crashed workers' stacks in messages; under driver_ (it keeps the
+  // modules' symbols it read for the next failure).
+  stack_symbolizer symbols_;
 
   int wake_fd_ = -1;
   std::atomic<bool> sleeping_{false};  // the manager is (about to be) blocked in poll

@@ -13,13 +13,10 @@
 // worker at its hello, above the size it had then — so the pages a forked worker shares with
 // its parent count once, in that base; max_worker_memory is checked (resident set, from
 // /proc) after each reply that leaves the worker idle. idle_timeout retires idle workers.
-#include <dlfcn.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cxxabi.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -27,26 +24,11 @@
 #include <memory>
 #include <stdexcept>
 
+#include "process/crash_report.hpp"
 #include "process/process_pool_core.hpp"
 
 namespace cfutures::detail {
 namespace {
-
-// A function's name, as far as the dynamic symbols tell.
-std::string function_name(const void* code) {
-  Dl_info info{};
-  if (!code || dladdr(code, &info) == 0 || !info.dli_sname) return {};
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> demangled(
-      abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status), &std::free);
-  return status == 0 && demangled ? demangled.get() : info.dli_sname;
-}
-
-std::string job_function(const remote_job& job) {
-  std::string name = function_name(job.fn);
-  if (name.empty()) name = function_name(reinterpret_cast<const void*>(job.entry));
-  return name.empty() ? "the submitted function" : name;
-}
 
 std::string milliseconds(std::chrono::nanoseconds d) {
   char text[32];
@@ -123,6 +105,36 @@ int process_pool_core::retire_idle(bool work_queued) {
   return static_cast<int>(std::min<std::int64_t>(left, 1 << 30));
 }
 
+std::string process_pool_core::job_function(const remote_job& job) {
+  // A plain function is named by its address; a lambda by its invoker's (whose name holds
+  // the lambda's type).
+  const void* code = job.fn ? job.fn : reinterpret_cast<const void*>(job.entry);
+  std::uintptr_t ip = reinterpret_cast<std::uintptr_t>(code);
+  code_frame frame;
+  code_module module{};
+  std::size_t modules = 0;
+  locate_code(&ip, 1, &frame, &module, &modules, 1);
+  frame.exact = 1;
+  try {
+    const std::vector<std::string> names = symbols_.describe(&frame, 1, &module, modules);
+    if (!names.empty() && names.back().rfind("??", 0) != 0) return names.back();
+  } catch (const std::exception&) {
+    // Out of memory while naming: the message goes without the name.
+  }
+  return "the submitted function";
+}
+
+std::string process_pool_core::crash_stack(worker_process& w, int status) {
+  if (status < 0 || !WIFSIGNALED(status)) return {};
+  try {
+    const auto crash = read_crash(
+        *reinterpret_cast<const crash_record*>(w.status().crash_area()), symbols_);
+    return crash ? format_stack(crash->frames) : std::string();
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 std::string process_pool_core::running_function(worker_process& w) {
   const running_call at = w.status().snapshot().call;
   for (const auto& job : w.slot.held) {
@@ -153,6 +165,7 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
   }
   w.slot.end = worker_end::died;
   const running_call at = w.status().snapshot().call;
+  const std::string stack = crash_stack(w, status);
   give_back(w.slot, at, [&](remote_job& job) -> std::exception_ptr {
     ++job.deaths;
     const std::size_t retries = job.options.max_retries.value_or(max_retries_);
@@ -163,7 +176,8 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
     if (job.deaths > 1) {
       message += " (it ran " + std::to_string(job.deaths) + " times; each run ended its worker)";
     }
-    return std::make_exception_ptr(worker_died_error(message, pid, sig, code, job.deaths));
+    if (!stack.empty()) message += "; its stack:\n" + stack;
+    return std::make_exception_ptr(worker_died_error(message, pid, sig, code, job.deaths, stack));
   });
 }
 

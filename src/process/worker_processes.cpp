@@ -192,6 +192,9 @@ void process_pool_core::lost(worker_process& w, const std::string& why) {
       "A process in the process pool was terminated abruptly while the "
       "future was running or pending: " +
       how + running_function(w);
+  if (const std::string stack = crash_stack(w, status); !stack.empty()) {
+    message += "; its stack:\n" + stack;
+  }
   if (!w.greeted && method_ == start_method::spawn) {
     message +=
         ". It ended before serving: a program using start_method::spawn must call "

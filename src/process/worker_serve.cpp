@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "process/channel.hpp"
+#include "process/crash_report.hpp"
 #include "process/shm_blocks.hpp"
 #include "process/worker_status.hpp"
 #include "remote/serve.hpp"
@@ -66,6 +67,9 @@ int serve_worker(int fd) {
     link.put(wire::kind::hello, {wire::encode_hello(static_cast<std::uint32_t>(getpid()))});
     link.flush();
     channel_link serving(link);
+    // A fault in a call leaves its stack in the status page for the parent to name.
+    install_crash_handlers(
+        reinterpret_cast<crash_record*>(worker_status::at(link.ring().status_area()).crash_area()));
     return serve(serving);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cfutures worker %d: %s\n", static_cast<int>(getpid()), e.what());

@@ -7,6 +7,14 @@ namespace {
 
 class WorkerDeath : public resilience_test {};
 
+// A call that faults (a real SIGSEGV, through the worker's crash handler).
+[[gnu::noinline]] int fault_in_decoder(int x) {
+  conformance::no_core_dump();
+  volatile int* volatile bad = nullptr;
+  *bad = x;
+  return x;
+}
+
 TEST_P(WorkerDeath, OnlyTheCrashingCallFailsAndThePoolGoesOn) {
   nothing_left_behind clean;
   process_pool_executor pool(fail_call(2));
@@ -125,6 +133,26 @@ TEST_P(WorkerDeath, ShutdownWaitsForCallsBackFromADeadWorker) {
   // The call that was running when its worker died is retried, not cancelled.
   EXPECT_EQ(fs[0].result(0s), 1) << outcome(fs[0]);
   for (auto& f : fs) EXPECT_TRUE(f.done());
+}
+
+TEST_P(WorkerDeath, NamesTheFunctionAndTheStackAtTheFault) {
+  nothing_left_behind clean;
+  process_pool_executor pool(fail_call(1));
+  const auto e = failure_of<cfutures::worker_died_error>(pool.submit(&fault_in_decoder, 3));
+  EXPECT_EQ(e.term_signal(), SIGSEGV) << e.what();
+  EXPECT_TRUE(contains(e.what(), "fault_in_decoder")) << e.what();
+  EXPECT_TRUE(contains(e.backtrace(), "#0 resilience::(anonymous namespace)::fault_in_decoder"))
+      << e.backtrace();
+  EXPECT_TRUE(contains(e.what(), e.backtrace())) << e.what();
+}
+
+TEST_P(WorkerDeath, BrokenPoolMessagesNameTheFunctionToo) {
+  nothing_left_behind clean;
+  process_pool_executor pool(options(1));
+  const std::string what = conformance::broken_what(pool.submit(&fault_in_decoder, 3));
+  EXPECT_TRUE(contains(what, "while running resilience::(anonymous namespace)::fault_in_decoder"))
+      << what;
+  EXPECT_TRUE(contains(what, "#0 ")) << what;
 }
 
 CFUTURES_START_METHODS(WorkerDeath);
