@@ -43,7 +43,8 @@
 // Thread safety: every function may be called from any thread, concurrently.
 // Blocking: never. Nothing here blocks or occupies a thread while it waits: each input gets
 //   one done-callback (no thread per waiting node); a suspended coroutine holds no thread.
-// Throws: when_any of an empty range: std::invalid_argument; a future without state as an
+// Throws: co_await in a coroutine whose future was cancelled: cancelled_error (above);
+//   when_any of an empty range: std::invalid_argument; a future without state as an
 //   input: invalid_state_error; then(ex, fn): what ex.submit throws becomes g's exception;
 //   resume_on: what ex.submit throws is thrown by the co_await, and a task dropped by ex
 //   (cancelled at shutdown, broken pool) resumes the coroutine in the dropping thread with
@@ -57,9 +58,18 @@
 //   outcome arrives (cancel() succeeds and cancels fn's task if it has not started).
 // - The value of a future that fn returns is moved out of it (HPX, folly); an empty one
 //   fails g with invalid_state_error.
-// - A coroutine's future is RUNNING from the start: cancel() returns false.
+// - A coroutine's future is RUNNING from the start, yet cancel() works on it (as asyncio's
+//   Task.cancel(), unlike a running call's): until the coroutine has finished, cancel()
+//   returns true and the future is cancelled at once (done for everyone, result() throws
+//   cancelled_error). The coroutine itself sees cancelled_error at its co_await: the one it
+//   is suspended in, when that future is done, or its next one if it was running; from then
+//   on every co_await of a future in it throws cancelled_error. It may catch it; whatever it
+//   co_returns or throws afterwards is dropped. Its frame is destroyed when it ends, after
+//   its future was cancelled. Unlike Task.cancel(), the future it awaits is not cancelled
+//   (it may be shared; then, when_all and dataflow leave their inputs alone too): cancel
+//   that one as well to stop its work and resume the coroutine at once.
 // - The frame of a coroutine returning future<T> is destroyed (its locals and parameters
-//   with it) before its future becomes done.
+//   with it) before its future becomes done (unless the future was cancelled: see above).
 // - ex in then(ex, fn) and resume_on(ex) is held by reference: it must outlive the call.
 // - when_any, when_all and dataflow register a callback on every input, which holds their
 //   state (and so the inputs they hold) until that input is done: an input that never
