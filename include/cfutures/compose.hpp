@@ -85,6 +85,10 @@
 //     auto s = stdexec::then(pool.submit(f), [](int v) { return v + 1; });
 //   (inside a coroutine task type of stdexec, `co_await fut` works directly). A
 //   get_scheduler() for executors can be added later without changing anything here.
+//   stdexec is not packaged in Debian 12, so cfutures is not tested against it;
+//   tests/unit/compose_interop_test.cpp checks the awaitable shape its connect relies on
+//   (operator co_await giving await_ready / await_suspend / await_resume, in a promise
+//   without await_transform) and drives a receiver as its connect does.
 #pragma once
 
 #include <array>
