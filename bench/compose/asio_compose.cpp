@@ -9,8 +9,9 @@
 //                          run twice, as *_cold_ms then warm, like the others (keep_heap.hpp)
 // No then_chain_1m_ms (Asio has no continuation on a pending result) and no when_all rows
 // (Boost 1.74's Asio has no when_all for awaitables).
+// clang-format off
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
-
+// clang-format on
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -8,6 +8,4 @@
 
 #include <malloc.h>
 
-inline void bench_keep_heap() {
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
+inline void bench_keep_heap() { mallopt(M_TRIM_THRESHOLD, 1 << 30); }

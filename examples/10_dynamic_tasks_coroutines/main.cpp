@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   demo::expect(processing.peak() > 1 && processing.peak() <= static_cast<int>(max_in_flight),
                "expected 2 to 4 tasks at once, saw ", processing.peak());
   return demo::finish(submitted.load(), " tasks (3 roots + ", submitted - 3,
-                      " generated) as coroutine trees on ", max_in_flight, " workers: ",
-                      demo::secs(total), " (sequential ", demo::secs(demo::total_slept()), ")");
+                      " generated) as coroutine trees on ", max_in_flight,
+                      " workers: ", demo::secs(total), " (sequential ",
+                      demo::secs(demo::total_slept()), ")");
 }

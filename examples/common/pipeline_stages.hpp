@@ -32,7 +32,8 @@ struct category_stats {
 using aggregation = std::map<char, category_stats>;
 
 inline demo::gauge cleaning, enriching, aggregating;  // how many chunks each stage runs at once
-inline std::atomic<bool> stages_overlapped{false};  // a chunk was cleaned while others were enriched
+// Set once a chunk finished cleaning while another was being enriched.
+inline std::atomic<bool> stages_overlapped{false};
 
 // Stage 1: clean and validate.
 inline std::vector<record> clean_data(const std::vector<record>& data_chunk) {

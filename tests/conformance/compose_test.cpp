@@ -71,8 +71,9 @@ TYPED_TEST(ComposeTest, ThenUnwrapsAFutureThatFnReturns) {
   auto g = ex.submit(tasks::mul, 2, 3).then([&ex](int v) { return ex.submit(tasks::mul, v, 10); });
   static_assert(std::is_same_v<decltype(g), future<int>>);
   EXPECT_EQ(g.result(), 60);
-  auto failing = ex.submit(tasks::mul, 1, 1).then(
-      [&ex](int) { return ex.submit(tasks::throw_out_of_range, std::string("inner")); });
+  auto failing = ex.submit(tasks::mul, 1, 1).then([&ex](int) {
+    return ex.submit(tasks::throw_out_of_range, std::string("inner"));
+  });
   EXPECT_THROW(failing.result(), std::out_of_range);
 }
 

@@ -247,10 +247,10 @@ TEST(CoroutineCancel, CancelWhileSuspendedIsDoneAtOnceAndTheCoroutineSeesItWhenR
   EXPECT_TRUE(f.cancelled());
   EXPECT_TRUE(f.done());
   EXPECT_THROW(f.result(), cfutures::cancelled_error);
-  EXPECT_TRUE(f.cancel());                  // already cancelled: true again
-  EXPECT_FALSE(p.get_future().done());      // the awaited future is left alone
-  EXPECT_FALSE(saw_cancelled);              // still suspended
-  p.set_result(5);                          // resumes it here: cancelled_error at its co_await
+  EXPECT_TRUE(f.cancel());              // already cancelled: true again
+  EXPECT_FALSE(p.get_future().done());  // the awaited future is left alone
+  EXPECT_FALSE(saw_cancelled);          // still suspended
+  p.set_result(5);                      // resumes it here: cancelled_error at its co_await
   EXPECT_TRUE(saw_cancelled);
   EXPECT_TRUE(frame_gone.get_future().done());
   EXPECT_TRUE(f.cancelled());

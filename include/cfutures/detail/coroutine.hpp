@@ -115,6 +115,10 @@ class coroutine_state final : public shared_state<T> {
   bool has_value_ = false;
 };
 
+// What a cfutures coroutine awaits unchanged (anything but a future<T>).
+template <class A>
+concept not_a_future = !is_future_v<std::remove_cvref_t<A>>;
+
 template <class T>
 class coroutine_promise_base {
  public:
@@ -148,9 +152,10 @@ class coroutine_promise_base {
     return future_awaiter<U, true>(std::move(f), state_.get());
   }
   // Anything else is awaited as it is.
-  template <class A>
-  requires(!is_future_v<std::remove_cvref_t<A>>)
-  A&& await_transform(A&& a) noexcept { return std::forward<A>(a); }
+  template <not_a_future A>
+  A&& await_transform(A&& a) noexcept {
+    return std::forward<A>(a);
+  }
 
  protected:
   ref_ptr<coroutine_state<T>> state_;
