@@ -19,6 +19,11 @@ LOWER_IS_BETTER = ("us", "ms", "s", "B")
 def workloads(build):
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     result = {
+        "compose": {
+            "cfutures": [os.path.join(build, "bench", "bench_compose")],
+            "boost_thread": [os.path.join(build, "bench", "bench_compose_boost_thread")],
+            "asio": [os.path.join(build, "bench", "bench_compose_asio")],
+        },
         "process_pool": {
             "cfutures": [os.path.join(build, "bench", "bench_process_pool")],
             "cpython": [python, os.path.join(HERE, "process_pool", "python_process_pool.py")],
@@ -49,7 +54,7 @@ def workloads(build):
             "cfutures": job + [mpi_bench],
             "mpi4py": job + [python, os.path.join(HERE, "mpi", "mpi4py_futures.py")],
         }
-    # Peers built only when their library was found (Boost, oneTBB) are skipped if absent.
+    # Peers built only when their library was found (Boost, Boost.Thread, oneTBB) are skipped if absent.
     return {
         workload: {impl: cmd for impl, cmd in impls.items()
                    if impl == "cfutures" or cmd[0] == python or os.path.exists(cmd[0])}

@@ -5,14 +5,19 @@
 //   proc_coro_loop_us      the same coroutine loop on a process_pool_executor(1) (fork)
 //   proc_blocking_loop_us  the blocking loop on it
 //   then_chain_1m_ms       10^6 inline continuations chained on a pending future, then run
-//   then_on_chain_100k_ms  10^5 continuations each submitted to the pool (then(pool, fn))
+//   then_pool_chain_1m_ms  10^6 continuations each submitted to the pool (then(pool, fn)),
+//                          chained on the pool's first call while it runs
+//   *_cold_ms              the same chains measured first, on a fresh heap (keep_heap.hpp)
 //   when_all_100k_ms       when_all(...).result() over 100 000 finished futures
 //   wait_all_100k_ms       wait(..., all_completed) over the same futures (the reference)
 // All on thread_pool_executor(2) unless named.
 #include <cfutures/cfutures.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
+
+#include "keep_heap.hpp"
 
 namespace {
 
@@ -47,10 +52,29 @@ double blocking_per_iteration(Pool& pool, int n) {
   return us_since(start) / n;
 }
 
+double inline_chain() {
+  cfutures::promise<long> p;
+  const auto start = clock_type::now();
+  cfutures::future<long> f = p.get_future();
+  for (int i = 0; i < 1000000; ++i) f = std::move(f).then([](long v) { return v + 1; });
+  p.set_result(0);
+  if (f.result() != 1000000) std::abort();
+  return us_since(start) / 1000;
+}
+
+double pool_chain(cfutures::thread_pool_executor& pool) {
+  const auto start = clock_type::now();
+  cfutures::future<long> f = pool.submit([] { return 0L; });
+  for (int i = 0; i < 1000000; ++i) f = std::move(f).then(pool, [](long v) { return v + 1; });
+  if (f.result() != 1000000) std::abort();
+  return us_since(start) / 1000;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cfutures::serve_if_worker(argc, argv);
+  bench_keep_heap();
   cfutures::thread_pool_executor pool(2);
   constexpr int loops = 20000;
   blocking_per_iteration(pool, 2000);  // warm-up
@@ -65,22 +89,11 @@ int main(int argc, char** argv) {
     std::printf("proc_coro_loop_us %.3f us\n", coro_per_iteration(procs, 5000));
     std::printf("proc_blocking_loop_us %.3f us\n", blocking_per_iteration(procs, 5000));
   }
-  {
-    cfutures::promise<long> p;
-    const auto start = clock_type::now();
-    cfutures::future<long> f = p.get_future();
-    for (int i = 0; i < 1000000; ++i) f = std::move(f).then([](long v) { return v + 1; });
-    p.set_result(0);
-    const long v = f.result();
-    std::printf("then_chain_1m_ms %.1f ms\n", us_since(start) / 1000);
-    if (v != 1000000) return 1;
+  for (const char* name : {"then_chain_1m_cold_ms", "then_chain_1m_ms"}) {
+    std::printf("%s %.1f ms\n", name, inline_chain());
   }
-  {
-    const auto start = clock_type::now();
-    cfutures::future<long> f = pool.submit([] { return 0L; });
-    for (int i = 0; i < 100000; ++i) f = std::move(f).then(pool, [](long v) { return v + 1; });
-    if (f.result() != 100000) return 1;
-    std::printf("then_on_chain_100k_ms %.1f ms\n", us_since(start) / 1000);
+  for (const char* name : {"then_pool_chain_1m_cold_ms", "then_pool_chain_1m_ms"}) {
+    std::printf("%s %.1f ms\n", name, pool_chain(pool));
   }
   {
     std::vector<cfutures::future<int>> fs;

@@ -1,7 +1,7 @@
 // Tutorial section 7, "Pattern 2: Dynamic Task Generation": tasks may generate subtasks. A
 // deque of pending tasks feeds at most four futures in flight; as_completed() with a timeout
 // takes one completion at a time, whose subtasks join the deque, until both are empty.
-// Unlike the tutorial, a subtask carries its depth, so max_depth does limit the recursion.
+// The same scenario in C++20 style (coroutines, when_all): 10_dynamic_tasks_coroutines.
 #include <cfutures/cfutures.hpp>
 #include <deque>
 #include <string>
@@ -10,44 +10,13 @@
 #include <vector>
 
 #include "demo.hpp"
+#include "dynamic_tasks.hpp"
 
-namespace {
-
-struct task {
-  std::string id;
-  std::string parent;  // empty for a root task
-  int depth = 0;
-};
-
-struct task_result {
-  std::vector<std::string> results;
-  std::vector<task> subtasks;
-};
-
-constexpr int max_depth = 3;
-constexpr std::size_t max_in_flight = 4;
-demo::gauge processing;  // how many tasks run at once
-
-// A task that might generate more tasks.
-task_result recursive_task_processor(const task& t) {
-  const auto inside = processing.enter();
-  const std::string indent(2 * static_cast<std::size_t>(t.depth), ' ');
-  demo::say(indent, "🔄 Processing task ", t.id, " at depth ", t.depth);
-  auto rng = demo::rng_for(t.id);
-  demo::sleep(demo::uniform(rng, 0.2, 0.5));
-
-  task_result result{{"result_from_" + t.id}, {}};
-  if (t.depth < max_depth && demo::chance(rng, 0.5)) {  // sometimes generate subtasks
-    const int num_subtasks = demo::randint(rng, 1, 2);
-    for (int i = 0; i < num_subtasks; ++i) {
-      result.subtasks.push_back({demo::cat(t.id, "_sub_", i), t.id, t.depth + 1});
-    }
-    demo::say(indent, "📋 Task ", t.id, " generated ", num_subtasks, " subtasks");
-  }
-  return result;
-}
-
-}  // namespace
+using tutorial::max_in_flight;
+using tutorial::processing;
+using tutorial::recursive_task_processor;
+using tutorial::task;
+using tutorial::task_result;
 
 int main(int argc, char** argv) {
   demo::parse_args(argc, argv);

@@ -2,8 +2,8 @@
 // through three stages, each an executor.map() over the chunks with its own pool: clean (3
 // workers), enrich (2 workers), aggregate (2 workers); the per-chunk aggregates are combined.
 // Unlike the tutorial, the combination adds the chunks' totals (the tutorial multiplies each
-// by its count, which inflates the averages).
-#include <cctype>
+// by its count, which inflates the averages). The same pipeline in C++20 style (dataflow per
+// chunk, the stages overlapping): 13_pipeline_dataflow.
 #include <cfutures/cfutures.hpp>
 #include <map>
 #include <string>
@@ -11,84 +11,24 @@
 
 #include "chunks.hpp"
 #include "demo.hpp"
+#include "pipeline_stages.hpp"
 
-namespace {
-
+using tutorial::aggregate_data;
+using tutorial::aggregating;
+using tutorial::aggregation;
 using tutorial::chunked;
+using tutorial::clean_data;
+using tutorial::cleaning;
+using tutorial::enrich_data;
+using tutorial::enriched_record;
+using tutorial::enriching;
 using tutorial::flattened;
-
-struct record {
-  int id;
-  int value;
-  char category;  // 'A', 'B' or 'C'; lower case once cleaned
-};
-
-struct enriched_record {
-  record item;
-  double enriched_value;
-  int category_score;
-};
-
-struct category_stats {
-  int count = 0;
-  double total_value = 0;
-};
-using aggregation = std::map<char, category_stats>;
-
-demo::gauge cleaning, enriching, aggregating;  // how many chunks each stage runs at once
-
-// Stage 1: clean and validate.
-std::vector<record> clean_data(const std::vector<record>& data_chunk) {
-  const auto inside = cleaning.enter();
-  std::vector<record> cleaned;
-  for (const auto& item : data_chunk) {
-    demo::sleep(0.1);      // cleaning work
-    if (item.value > 0) {  // simple validation
-      cleaned.push_back({item.id, item.value, static_cast<char>(std::tolower(item.category))});
-    }
-  }
-  demo::say("🧹 Cleaned chunk of ", data_chunk.size(), " items -> ", cleaned.size(), " valid");
-  return cleaned;
-}
-
-// Stage 2: enrich with additional information (e.g. API calls, database lookups).
-std::vector<enriched_record> enrich_data(const std::vector<record>& data_chunk) {
-  const auto inside = enriching.enter();
-  const std::map<char, int> scores{{'a', 10}, {'b', 20}, {'c', 30}};
-  std::vector<enriched_record> enriched;
-  for (const auto& item : data_chunk) {
-    demo::sleep(0.2);  // enrichment work
-    enriched.push_back({item, item.value * 1.5, scores.at(item.category)});
-  }
-  demo::say("📈 Enriched chunk of ", data_chunk.size(), " items");
-  return enriched;
-}
-
-// Stage 3: aggregate and summarise.
-aggregation aggregate_data(const std::vector<enriched_record>& data_chunk) {
-  const auto inside = aggregating.enter();
-  demo::sleep(0.3);  // aggregation work
-  aggregation by_category;
-  for (const auto& item : data_chunk) {
-    auto& stats = by_category[item.item.category];
-    ++stats.count;
-    stats.total_value += item.enriched_value;
-  }
-  demo::say("📊 Aggregated chunk into ", by_category.size(), " categories");
-  return by_category;
-}
-
-}  // namespace
+using tutorial::record;
 
 int main(int argc, char** argv) {
   demo::parse_args(argc, argv);
   demo::say("=== Data Processing Pipeline ===");
-  auto rng = demo::rng_for("raw data");
-  std::vector<record> raw_data;
-  for (int i = 0; i < 20; ++i) {
-    raw_data.push_back(
-        {i, demo::randint(rng, 1, 100), static_cast<char>('A' + demo::randint(rng, 0, 2))});
-  }
+  const std::vector<record> raw_data = tutorial::raw_records();
 
   const std::size_t chunk_size = 5;
   const auto chunks = chunked(raw_data, chunk_size);
@@ -123,13 +63,7 @@ int main(int argc, char** argv) {
   const double total = watch.seconds();
 
   // Combine the aggregation results.
-  aggregation final_aggregation;
-  for (const auto& result : aggregated_results) {
-    for (const auto& [category, stats] : result) {
-      final_aggregation[category].count += stats.count;
-      final_aggregation[category].total_value += stats.total_value;
-    }
-  }
+  const aggregation final_aggregation = tutorial::combined(aggregated_results);
   int items = 0;
   demo::say("📊 Pipeline complete! Final aggregation by category:");
   for (const auto& [category, stats] : final_aggregation) {

@@ -139,6 +139,7 @@ class gauge {
     return guard(*this);
   }
   int peak() const { return peak_.load(); }
+  int now() const { return inside_.load(); }  // how many are inside at this moment
 
  private:
   std::atomic<int> inside_{0};

@@ -43,7 +43,8 @@
 // Thread safety: every function may be called from any thread, concurrently.
 // Blocking: never. Nothing here blocks or occupies a thread while it waits: each input gets
 //   one done-callback (no thread per waiting node); a suspended coroutine holds no thread.
-// Throws: when_any of an empty range: std::invalid_argument; a future without state as an
+// Throws: co_await in a coroutine whose future was cancelled: cancelled_error (above);
+//   when_any of an empty range: std::invalid_argument; a future without state as an
 //   input: invalid_state_error; then(ex, fn): what ex.submit throws becomes g's exception;
 //   resume_on: what ex.submit throws is thrown by the co_await, and a task dropped by ex
 //   (cancelled at shutdown, broken pool) resumes the coroutine in the dropping thread with
@@ -57,9 +58,18 @@
 //   outcome arrives (cancel() succeeds and cancels fn's task if it has not started).
 // - The value of a future that fn returns is moved out of it (HPX, folly); an empty one
 //   fails g with invalid_state_error.
-// - A coroutine's future is RUNNING from the start: cancel() returns false.
+// - A coroutine's future is RUNNING from the start, yet cancel() works on it (as asyncio's
+//   Task.cancel(), unlike a running call's): until the coroutine has finished, cancel()
+//   returns true and the future is cancelled at once (done for everyone, result() throws
+//   cancelled_error). The coroutine itself sees cancelled_error at its co_await: the one it
+//   is suspended in, when that future is done, or its next one if it was running; from then
+//   on every co_await of a future in it throws cancelled_error. It may catch it; whatever it
+//   co_returns or throws afterwards is dropped. Its frame is destroyed when it ends, after
+//   its future was cancelled. Unlike Task.cancel(), the future it awaits is not cancelled
+//   (it may be shared; then, when_all and dataflow leave their inputs alone too): cancel
+//   that one as well to stop its work and resume the coroutine at once.
 // - The frame of a coroutine returning future<T> is destroyed (its locals and parameters
-//   with it) before its future becomes done.
+//   with it) before its future becomes done (unless the future was cancelled: see above).
 // - ex in then(ex, fn) and resume_on(ex) is held by reference: it must outlive the call.
 // - when_any, when_all and dataflow register a callback on every input, which holds their
 //   state (and so the inputs they hold) until that input is done: an input that never
@@ -75,6 +85,10 @@
 //     auto s = stdexec::then(pool.submit(f), [](int v) { return v + 1; });
 //   (inside a coroutine task type of stdexec, `co_await fut` works directly). A
 //   get_scheduler() for executors can be added later without changing anything here.
+//   stdexec is not packaged in Debian 12, so cfutures is not tested against it;
+//   tests/unit/compose_interop_test.cpp checks the awaitable shape its connect relies on
+//   (operator co_await giving await_ready / await_suspend / await_resume, in a promise
+//   without await_transform) and drives a receiver as its connect does.
 #pragma once
 
 #include <array>

@@ -31,6 +31,8 @@
 // - request_stop() asks a running task that takes a std::stop_token to stop (C++ only); on
 //   a process-pool call a worker holds, it stops that worker and cancels the future
 //   (pebble's cancel of a running task).
+// - The future of a coroutine (compose.hpp) is running, yet cancel() cancels it (as
+//   asyncio's Task.cancel()): the coroutine sees cancelled_error at its co_await.
 #pragma once
 
 #include <chrono>
@@ -107,7 +109,8 @@ class handle_base {
   // True if this handle has shared state (false when default-constructed).
   bool valid() const noexcept { return static_cast<bool>(state_); }
 
-  // Pending: becomes cancelled, returns true. Already cancelled: true. Running or done: false.
+  // Pending: becomes cancelled, returns true. Already cancelled: true. Running or done: false
+  // (except a running coroutine's future, which becomes cancelled: compose.hpp).
   bool cancel() const { return checked().cancel(); }
   // True if the future was cancelled.
   bool cancelled() const { return checked().get_status() == status::cancelled; }

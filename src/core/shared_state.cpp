@@ -121,11 +121,17 @@ bool state_base::cancel() noexcept {
     unlock();
     return true;
   }
+  if (status_of(w) == status::running) return cancel_running_locked();
   if (status_of(w) != status::pending) {
     unlock();
     return false;
   }
   return publish_locked(status::cancelled, false);
+}
+
+bool state_base::cancel_running_locked() noexcept {
+  unlock();
+  return false;
 }
 
 bool state_base::try_start() noexcept {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -210,4 +211,128 @@ TEST(Coroutine, DeepChainOfCoroutinesDoesNotOverflowTheStack) {
   for (int i = 0; i < 20000; ++i) chain.push_back(add_after(chain.back(), 1));
   p.set_result(0);
   EXPECT_EQ(chain.back().result(), 20000);
+}
+
+// Cancelling a coroutine's future (Python's Task.cancel()).
+
+namespace {
+
+// Completes `done` when destroyed: tells the test that a coroutine's frame is gone.
+struct on_destroy {
+  std::optional<promise<void>> done;
+  explicit on_destroy(promise<void> p) : done(std::move(p)) {}
+  on_destroy(on_destroy&& other) noexcept : done(std::exchange(other.done, std::nullopt)) {}
+  ~on_destroy() {
+    if (done) done->set_result();
+  }
+};
+
+}  // namespace
+
+TEST(CoroutineCancel, CancelWhileSuspendedIsDoneAtOnceAndTheCoroutineSeesItWhenResumed) {
+  promise<int> p;
+  promise<void> frame_gone;
+  std::atomic<bool> saw_cancelled{false};
+  auto coro = [&](on_destroy guard, future<int> f) -> future<int> {
+    try {
+      co_return co_await f;
+    } catch (const cfutures::cancelled_error&) {
+      saw_cancelled = true;
+      throw;
+    }
+  };
+  auto f = coro(on_destroy(frame_gone), p.get_future());
+  EXPECT_TRUE(f.running());
+  EXPECT_TRUE(f.cancel());
+  EXPECT_TRUE(f.cancelled());
+  EXPECT_TRUE(f.done());
+  EXPECT_THROW(f.result(), cfutures::cancelled_error);
+  EXPECT_TRUE(f.cancel());              // already cancelled: true again
+  EXPECT_FALSE(p.get_future().done());  // the awaited future is left alone
+  EXPECT_FALSE(saw_cancelled);          // still suspended
+  p.set_result(5);                      // resumes it here: cancelled_error at its co_await
+  EXPECT_TRUE(saw_cancelled);
+  EXPECT_TRUE(frame_gone.get_future().done());
+  EXPECT_TRUE(f.cancelled());
+}
+
+TEST(CoroutineCancel, AwaitingARunningCallTheCoroutineSeesCancelledErrorWhenItEnds) {
+  cfutures::thread_pool_executor pool(1);
+  promise<void> gate;
+  promise<void> started;
+  promise<void> frame_gone;
+  auto call = pool.submit([&] {
+    started.set_result();
+    gate.get_future().wait();
+    return 7;
+  });
+  started.get_future().wait();
+  std::atomic<int> seen{0};
+  auto coro = [&](on_destroy guard, future<int> running) -> future<int> {
+    try {
+      co_return co_await running;
+    } catch (const cfutures::cancelled_error&) {
+      seen = -1;
+      co_return 0;  // reached after cancel(): dropped
+    }
+  };
+  auto f = coro(on_destroy(frame_gone), call);
+  EXPECT_TRUE(f.cancel());  // the call is running: it goes on, the coroutine waits for it
+  EXPECT_THROW(f.result(), cfutures::cancelled_error);
+  EXPECT_FALSE(frame_gone.get_future().done());
+  gate.set_result();
+  EXPECT_EQ(call.result(), 7);
+  frame_gone.get_future().wait();
+  EXPECT_EQ(seen, -1);
+  EXPECT_TRUE(f.cancelled());
+}
+
+TEST(CoroutineCancel, CancelledWhileRunningTheNextAwaitThrows) {
+  cfutures::thread_pool_executor pool(1);
+  promise<void> inside;
+  promise<void> go_on;
+  promise<int> ready;
+  ready.set_result(1);
+  std::atomic<bool> threw{false};
+  auto coro = [&]() -> future<std::string> {
+    co_await cfutures::resume_on(pool);
+    inside.set_result();
+    go_on.get_future().wait();  // running, not suspended, while the test cancels
+    try {
+      co_await ready.get_future();  // already done, yet cancelled_error
+    } catch (const cfutures::cancelled_error&) {
+      threw = true;
+    }
+    co_return std::string(100, 'x');  // a value nobody will own: must not leak
+  };
+  auto f = coro();
+  inside.get_future().wait();
+  EXPECT_TRUE(f.cancel());
+  EXPECT_TRUE(f.cancelled());
+  go_on.set_result();
+  pool.shutdown({.wait = true});
+  EXPECT_TRUE(threw);
+  EXPECT_THROW(f.result(), cfutures::cancelled_error);
+}
+
+TEST(CoroutineCancel, AFinishedCoroutineCannotBeCancelled) {
+  auto coro = []() -> future<int> { co_return 1; };
+  auto f = coro();
+  EXPECT_FALSE(f.cancel());
+  EXPECT_EQ(f.result(), 1);
+}
+
+TEST(CoroutineCancel, CancellingTheOuterCoroutineLeavesTheInnerOneRunning) {
+  promise<int> p;
+  auto inner = future<int>();
+  auto outer_coro = [&]() -> future<int> {
+    inner = add_after(p.get_future(), 1);
+    co_return co_await inner;
+  };
+  auto outer = outer_coro();
+  EXPECT_TRUE(outer.cancel());
+  EXPECT_FALSE(inner.done());
+  p.set_result(1);
+  EXPECT_EQ(inner.result(), 2);
+  EXPECT_TRUE(outer.cancelled());
 }

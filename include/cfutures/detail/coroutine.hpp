@@ -10,6 +10,19 @@
 // start: the coroutine runs at once, in the caller's thread). co_return constructs the value
 // in that state, an escaping exception is stored there; at the final suspension point the
 // frame is destroyed first (locals and parameters included), then the outcome is published.
+//
+// Cancelling a coroutine's future (Python's Task.cancel()): the state is RUNNING, and its
+// cancel_running_locked accepts: the state becomes CANCELLED at once (done for everyone).
+// The future the coroutine awaits is left alone (it may be shared, as then/when_all leave
+// their inputs alone). Every co_await of a future in that coroutine from then on throws
+// cancelled_error — the one it is suspended in, once it resumes, included: the promise's
+// await_transform gives each future_awaiter the owner's state, whose status it reads. The
+// outcome the coroutine reaches after that is dropped (a value stored then is destroyed
+// with the state); its frame is destroyed when it ends, as always.
+//
+//   co_await f ─▶ await_ready: f done, or owner cancelled ─▶ await_resume
+//                 else await_suspend: f's done-callback resumes the coroutine
+//   await_resume ─▶ owner cancelled? throw cancelled_error : f's value / exception
 // Included by future.hpp once future<T> is complete (never on its own: this header builds on
 // future<T>, which includes it).
 #pragma once
@@ -30,9 +43,11 @@ namespace cfutures::detail {
 template <class T, bool ByMove>
 class future_awaiter final : public deferrable_node {
  public:
-  explicit future_awaiter(future<T> f) noexcept : future_(std::move(f)) {}
+  // owner: the state of the cfutures coroutine that awaits (null for other coroutine types).
+  explicit future_awaiter(future<T> f, const state_base* owner = nullptr) noexcept
+      : future_(std::move(f)), owner_(owner) {}
 
-  bool await_ready() const { return future_.done(); }
+  bool await_ready() const { return future_.done() || owner_cancelled(); }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     handle_ = h;
     future_access::state(future_)->add_callback(this);
@@ -40,6 +55,7 @@ class future_awaiter final : public deferrable_node {
     return !second_.exchange(true, std::memory_order_acq_rel);
   }
   decltype(auto) await_resume() {
+    if (owner_cancelled()) throw cancelled_error();
     if constexpr (ByMove) {
       return std::move(future_).result();
     } else {
@@ -54,7 +70,12 @@ class future_awaiter final : public deferrable_node {
     if (second_.exchange(true, std::memory_order_acq_rel)) handle_.resume();
   }
 
+  bool owner_cancelled() const noexcept {
+    return owner_ && owner_->get_status() == status::cancelled;
+  }
+
   future<T> future_;
+  const state_base* owner_;
   std::coroutine_handle<> handle_;
   std::atomic<bool> second_{false};
 };
@@ -63,10 +84,17 @@ template <class T>
 class coroutine_state final : public shared_state<T> {
  public:
   coroutine_state() noexcept : shared_state<T>(1) { this->try_start(); }
+  ~coroutine_state() override {
+    // A value stored after cancel() was never published: shared_state does not own it.
+    if constexpr (!std::is_void_v<T>) {
+      if (has_value_ && this->get_status() != status::finished) this->value().~T();
+    }
+  }
 
   template <class U>
   void store_value(U&& value) {
     this->construct_value([&]() -> T { return std::forward<U>(value); });
+    has_value_ = true;
   }
   void store_value() noexcept {}
   void store_error(std::exception_ptr error) noexcept {
@@ -79,8 +107,17 @@ class coroutine_state final : public shared_state<T> {
   }
 
  private:
+  bool cancel_running_locked() noexcept override {
+    return this->publish_locked(status::cancelled, false, true);  // releases LOCK
+  }
+
   bool failed_ = false;
+  bool has_value_ = false;
 };
+
+// What a cfutures coroutine awaits unchanged (anything but a future<T>).
+template <class A>
+concept not_a_future = !is_future_v<std::remove_cvref_t<A>>;
 
 template <class T>
 class coroutine_promise_base {
@@ -104,6 +141,21 @@ class coroutine_promise_base {
   };
   final_awaiter final_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { state_->store_error(std::current_exception()); }
+
+  // co_await of a future: an awaiter that knows this coroutine's cancellation.
+  template <class U>
+  future_awaiter<U, false> await_transform(const future<U>& f) noexcept {
+    return future_awaiter<U, false>(f, state_.get());
+  }
+  template <class U>
+  future_awaiter<U, true> await_transform(future<U>&& f) noexcept {
+    return future_awaiter<U, true>(std::move(f), state_.get());
+  }
+  // Anything else is awaited as it is.
+  template <not_a_future A>
+  A&& await_transform(A&& a) noexcept {
+    return std::forward<A>(a);
+  }
 
  protected:
   ref_ptr<coroutine_state<T>> state_;

@@ -8,8 +8,9 @@
 //                          │  └────────── set_result / set_exception ───────┐   │
 //                          │                                                ▼   ▼
 //                          └──cancel()──▶ CANCELLED                          FINISHED
-//             CANCELLED and FINISHED are terminal ("done"). cancel() of a RUNNING or
-//             FINISHED state fails; of a CANCELLED one succeeds again.
+//             CANCELLED and FINISHED are terminal ("done"). cancel() of a FINISHED
+//             state fails, of a RUNNING one too (unless the state says otherwise:
+//             cancel_running_locked, a coroutine's); of a CANCELLED one succeeds again.
 //   bit 2     EXCEPTION: FINISHED by an exception (error_ is set, value_ is not)
 //   bit 3     LOCK:      a tiny spin lock guarding the callback and waiter lists and the
 //                        one-time write of the value; held for a few instructions only
@@ -146,6 +147,11 @@ class state_base {
   // stored. Returns false (LOCK released, nothing changed) if the status was not open.
   // CANCELLED is reached from PENDING only, unless from_running (cancel_open).
   bool publish_locked(status to, bool with_exception, bool from_running = false) noexcept;
+  // cancel() of a RUNNING state, called with LOCK held: must release it. The default
+  // refuses (Python: a running call cannot be cancelled); a coroutine's state accepts
+  // (coroutine.hpp).
+  virtual bool cancel_running_locked() noexcept;
+
   std::uint32_t word() const noexcept { return word_.load(std::memory_order_acquire); }
 
   std::exception_ptr error_;
