@@ -61,10 +61,11 @@ process_pool_core::process_pool_core(process_pool_options options)
       initializer_(std::move(options.initializer)),
       max_tasks_per_child_(checked_max_tasks(options.max_tasks_per_child)),
       method_(options.method) {
-  if (std::getenv(worker_fd_variable) && !serving_as_worker) {
+  if ((std::getenv(worker_fd_variable) || std::getenv(forkserver_fd_variable)) &&
+      !serving_as_worker) {
     std::fprintf(stderr,
                  "cfutures: this process was started as a process_pool_executor worker "
-                 "(start_method::spawn), but its main() did not call "
+                 "(start_method::spawn or forkserver), but its main() did not call "
                  "cfutures::serve_if_worker(argc, argv) first\n");
     std::fflush(nullptr);
     _exit(forgot_serve_exit_code);

@@ -116,6 +116,7 @@
 
 #include "cfutures/process_pool_executor.hpp"
 #include "process/channel.hpp"
+#include "process/forkserver.hpp"
 #include "remote/remote_core.hpp"
 
 namespace cfutures::detail {
@@ -219,6 +220,7 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   const process_initializer initializer_;
   const std::optional<std::size_t> max_tasks_per_child_;
   const start_method method_;
+  forkserver server_;  // start_method::forkserver: forks the workers (forkserver.hpp)
 
   int wake_fd_ = -1;
   std::atomic<bool> sleeping_{false};  // the manager is (about to be) blocked in poll
