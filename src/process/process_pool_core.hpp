@@ -19,7 +19,7 @@
 //     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
 //                                  (rings marked: a worker's write wakes it
 //                                  through wake_fd_)
-//                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
+//                                starts a worker (fork/spawn/forkserver) ─▶ hello {pid}
 //                                  when a job is queued and none is free   (first message;
 //                                  (up to max_workers); it takes calls at  read whenever)
 //                                  once (they wait in its ring until
