@@ -63,7 +63,11 @@ void process_pool_core::start_worker() {
     throw;
   }
   if (method_ == start_method::forkserver) {
-    add_worker(server_.start_worker(sv[1]), std::move(link));  // the server closes sv[1]
+    try {
+      add_worker(server_.start_worker(sv[1]), std::move(link));  // the server closes sv[1]
+    } catch (const error& e) {
+      break_executor(e.what());  // no server: it names the cause (forkserver.hpp)
+    }
     return;
   }
   // Everything exec needs is prepared before fork: the child may only call
