@@ -142,15 +142,16 @@ void forkserver::start() {
   control_ = sv[0];
   pid_ = pid;
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+// The server's first message: ready, or the end of stream of a main() that did not call
+// serve_if_worker first.
+void forkserver::await_ready() {
   forkserver_message hello;
-  int attached = -1;
-  const bool ready = readable_within(control_, hello_timeout) &&
-                     receive_forkserver_message(control_, hello, attached) &&
-                     hello.op == forkserver_message::ready;
-  close_if_open(attached);
-  if (!ready) {
+  if (!receive_reply(hello) || hello.op != forkserver_message::ready) {
+    const pid_t server = pid_;
     const int status = end_server();
-    fail("the forkserver process " + std::to_string(pid) + " " + how_it_ended(status) +
+    fail("the forkserver process " + std::to_string(server) + " " + how_it_ended(status) +
          " before serving: a program using start_method::forkserver must call "
          "cfutures::serve_if_worker(argc, argv) at the start of main()");
   }
@@ -162,7 +163,10 @@ void forkserver::fail(const std::string& what) {
 }
 
 bool forkserver::request(const forkserver_message& out, int fd, forkserver_message& in) noexcept {
-  if (!send_forkserver_message(control_, out, fd)) return false;
+  return send_forkserver_message(control_, out, fd) && receive_reply(in);
+}
+
+bool forkserver::receive_reply(forkserver_message& in) noexcept {
   int attached = -1;
   const bool ok = readable_within(control_, hello_timeout) &&
                   receive_forkserver_message(control_, in, attached);
@@ -177,10 +181,14 @@ pid_t forkserver::start_worker(int worker_fd) {
   } close_worker_fd{worker_fd};
   std::lock_guard lock(mutex_);
   if (!failure_.empty()) throw error(failure_);
-  if (control_ < 0) start();
+  const bool fresh = control_ < 0;
+  if (fresh) start();
+  // To a fresh server, the request goes at once, before its ready: it reads it next.
+  const bool sent =
+      send_forkserver_message(control_, {forkserver_message::start, -1, 0}, worker_fd);
+  if (fresh) await_ready();
   forkserver_message reply;
-  if (!request({forkserver_message::start, -1, 0}, worker_fd, reply) ||
-      reply.op != forkserver_message::started) {
+  if (!sent || !receive_reply(reply) || reply.op != forkserver_message::started) {
     const pid_t server = pid_;
     const int status = end_server();
     fail("the forkserver process " + std::to_string(server) + " " + how_it_ended(status) +

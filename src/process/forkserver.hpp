@@ -15,8 +15,9 @@
 //
 //   pool (manager thread)                    forkserver (its child)        worker (its child)
 //   posix_spawn /proc/self/exe ────────────▶ main() → serve_if_worker
+//   start + worker's socket (SCM_RIGHTS) ──▶ (queued in the socket)
 //   waits ≤ 20 s for ◀──────────────────────── ready {pid}
-//   start + worker's socket (SCM_RIGHTS) ──▶ fork() ──────────────────────▶ serve_worker(fd)
+//                                            reads start: fork() ─────────▶ serve_worker(fd)
 //                     ◀──────────────────────── started {pid} (or errno)      hello, calls...
 //   pidfd_open(pid): watched like a child     (keeps the child unreaped, so
 //                                             its pid stays the worker's)
@@ -80,6 +81,8 @@ class forkserver {
 
  private:
   void start();
+  void await_ready();
+  bool receive_reply(forkserver_message& in) noexcept;
   [[noreturn]] void fail(const std::string& what);
   bool request(const forkserver_message& out, int fd, forkserver_message& in) noexcept;
   int end_server() noexcept;
