@@ -23,6 +23,10 @@ def workloads(build):
             "cfutures": [os.path.join(build, "bench", "bench_process_pool")],
             "cpython": [python, os.path.join(HERE, "process_pool", "python_process_pool.py")],
         },
+        "resilience": {
+            "cfutures": [os.path.join(build, "bench", "bench_resilience")],
+            "cpython": [python, os.path.join(HERE, "process_pool", "python_resilience.py")],
+        },
         "thread_pool": {
             "cfutures": [os.path.join(build, "bench", "bench_thread_pool")],
             "std_async": [os.path.join(build, "bench", "bench_thread_pool_std_async")],

@@ -28,7 +28,9 @@
 // - A zero or negative timeout is a non-blocking poll.
 // - result() && moves the value out of the shared state (like std::future::get); other
 //   handles then see a moved-from value.
-// - request_stop() asks a running task that takes a std::stop_token to stop (C++ only).
+// - request_stop() asks a running task that takes a std::stop_token to stop (C++ only); on
+//   a process-pool call a worker holds, it stops that worker and cancels the future
+//   (pebble's cancel of a running task).
 #pragma once
 
 #include <chrono>
@@ -139,7 +141,8 @@ class handle_base {
     checked().add_callback(new handle_callback<Handle, State, Fn>(std::move(fn)));
   }
 
-  // Asks the running task to stop through its std::stop_token; false if it takes none.
+  // Asks the running task to stop through its std::stop_token (false if it takes none); a
+  // process-pool call a worker holds: stops that worker, cancels the future (true).
   bool request_stop() const { return checked().request_stop(); }
 
  protected:

@@ -105,7 +105,8 @@ class comm_executor {
   // Schedules f(args...) on a worker rank (arguments encoded now): its future. Root only.
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
-    return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
+    return detail::remote_submit(queue(), call_options{}, std::forward<F>(f),
+                                 std::forward<Args>(args)...);
   }
 
   // One remote call running f over every argument tuple of `calls` in order (one chunk of

@@ -22,6 +22,12 @@
 //                        the pool is broken (broken_process_pool, with the exception's text)
 //   max_tasks_per_child  a worker is replaced by a fresh process after this many calls
 //                        (the pool keeps its size); 0: std::invalid_argument
+//   on_worker_death      worker_death::break_pool (default, Python's) or fail_call (below)
+//   max_retries          fail_call: runs of a call whose worker died, beyond the first
+//   call_timeout         per call, from when a worker starts it (below)
+//   max_worker_memory    bytes, soft: a worker above it after a call is replaced
+//   worker_memory_limit  bytes, hard: the call that would pass it gets std::bad_alloc
+//   idle_timeout         an idle worker exits (workers start again on demand)
 //   method               start_method::fork (default; needs nothing), start_method::spawn
 //                        (runs this program again; its main() must call serve_if_worker
 //                        first — forgetting it is reported as broken_process_pool naming
@@ -48,8 +54,35 @@
 //     is one of <stdexcept>'s, std::bad_alloc or cfutures' errors; any other as remote_error
 //     with the type's name and what().
 //   - A worker that dies abruptly (signal, exit, abort, out of memory) breaks the pool: every
-//     pending future fails with broken_process_pool naming the process and how it ended;
-//     later submits throw broken_process_pool. The other workers are terminated.
+//     pending future fails with broken_process_pool naming the process, how it ended and
+//     the function it was running; later submits throw broken_process_pool. The other
+//     workers are terminated. (worker_death::break_pool, the default: Python's behaviour.)
+// Resilience (pebble, loky, Dask; docs/reliability.md):
+//   - worker_death::fail_call: a worker that dies fails only the call it was running (its
+//     status page tells which), with worker_died_error (pid, signal or exit code, attempts,
+//     the function, and the worker's stack when a signal ended it); with max_retries = n
+//     (or call_options::max_retries) that call first runs again up to n times, each time on
+//     a fresh worker. The calls it had received but not started — and any whose reply had
+//     not left it yet — go back to the front of the queue (they may run twice); a new worker
+//     replaces it. A worker that dies before it could serve still breaks the pool.
+//   - call_timeout / call_options::timeout: a call still running that long after its worker
+//     started it has that worker stopped (SIGTERM, then SIGKILL 200 ms later) by the pool's
+//     own watchdog thread (never delayed by a done-callback) and fails with
+//     call_timeout_error; the worker is replaced; the pool goes on under either policy.
+//     Time spent queued does not count.
+//   - future::request_stop() on a call a worker holds stops that worker the same way and
+//     cancels the future (true); the other calls it held run elsewhere. On a call no worker
+//     holds it returns false and changes nothing (cancel() is for those). It may wait for
+//     the pool's manager thread to let go of the workers for a moment.
+//   - max_worker_memory: after a call, a worker whose resident set exceeds it exits cleanly
+//     and is replaced; no call fails. worker_memory_limit: an address-space limit (RLIMIT_AS)
+//     the pool sets on each worker when it says hello, at its size then plus the limit (so
+//     the pages a forked worker shares with this process count once); an allocation past it
+//     throws std::bad_alloc in the call, which fails with it; the worker goes on. Workers
+//     take calls only once the limit is set. Under AddressSanitizer or ThreadSanitizer the
+//     limit also counts their reservations.
+//   - idle_timeout: a worker that had nothing to do for that long exits; a call queued later
+//     starts workers again.
 //   - map(f, ranges..., {.chunksize = n}) sends n calls as one remote call (Python's
 //     _process_chunk): they run in order in one worker, stop at the first exception, and
 //     come back in one message; the range yields the values before the failing position and
@@ -77,14 +110,19 @@
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: submit never blocks; shutdown({.wait = true}) and the destructor wait for running
 //   calls and for every worker process to be reaped (no zombie is left behind).
-// Throws: the constructors: std::invalid_argument for a max_workers or max_tasks_per_child
-//   of 0. submit/map: shutdown_error after shutdown, broken_process_pool once broken; what
+// Throws: the constructors: std::invalid_argument for a max_workers, max_tasks_per_child,
+//   max_worker_memory or worker_memory_limit of 0, a call_timeout or idle_timeout that is
+//   not positive, or max_retries above 0 with worker_death::break_pool (submit with
+//   call_options: the same for its timeout and max_retries). submit/map: shutdown_error after shutdown, broken_process_pool once broken; what
 //   cannot be sent is a compile-time error. A result that cannot be decoded fails its future
 //   with protocol_error. shutdown, terminate_workers, kill_workers and the destructor never
 //   throw.
 // Python counterpart: concurrent.futures.ProcessPoolExecutor (max_workers, initializer and
 //   initargs, max_tasks_per_child, mp_context's start method (fork, spawn, forkserver);
-//   terminate_workers and kill_workers from 3.14).
+//   terminate_workers and kill_workers from 3.14); the resilience options are pebble's
+//   (schedule's timeout, ProcessExpired), loky's (memory-leak protection,
+//   idle_worker_timeout) and Dask's (rescheduling a dead worker's tasks, KilledWorker after
+//   allowed failures).
 // Deviations: functions cross as code addresses of the same binary, not pickled by name;
 //   forkserver runs one server per pool (CPython: one per program);
 //   exceptions of other types come back as remote_error; a queued call stays cancellable
@@ -92,6 +130,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -118,6 +157,13 @@ namespace cfutures {
 // forkserver: run this program again once per pool, as a server (serve_if_worker first,
 // likewise) that forks each worker.
 enum class start_method { fork, spawn, forkserver };
+
+// What the death of a worker process does. break_pool (Python's behaviour): every pending
+// call fails with broken_process_pool and the pool is unusable. fail_call (pebble, loky,
+// Dask): only the call the worker was running fails (worker_died_error), after max_retries
+// further runs; the calls it held but had not started go back to the queue; a new worker
+// replaces it.
+enum class worker_death { break_pool, fail_call };
 
 namespace detail {
 
@@ -166,6 +212,22 @@ struct process_pool_options {
   std::optional<std::size_t> max_tasks_per_child{};
   // How workers start (start_method::fork, spawn or forkserver).
   start_method method = start_method::fork;
+  // What a worker's death does (worker_death::break_pool, or fail_call).
+  worker_death on_worker_death = worker_death::break_pool;
+  // fail_call only: runs of a call whose worker died, beyond the first (above 0 with
+  // break_pool: std::invalid_argument).
+  std::size_t max_retries = 0;
+  // A call still running this long after a worker started it: its worker is stopped
+  // (SIGTERM, then SIGKILL) and replaced, and the call fails with call_timeout_error.
+  std::optional<std::chrono::nanoseconds> call_timeout{};
+  // Bytes, soft: after a call, a worker whose resident memory exceeds it exits and is
+  // replaced (no call fails).
+  std::optional<std::size_t> max_worker_memory{};
+  // Bytes, hard: a call whose allocations would take its worker past it (beyond the size the
+  // worker had when it became ready) fails with std::bad_alloc; the worker goes on.
+  std::optional<std::size_t> worker_memory_limit{};
+  // A worker with nothing to do for this long exits; workers start again on demand.
+  std::optional<std::chrono::nanoseconds> idle_timeout{};
 };
 
 class process_pool_executor {
@@ -187,8 +249,17 @@ class process_pool_executor {
 
   // Schedules f(args...) in a worker process (arguments encoded now): its future.
   template <class F, class... Args>
-  auto submit(F&& f, Args&&... args) {
-    return detail::remote_submit(queue(), std::forward<F>(f), std::forward<Args>(args)...);
+  requires(!std::is_same_v<std::remove_cvref_t<F>, call_options>) auto submit(F&& f,
+                                                                               Args&&... args) {
+    return detail::remote_submit(queue(), call_options{}, std::forward<F>(f),
+                                 std::forward<Args>(args)...);
+  }
+  // The same, with this call's timeout and retries (they override the pool's);
+  // std::invalid_argument for max_retries above 0 on a worker_death::break_pool pool.
+  template <class F, class... Args>
+  auto submit(const call_options& options, F&& f, Args&&... args) {
+    return detail::remote_submit(queue(), options, std::forward<F>(f),
+                                 std::forward<Args>(args)...);
   }
 
   // `n` calls of f, one per argument tuple, sent to workers in messages of up to `chunksize`.

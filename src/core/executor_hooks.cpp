@@ -63,6 +63,11 @@ std::shared_ptr<shared_wait_helper> shared_wait_helper_for(const void* origin) n
 
 }  // namespace
 
+bool stop_through_origin(const void* origin, state_base& state) noexcept {
+  const auto helper = shared_wait_helper_for(origin);
+  return helper && helper->stop_running(state);
+}
+
 void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper) {
   auto& r = shared_helpers();
   std::lock_guard lock(r.mutex);

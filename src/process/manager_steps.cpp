@@ -101,6 +101,9 @@ bool process_pool_core::wait_and_receive(const snapshot& s, bool busy) {
   rings_.clear();
   fds_.push_back({wake_fd_, POLLIN, 0});
   int timeout_ms = blind ? static_cast<int>(lease_window.count()) : -1;
+  if (const int idle_ms = retire_idle(s.queued > 0); idle_ms >= 0) {
+    timeout_ms = timeout_ms < 0 ? idle_ms : std::min(timeout_ms, idle_ms);
+  }
   const auto now = std::chrono::steady_clock::now();
   for (auto& w : workers_) {
     const bool watched = !blind || w.large_in_flight;
@@ -110,7 +113,8 @@ bool process_pool_core::wait_and_receive(const snapshot& s, bool busy) {
     if (!w.greeted) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(w.started + hello_timeout - now);
-      timeout_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
+      const int hello_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
+      timeout_ms = timeout_ms < 0 ? hello_ms : std::min(timeout_ms, hello_ms);
     }
   }
   stop_driving();
@@ -146,7 +150,7 @@ bool process_pool_core::wait_and_receive(const snapshot& s, bool busy) {
 void process_pool_core::finish() noexcept {
   for (auto& w : workers_) {
     if (w.link.fd() < 0) continue;
-    if (w.state != phase::exiting) retire(w);
+    if (w.state != phase::exiting) retire(w, worker_end::retired);
   }
   for (auto& w : workers_) {
     if (w.link.fd() >= 0) reap(w, exit_grace);

@@ -49,6 +49,18 @@ std::optional<std::size_t> checked_max_tasks(const std::optional<std::size_t>& r
   return requested;
 }
 
+std::optional<std::chrono::nanoseconds> checked_duration(
+    const std::optional<std::chrono::nanoseconds>& d, const char* name) {
+  if (d && d->count() <= 0) throw std::invalid_argument(std::string(name) + " must be positive");
+  return d;
+}
+
+std::optional<std::size_t> checked_bytes(const std::optional<std::size_t>& bytes,
+                                         const char* name) {
+  if (bytes && *bytes == 0) throw std::invalid_argument(std::string(name) + " must be positive");
+  return bytes;
+}
+
 }  // namespace
 
 process_pool_core::process_pool_core(process_pool_options options)
@@ -60,7 +72,18 @@ process_pool_core::process_pool_core(process_pool_options options)
       max_workers_(checked_max_workers(options.max_workers)),
       initializer_(std::move(options.initializer)),
       max_tasks_per_child_(checked_max_tasks(options.max_tasks_per_child)),
-      method_(options.method) {
+      method_(options.method),
+      on_worker_death_(options.on_worker_death),
+      max_retries_(options.max_retries),
+      call_timeout_(checked_duration(options.call_timeout, "call_timeout")),
+      max_worker_memory_(checked_bytes(options.max_worker_memory, "max_worker_memory")),
+      worker_memory_limit_(checked_bytes(options.worker_memory_limit, "worker_memory_limit")),
+      idle_timeout_(checked_duration(options.idle_timeout, "idle_timeout")) {
+  if (max_retries_ > 0 && on_worker_death_ == worker_death::break_pool) {
+    throw std::invalid_argument(
+        "max_retries needs on_worker_death = worker_death::fail_call (with break_pool a "
+        "worker's death breaks the pool)");
+  }
   if ((std::getenv(worker_fd_variable) || std::getenv(forkserver_fd_variable)) &&
       !serving_as_worker) {
     std::fprintf(stderr,
@@ -91,6 +114,7 @@ void process_pool_core::on_manager_start() {
 }
 
 void process_pool_core::enqueue(std::vector<remote_job> jobs) {
+  for (const auto& job : jobs) check_options(job);
   push(jobs);
   // An idle worker takes the calls at once from this thread when nobody else drives; what
   // is left (no worker idle, none started yet, or driver_ busy) goes through the manager.
@@ -110,7 +134,8 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
 
 bool process_pool_core::accepts_calls(std::size_t i) const noexcept {
   const worker_process& w = workers_[i];
-  return w.state == phase::ready && w.link.fd() >= 0;
+  // With a memory limit, a worker takes calls once the limit is set (at its hello).
+  return w.state == phase::ready && w.link.fd() >= 0 && (w.greeted || !worker_memory_limit_);
 }
 
 std::size_t process_pool_core::call_limit(std::size_t i) const noexcept {

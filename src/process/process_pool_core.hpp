@@ -115,8 +115,10 @@
 #include <vector>
 
 #include "cfutures/process_pool_executor.hpp"
+#include "process/call_watchdog.hpp"
 #include "process/channel.hpp"
 #include "process/forkserver.hpp"
+#include "process/worker_status.hpp"
 #include "remote/remote_core.hpp"
 
 namespace cfutures::detail {
@@ -156,6 +158,8 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   // A thread waiting for one of this pool's futures: receives replies (and dispatches) for
   // up to help_window, so that its call's reply does not have to go through the manager.
   bool help_briefly(help_target& target, const deadline& until) noexcept override;
+  // future::request_stop() of one of this pool's calls: stops the worker holding it.
+  bool stop_running(state_base& state) noexcept override;
 
  private:
   enum class phase { initializing, ready, exiting };
@@ -168,6 +172,10 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
     bool greeted = false;          // its hello arrived
     bool large_in_flight = false;  // its calls carried shared memory: see "Who drives"
     std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point idle_since;  // when it last had no call (idle_timeout)
+    stop_record stopped;  // why the watchdog stopped it, once reaped
+
+    worker_status& status() noexcept { return worker_status::at(link.ring().status_area()); }
   };
 
   // remote_core's hooks (process_pool_core.cpp, manager_steps.cpp)
@@ -195,7 +203,8 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   [[noreturn]] void throw_broken(const std::string& why) const override;
 
   // worker_link.cpp: one worker's frames
-  void retire(worker_process& w);
+  // Asks w to exit (`why`: shutdown's retired, recycled, over_memory or idle).
+  void retire(worker_process& w, worker_end why);
   bool handle_input(worker_process& w, bool polled = false);
   void handle_frame(worker_process& w, wire::frame& f);
   // manager_steps.cpp
@@ -215,11 +224,28 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   void add_worker(pid_t pid, wire::channel link);
   int reap(worker_process& w, std::chrono::milliseconds grace) noexcept;
   void lost(worker_process& w, const std::string& why);
+  // resilience.cpp: worker_death, timeouts, stop requests, memory and idle workers
+  void settle_lost(worker_process& w, int status, const std::string& how);
+  // " while running f" for the call worker w was running, or "".
+  std::string running_function(worker_process& w);
+  void check_options(const remote_job& job) const;
+  void expect_timeouts(worker_process& w, const remote_job& job);
+  void after_reply(worker_process& w, const remote_job& job);
+  void on_hello(worker_process& w);
+  // Retires idle workers past idle_timeout; the time until the next one may be (or -1).
+  int retire_idle(bool work_queued);
 
   const std::size_t max_workers_;
   const process_initializer initializer_;
   const std::optional<std::size_t> max_tasks_per_child_;
   const start_method method_;
+  const worker_death on_worker_death_;
+  const std::size_t max_retries_;
+  const std::optional<std::chrono::nanoseconds> call_timeout_;
+  const std::optional<std::size_t> max_worker_memory_;
+  const std::optional<std::size_t> worker_memory_limit_;
+  const std::optional<std::chrono::nanoseconds> idle_timeout_;
+  call_watchdog watchdog_;  // timeouts, and the SIGKILL of stopped workers
   forkserver server_;  // start_method::forkserver: forks the workers (forkserver.hpp)
 
   int wake_fd_ = -1;

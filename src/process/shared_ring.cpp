@@ -15,7 +15,9 @@
 namespace cfutures::detail::wire {
 namespace {
 
-constexpr std::size_t mapping_size = shared_ring::control_page + 2 * shared_ring::capacity;
+constexpr std::size_t mapping_size =
+    shared_ring::control_page + shared_ring::status_page + 2 * shared_ring::capacity;
+constexpr std::size_t data_offset = shared_ring::control_page + shared_ring::status_page;
 
 static_assert(2 * sizeof(shared_ring::control) <= shared_ring::control_page);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // shared between processes
@@ -42,11 +44,11 @@ shared_ring::control& shared_ring::in() const noexcept {
 }
 
 char* shared_ring::out_data() const noexcept {
-  return base_ + control_page + (parent_ ? 0 : capacity);
+  return base_ + data_offset + (parent_ ? 0 : capacity);
 }
 
 char* shared_ring::in_data() const noexcept {
-  return base_ + control_page + (parent_ ? capacity : 0);
+  return base_ + data_offset + (parent_ ? capacity : 0);
 }
 
 shared_ring shared_ring::create(int& memfd) {

@@ -10,6 +10,7 @@
 // one ring and reads the other.
 //
 //   page 0: control of parent → worker | control of worker → parent
+//   page 1: the worker's status (worker_status.hpp: the call it runs, its crash record)
 //   then:   data of parent → worker (capacity bytes) | data of worker → parent
 //
 // Each direction's control, in cache lines of their own:
@@ -41,6 +42,7 @@ class shared_ring {
  public:
   static constexpr std::size_t capacity = 256 << 10;
   static constexpr std::size_t control_page = 4096;  // the two controls, before the data
+  static constexpr std::size_t status_page = 4096;   // then the worker's status
 
   struct control {
     alignas(64) std::atomic<std::uint64_t> tail{0};
@@ -63,6 +65,8 @@ class shared_ring {
   void unmap() noexcept;  // heap-free: also used in a forked child
 
   explicit operator bool() const noexcept { return base_ != nullptr; }
+  // The status page (status_page bytes, zeroed at creation), shared by both ends.
+  void* status_area() const noexcept { return base_ + control_page; }
 
   // Positions that the peer has made inconsistent (a wild write in its process) throw
   // protocol_error from write, writable, sleep_for_room and readable, never reach a memcpy.

@@ -16,12 +16,14 @@ void process_pool_core::send_held(std::size_t i) {
     const std::string body = encode_call(job, items);
     if (!attachments.empty()) w.large_in_flight = true;
     w.link.put(wire::kind::call, {body}, std::move(attachments));
+    expect_timeouts(w, job);
   }
   w.link.flush();
 }
 
-void process_pool_core::retire(worker_process& w) {
+void process_pool_core::retire(worker_process& w, worker_end why) {
   w.state = phase::exiting;
+  w.slot.end = why;
   try {
     w.link.put(wire::kind::exit, {});
     w.link.flush();
@@ -54,6 +56,7 @@ void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
     case wire::kind::hello:
       wire::decode_hello(f.payload);
       w.greeted = true;
+      on_hello(w);
       return;
     case wire::kind::init_ok:
       if (w.state == phase::initializing) w.state = phase::ready;
@@ -76,11 +79,9 @@ void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
         lost(w, "a reply without a call");
         return;
       }
-      take_reply(w.slot, f.payload, f).complete();
-      if (w.slot.held.empty() && max_tasks_per_child_ &&
-          w.slot.calls_done >= *max_tasks_per_child_) {
-        retire(w);
-      }
+      received_reply r = take_reply(w.slot, f.payload, f);
+      r.complete();
+      after_reply(w, r.job);
       return;
     }
     default:

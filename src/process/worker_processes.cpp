@@ -133,6 +133,8 @@ void process_pool_core::add_worker(pid_t pid, wire::channel link) {
   w.link = std::move(link);
   w.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   w.started = std::chrono::steady_clock::now();
+  w.idle_since = w.started;
+  watchdog_.watch(pid, w.pidfd, w.status());
   // The worker reads its socket once it serves: the initializer, or calls, can be sent now.
   if (initializer_) {
     std::string body = call_head(initializer_.call_, 1);
@@ -152,6 +154,7 @@ void process_pool_core::add_worker(pid_t pid, wire::channel link) {
 }
 
 int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) noexcept {
+  w.stopped = watchdog_.forget(w.pid);
   if (w.pidfd >= 0) {
     pollfd p{w.pidfd, POLLIN, 0};
     int rc;
@@ -180,16 +183,24 @@ void process_pool_core::lost(std::size_t i, const std::string& why) { lost(worke
 
 void process_pool_core::lost(worker_process& w, const std::string& why) {
   const int status = reap(w, exit_grace);
-  if (w.state == phase::exiting) {
-    w.slot.end = worker_end::retired;
+  if (w.state == phase::exiting && w.slot.held.empty()) {
+    if (w.slot.end == worker_end::serving) w.slot.end = worker_end::retired;
+    return;
+  }
+  std::string how = describe_status(w.pid, status);
+  if (!why.empty()) how += " (" + why + ")";
+  // Stopped by the pool (even before its hello), or a death under fail_call of a worker
+  // that had started serving: it costs one call. Otherwise the pool breaks.
+  if (!signal_sent_ && (w.stopped.reason != stop_reason::none ||
+                        (w.greeted && on_worker_death_ == worker_death::fail_call))) {
+    settle_lost(w, status, how);
     return;
   }
   w.slot.end = worker_end::died;
   std::string message =
       "A process in the process pool was terminated abruptly while the "
       "future was running or pending: " +
-      describe_status(w.pid, status);
-  if (!why.empty()) message += " (" + why + ")";
+      how + running_function(w);
   if (!w.greeted && method_ == start_method::spawn) {
     message +=
         ". It ended before serving: a program using start_method::spawn must call "

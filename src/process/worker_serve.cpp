@@ -10,6 +10,7 @@
 
 #include "process/channel.hpp"
 #include "process/shm_blocks.hpp"
+#include "process/worker_status.hpp"
 #include "remote/serve.hpp"
 
 namespace cfutures::detail {
@@ -21,7 +22,8 @@ constexpr std::chrono::microseconds idle_spin(100);
 
 class channel_link final : public serving_link {
  public:
-  explicit channel_link(wire::channel& link) : link_(link) {}
+  explicit channel_link(wire::channel& link)
+      : link_(link), status_(worker_status::at(link.ring().status_area())) {}
 
   bool next(incoming_frame& f) override {
     for (;;) {
@@ -46,9 +48,12 @@ class channel_link final : public serving_link {
     return link_.output_since();
   }
   block_store* results_store() const noexcept override { return shm_store(); }
+  void running(std::uint64_t id, std::size_t item) noexcept override { status_.running(id, item); }
+  void idle() noexcept override { status_.idle(); }
 
  private:
   wire::channel& link_;
+  worker_status& status_;
   wire::frame frame_;
 };
 

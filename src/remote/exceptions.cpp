@@ -8,6 +8,7 @@
 #include <typeinfo>
 
 #include "cfutures/detail/remote_call.hpp"
+#include "remote/throw_stacks.hpp"
 
 namespace cfutures::detail {
 namespace {
@@ -98,6 +99,17 @@ std::string encode_exception(std::exception_ptr error_ptr) {
     const std::type_info* t = abi::__cxa_current_exception_type();
     type_name = t ? demangle(t->name()) : "unknown";
     message = "a non-std::exception of type " + type_name + " was thrown";
+  }
+  // What comes back as remote_error carries the stack of its throw (a remote_error carries
+  // the one it came with); what comes back as its own type cannot.
+  const bool as_remote_error = tag == static_cast<std::uint16_t>(kind::other) ||
+                               tag == static_cast<std::uint16_t>(kind::remote_error);
+  if (as_remote_error && traceback.empty()) {
+    try {
+      traceback = throw_stack(error_ptr);
+    } catch (const std::bad_alloc&) {
+      traceback.clear();
+    }
   }
   payload out;
   write_values(out, tag, type_name, message, traceback);

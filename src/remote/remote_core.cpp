@@ -44,16 +44,33 @@ void remote_core::start_manager() {
 
 void remote_core::close(bool wait, bool cancel_futures, int signal) noexcept {
   std::deque<remote_job> dropped;
+  std::deque<remote_job> running;  // back from a worker that ended: they run to the end
   std::thread::id manager_id;
   {
     std::lock_guard lock(mutex_);
     shutdown_ = true;
-    if (cancel_futures) dropped.swap(queue_);
+    if (cancel_futures) {
+      dropped.swap(queue_);
+      for (auto& job : dropped) {
+        if (job.started && !signal) queue_.push_back(std::move(job));
+        if (job.started && signal) running.push_back(std::move(job));
+      }
+      std::erase_if(dropped, [](const remote_job& job) { return job.started; });
+    }
     if (signal) kill_signal_ = signal;
     manager_id = manager_.get_id();
   }
   wake_manager();
   for (auto& job : dropped) cancel_job(job);
+  if (!running.empty()) {
+    std::exception_ptr error;
+    try {
+      error = broken_error("the pool's workers were terminated");
+    } catch (...) {
+      error = std::current_exception();
+    }
+    for (auto& job : running) fail_job(job, error);
+  }
   // From a done-callback (in the manager or in a thread acting for it), the manager needs
   // the caller to return first: it is not waited for.
   if (!wait || manager_id == std::this_thread::get_id() || acting_for_manager()) return;
@@ -96,18 +113,21 @@ std::vector<remote_job> remote_core::take(std::size_t call_limit) {
     queue_.pop_front();
     const std::size_t limit = call_limit - calls;
     if (job.items.size() > limit) {
-      remote_job rest;
-      rest.entry = job.entry;
-      rest.fn = job.fn;
-      rest.complete = job.complete;
+      remote_job rest = job_like(job);
       rest.items.assign(
           std::make_move_iterator(job.items.begin() + static_cast<std::ptrdiff_t>(limit)),
           std::make_move_iterator(job.items.end()));
       job.items.resize(limit);
       queue_.push_front(std::move(rest));
     }
-    // From here the calls are RUNNING; cancelled ones are dropped.
-    std::erase_if(job.items, [](const remote_job::item& item) { return !item.state->try_start(); });
+    // From here the calls are RUNNING; cancelled ones are dropped (and calls back from a
+    // worker that ended, RUNNING already, if a stop request finished them meanwhile).
+    if (job.started) {
+      std::erase_if(job.items, [](const remote_job::item& item) { return item.state->done(); });
+    } else {
+      std::erase_if(job.items,
+                    [](const remote_job::item& item) { return !item.state->try_start(); });
+    }
     if (job.items.empty()) continue;
     calls += job.items.size();
     for (const auto& item : job.items) bytes += item.args.size();
@@ -127,7 +147,8 @@ const code_ref& remote_core::portable(const void* code) {
 std::string remote_core::encode_call(remote_job& job, wire::item_sink& items) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
   const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
-  std::string body = wire::encode_call_head(next_id_++, entry, fn, job.items.size());
+  job.id = next_id_++;
+  std::string body = wire::encode_call_head(job.id, entry, fn, job.items.size());
   wire::writer out(body);
   for (auto& item : job.items) items.put(out, item.args);
   return body;
@@ -173,6 +194,56 @@ received_reply remote_core::take_reply(worker_slot& w, std::string_view payload,
   }
   w.calls_done += r.job.items.size();
   return r;
+}
+
+void remote_core::requeue(std::vector<remote_job> jobs) {
+  if (jobs.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (!broken_) {
+      for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+        it->started = true;
+        queue_.push_front(std::move(*it));
+      }
+      jobs.clear();
+    }
+  }
+  if (!jobs.empty()) {
+    std::lock_guard lock(mutex_);
+    const auto error = broken_error(*broken_);
+    for (auto& job : jobs) fail_job(job, error);
+    return;
+  }
+  posted_.fetch_add(1);
+  wake_manager();
+}
+
+void remote_core::give_back(worker_slot& w, const running_call& at, const blame_fn& blame) {
+  std::vector<remote_job> back;
+  for (auto& job : w.held) {
+    if (job.id != at.id || at.item >= job.items.size()) {
+      back.push_back(std::move(job));
+      continue;
+    }
+    // The running call is blamed alone; the calls of its job before and after it go back.
+    remote_job before = job_like(job);
+    remote_job blamed = job_like(job);
+    remote_job after = job_like(job);
+    for (std::size_t k = 0; k < job.items.size(); ++k) {
+      remote_job& to = k < at.item ? before : (k == at.item ? blamed : after);
+      to.items.push_back(std::move(job.items[k]));
+    }
+    if (!before.items.empty()) back.push_back(std::move(before));
+    blamed.started = true;
+    if (const std::exception_ptr error = blame(blamed)) {
+      fail_job(blamed, error);
+    } else {
+      back.push_back(std::move(blamed));
+    }
+    if (!after.items.empty()) back.push_back(std::move(after));
+  }
+  w.held.clear();
+  requeue(std::move(back));
 }
 
 bool remote_core::calls_held() noexcept {

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,12 +50,17 @@
 
 namespace cfutures::detail {
 
-// How a worker ended, as far as the core knows.
+// How a worker ended (or, once asked to exit, is ending), as far as the core knows.
 enum class worker_end : std::uint8_t {
-  serving,  // has not ended
-  retired,  // asked to exit (shutdown, max_tasks_per_child) and did
-  died,     // ended without being asked: a signal, an exit, a lost connection
-  killed,   // ended by the executor: a forced stop, or the executor broke
+  serving,      // has not ended
+  retired,      // asked to exit at shutdown, and did
+  recycled,     // asked to exit after max_tasks_per_child calls
+  over_memory,  // asked to exit: its resident memory passed max_worker_memory
+  idle,         // asked to exit: idle for idle_timeout
+  died,         // ended without being asked: a signal, an exit, a lost connection
+  timed_out,    // stopped by the executor: its call overran its timeout
+  stopped,      // stopped by the executor: future::request_stop() of its call
+  killed,       // ended by the executor: a forced stop, or the executor broke
 };
 
 // One worker's bookkeeping.
@@ -66,6 +72,13 @@ struct worker_slot {
   int term_signal = 0;  // when a signal ended it
 
   const remote_job* running() const noexcept { return held.empty() ? nullptr : &held.front(); }
+};
+
+// Where a worker was when it ended: the call frame (job id) and the item it was running;
+// id 0: none (or not known).
+struct running_call {
+  std::uint64_t id = 0;
+  std::size_t item = 0;
 };
 
 // A reply matched with the job it answers and decoded; the items' bytes are views into the
@@ -144,6 +157,15 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   std::string encode_call(remote_job& job, wire::item_sink& items);
   // The head of an init frame's body for the initializer `call` (its n items follow).
   std::string call_head(const encoded_call& call, std::size_t n_items);
+  // Puts calls back at the front of the queue, in this order, marked started (RUNNING
+  // already; they stay queued through shutdown(cancel_futures)); fails them if broken.
+  void requeue(std::vector<remote_job> jobs);
+  // The calls held by worker `w`, which ended without being asked to: the one it was running
+  // (`at`), in a job of its own, is passed to `blame`, which returns the exception it fails
+  // with (after counting a death against it), or null to run it again; every other held call
+  // goes back to the queue (requeue). Empties w.held.
+  using blame_fn = std::function<std::exception_ptr(remote_job& running)>;
+  void give_back(worker_slot& w, const running_call& at, const blame_fn& blame);
   // Fails every held and queued call with the transport's broken error; later submits throw.
   void break_executor(const std::string& why) noexcept;
   bool calls_held() noexcept;

@@ -5,6 +5,8 @@
 #include <exception>
 #include <unordered_map>
 
+#include "remote/throw_stacks.hpp"
+
 namespace cfutures::detail {
 namespace {
 
@@ -76,7 +78,7 @@ resolved_call resolve(const wire::call_message& message) {
 }  // namespace
 
 std::vector<wire::outcome> run_calls(const wire::call_message& message, block_store* store,
-                                     wire::attachment_source& from) {
+                                     wire::attachment_source& from, serving_link* link) {
   std::vector<wire::outcome> outcomes(message.args.size());
   resolved_call call;
   std::exception_ptr unresolvable;
@@ -97,6 +99,7 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
       failed(o, unresolvable);
       continue;
     }
+    if (link) link->running(message.id, i);
     try {
       o.bytes = payload(store);
       call.entry(call.fn, from.input(message.args[i]), o.bytes);
@@ -109,6 +112,8 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
 }
 
 int serve(serving_link& link) {
+  // A worker: exceptions its calls throw come back with the stack of their throw.
+  enable_throw_stacks();
   incoming_frame f;
   call_timings timings;
   while (link.next(f)) {
@@ -117,7 +122,9 @@ int serve(serving_link& link) {
         const wire::call_message message = wire::decode_call(f.payload, *f.from);
         if (link.has_output() && !timings.quick(message)) link.flush();
         const auto start = std::chrono::steady_clock::now();
-        std::vector<wire::outcome> outcomes = run_calls(message, link.results_store(), *f.from);
+        std::vector<wire::outcome> outcomes =
+            run_calls(message, link.results_store(), *f.from, &link);
+        link.idle();
         timings.record(message, std::chrono::steady_clock::now() - start);
         link.reply(message.id, outcomes);
         if (link.has_output() &&

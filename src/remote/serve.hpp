@@ -45,6 +45,10 @@ class serving_link {
   virtual std::chrono::steady_clock::time_point output_since() const noexcept = 0;
   // Where results are encoded once large (null: in memory).
   virtual block_store* results_store() const noexcept = 0;
+  // Told before each call runs (item `item` of call frame `id`), and once a frame's calls
+  // are done: the process pool shares it with its parent (worker_status.hpp).
+  virtual void running(std::uint64_t, std::size_t) noexcept {}
+  virtual void idle() noexcept {}
 
  protected:
   ~serving_link() = default;
@@ -53,8 +57,9 @@ class serving_link {
 // Runs every call of a decoded call message, in order; results go to `store` once large.
 // Each call's arguments are decoded through `from` (so that a shared block can be given
 // back before the function runs, and its result encoded into it).
+// `link`, if given, is told which call runs.
 std::vector<wire::outcome> run_calls(const wire::call_message& message, block_store* store,
-                                     wire::attachment_source& from);
+                                     wire::attachment_source& from, serving_link* link = nullptr);
 
 // Serves until told to exit (returns 0), the executor is gone (0) or an initializer failed
 // (3). A protocol error throws.

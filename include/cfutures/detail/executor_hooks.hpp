@@ -10,6 +10,8 @@
 //      executor's replies itself for a short while, which saves the hop through the
 //      executor's own thread.
 //   3. What a worker hands to a task it runs (run_context).
+//   4. Stopping a running call (shared_wait_helper::stop_running): future::request_stop()
+//      of a future whose executor runs calls elsewhere (the process pool stops the worker).
 //
 // An executor marks its futures' states with itself (state_base::origin); wait_before_sleeping
 // — the one waiting routine, used by result(), wait() and as_completed() — consults the
@@ -75,6 +77,8 @@ bool thread_helps_with(const void* origin) noexcept;
 // composed future (then, when_all, a coroutine) created on a worker takes.
 const void* thread_wait_origin() noexcept;
 
+class state_base;
+
 // Hook 2: an executor whose futures any waiting thread may help to complete. Registered by
 // origin, weakly: a helper found by a waiter stays alive while it helps. A process forked
 // from the registering one does not see the registrations (their threads are not there):
@@ -84,6 +88,9 @@ class shared_wait_helper {
   // Works toward target.ready() for a short while (never past `until`); returns
   // target.ready().
   virtual bool help_briefly(help_target& target, const deadline& until) noexcept = 0;
+  // future::request_stop() on one of its futures (`state`): stops the call if it runs
+  // (the process pool stops its worker) and cancels the future; false if it does not run.
+  virtual bool stop_running(state_base&) noexcept { return false; }
 
  protected:
   ~shared_wait_helper() = default;
@@ -91,6 +98,8 @@ class shared_wait_helper {
 
 void register_shared_wait_helper(const void* origin, std::weak_ptr<shared_wait_helper> helper);
 void unregister_shared_wait_helper(const void* origin) noexcept;
+// request_stop() of a state marked with `origin`: its shared_wait_helper's stop_running.
+bool stop_through_origin(const void* origin, state_base& state) noexcept;
 
 // Hook 3: what an executor's worker hands to a task it runs.
 struct run_context {

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
@@ -26,6 +28,20 @@
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"
 #include "cfutures/serialization.hpp"
+
+namespace cfutures {
+
+// Per-call options, a leading argument of a process pool's submit (they override the pool's
+// call_timeout and max_retries for that call): pool.submit(call_options{.timeout = 2s}, f, x).
+struct call_options {
+  // The call fails with call_timeout_error (its worker stopped) if it still runs this long
+  // after a worker started it.
+  std::optional<std::chrono::nanoseconds> timeout{};
+  // Runs of the call beyond the first when its worker dies (worker_death::fail_call only).
+  std::optional<std::size_t> max_retries{};
+};
+
+}  // namespace cfutures
 
 namespace cfutures::detail {
 
@@ -64,7 +80,23 @@ struct remote_job {
   const void* fn = nullptr;
   void (*complete)(state_base&, bool ok, const encoded_input& bytes) noexcept = nullptr;
   std::vector<item> items;
+  call_options options;        // this call's limits (unset: the pool's)
+  std::uint64_t id = 0;        // its call frame's id, once sent to a worker
+  std::size_t deaths = 0;      // workers that died while running it (its retries so far)
+  bool started = false;        // its calls are RUNNING already (back from a worker that ended)
 };
+
+// A job like `job` (same function and options) holding no calls yet.
+inline remote_job job_like(const remote_job& job) {
+  remote_job copy;
+  copy.entry = job.entry;
+  copy.fn = job.fn;
+  copy.complete = job.complete;
+  copy.options = job.options;
+  copy.deaths = job.deaths;
+  copy.started = job.started;
+  return copy;
+}
 
 // A job of one call: `call`'s function and arguments (moved out), completing `state`.
 inline remote_job make_remote_job(encoded_call& call,
@@ -196,9 +228,9 @@ auto join_chunk(std::vector<future<R>> parts) {
   return joined;
 }
 
-// submit(f, args...) of every remote executor.
+// submit(f, args...) of every remote executor (with the call's options).
 template <class F, class... Args>
-auto remote_submit(remote_queue& q, F&& f, Args&&... args) {
+auto remote_submit(remote_queue& q, const call_options& options, F&& f, Args&&... args) {
   static_assert(check_remote_call<F, Args...>());
   using fn = std::decay_t<F>;
   using R = std::remove_cvref_t<std::invoke_result_t<fn, std::decay_t<Args>...>>;
@@ -207,6 +239,7 @@ auto remote_submit(remote_queue& q, F&& f, Args&&... args) {
   auto state = ref_ptr<shared_state<R>>::adopt(new shared_state<R>());
   std::vector<remote_job> jobs;
   jobs.push_back(make_remote_job(call, &complete_from_reply<R>, state));
+  jobs.back().options = options;
   q.enqueue(std::move(jobs));
   return future_access::make<R>(std::move(state));
 }

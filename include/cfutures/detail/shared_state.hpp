@@ -88,6 +88,11 @@ class state_base {
   // The executor's form: PENDING -> RUNNING (true), or false for any other state.
   bool try_start() noexcept;
 
+  // PENDING or RUNNING -> CANCELLED, for a state the library runs itself (a continuation
+  // waiting for the future its function returned, which was cancelled; a process-pool call
+  // whose worker is stopped); false if done.
+  bool cancel_open() noexcept;
+
   void set_exception(std::exception_ptr error);               // invalid_state_error if done
   bool try_set_exception(std::exception_ptr error) noexcept;  // false if done
 
@@ -105,7 +110,8 @@ class state_base {
   void remove_waiter(waiter_node& node) noexcept;
 
   // Asks a running task that accepts a std::stop_token to stop; false if it accepts none.
-  virtual bool request_stop() noexcept { return false; }
+  // By default, the executor that marked the state (origin) is asked (stop_through_origin).
+  virtual bool request_stop() noexcept { return stop_through_origin(origin, *this); }
   // Executor tasks: runs the call (or drops it if cancelled), then releases the callable.
   virtual void run(const run_context& context) noexcept;
   // Executor tasks: the call will never run; fails a pending future with `reason` (or
@@ -140,10 +146,6 @@ class state_base {
   // stored. Returns false (LOCK released, nothing changed) if the status was not open.
   // CANCELLED is reached from PENDING only, unless from_running (cancel_open).
   bool publish_locked(status to, bool with_exception, bool from_running = false) noexcept;
-  // PENDING or RUNNING -> CANCELLED, for a state the library runs itself (a continuation
-  // waiting for the future its function returned, which was cancelled); false if done.
-  bool cancel_open() noexcept;
-
   std::uint32_t word() const noexcept { return word_.load(std::memory_order_acquire); }
 
   std::exception_ptr error_;
