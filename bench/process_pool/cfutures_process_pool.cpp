@@ -13,6 +13,7 @@
 //   echo_bytes_16mib   echo_16mib with a std::vector<std::byte> (CPython: bytes)
 //   startup_fork_ms    pool start + first result + shutdown, 2 workers, fork
 //   startup_spawn_ms   the same with spawn
+//   startup_forkserver_ms  the same with forkserver (the server's start included)
 #include <algorithm>
 #include <cfutures/cfutures.hpp>
 #include <chrono>
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   // parent has touched, so after the 16 MiB echoes it costs ~1.5 ms more (in CPython too).
   std::printf("startup_fork_ms %.2f ms\n", startup_ms(cfutures::start_method::fork));
   std::printf("startup_spawn_ms %.2f ms\n", startup_ms(cfutures::start_method::spawn));
+  std::printf("startup_forkserver_ms %.2f ms\n", startup_ms(cfutures::start_method::forkserver));
   std::printf("round_trip_us %.2f us\n", round_trip_us());
   std::printf("trivial_chunk1 %.0f tasks/s\n", trivial_chunk1());
   std::printf("map_chunk100 %.0f items/s\n", map_chunk100());

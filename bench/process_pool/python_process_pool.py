@@ -88,6 +88,7 @@ if __name__ == "__main__":
     # Start-up first, while the heap is small (as in the C++ program).
     print(f"startup_fork_ms {startup_ms('fork'):.2f} ms")
     print(f"startup_spawn_ms {startup_ms('spawn'):.2f} ms")
+    print(f"startup_forkserver_ms {startup_ms('forkserver'):.2f} ms")
     print(f"round_trip_us {round_trip_us():.2f} us")
     print(f"trivial_chunk1 {trivial_chunk1():.0f} tasks/s")
     print(f"map_chunk100 {map_chunk100():.0f} items/s")

@@ -28,13 +28,25 @@
 //   max_worker_memory    bytes, soft: a worker above it after a call is replaced
 //   worker_memory_limit  bytes, hard: the call that would pass it gets std::bad_alloc
 //   idle_timeout         an idle worker exits (workers start again on demand)
-//   method               start_method::fork (default; needs nothing) or start_method::spawn
+//   method               start_method::fork (default; needs nothing), start_method::spawn
 //                        (runs this program again; its main() must call serve_if_worker
 //                        first — forgetting it is reported as broken_process_pool naming
-//                        the fix, never a hang). As in Python, a forked child keeps any lock
-//                        another thread of the parent held at the moment of fork; cfutures
-//                        forks only while no thread is inside its own submit, but a program
-//                        whose other threads hold locks of their own should use spawn
+//                        the fix, never a hang) or start_method::forkserver (CPython's
+//                        default on Linux from 3.14). As in Python, a forked child keeps any
+//                        lock another thread of the parent held at the moment of fork;
+//                        cfutures forks only while no thread is inside its own submit, but a
+//                        program whose other threads hold locks of their own should use
+//                        spawn or forkserver. forkserver: one server process per pool,
+//                        started like spawn (main() must call serve_if_worker first, and
+//                        forgetting it is reported the same way) when the pool's first
+//                        worker starts; it forks every worker of that pool on request.
+//                        Workers start fast and from a single-threaded process, so no lock
+//                        another thread of this program held is ever inherited; like
+//                        spawn's, they do not share this process's memory. A worker is the
+//                        server's child, watched and stopped by the pool as its own (exit
+//                        codes and signals are reported the same way); the server ends with
+//                        its pool, or with this process: once the pool is destroyed,
+//                        neither the server nor a worker is left
 // Semantics: as thread_pool_executor (executor.hpp), plus:
 //   - A call is running() only while a worker process has it; until then cancel() succeeds
 //     (CPython marks up to max_workers + 1 queued calls running).
@@ -106,11 +118,13 @@
 //   with protocol_error. shutdown, terminate_workers, kill_workers and the destructor never
 //   throw.
 // Python counterpart: concurrent.futures.ProcessPoolExecutor (max_workers, initializer and
-//   initargs, max_tasks_per_child, mp_context's start method; terminate_workers and
-//   kill_workers from 3.14); the resilience options are pebble's (schedule's timeout,
-//   ProcessExpired), loky's (memory-leak protection, idle_worker_timeout) and Dask's
-//   (rescheduling a dead worker's tasks, KilledWorker after allowed failures).
+//   initargs, max_tasks_per_child, mp_context's start method (fork, spawn, forkserver);
+//   terminate_workers and kill_workers from 3.14); the resilience options are pebble's
+//   (schedule's timeout, ProcessExpired), loky's (memory-leak protection,
+//   idle_worker_timeout) and Dask's (rescheduling a dead worker's tasks, KilledWorker after
+//   allowed failures).
 // Deviations: functions cross as code addresses of the same binary, not pickled by name;
+//   forkserver runs one server per pool (CPython: one per program);
 //   exceptions of other types come back as remote_error; a queued call stays cancellable
 //   until a worker has it (above).
 #pragma once
@@ -140,7 +154,9 @@ namespace cfutures {
 
 // How worker processes start. fork: fork() this process (the default; needs nothing).
 // spawn: run this program again, whose main() must call serve_if_worker first.
-enum class start_method { fork, spawn };
+// forkserver: run this program again once per pool, as a server (serve_if_worker first,
+// likewise) that forks each worker.
+enum class start_method { fork, spawn, forkserver };
 
 // What the death of a worker process does. break_pool (Python's behaviour): every pending
 // call fails with broken_process_pool and the pool is unusable. fail_call (pebble, loky,
@@ -194,7 +210,7 @@ struct process_pool_options {
   process_initializer initializer{};
   // A worker is replaced by a fresh process after this many calls; 0: std::invalid_argument.
   std::optional<std::size_t> max_tasks_per_child{};
-  // How workers start (start_method::fork or spawn).
+  // How workers start (start_method::fork, spawn or forkserver).
   start_method method = start_method::fork;
   // What a worker's death does (worker_death::break_pool, or fail_call).
   worker_death on_worker_death = worker_death::break_pool;
@@ -278,8 +294,9 @@ class process_pool_executor {
   std::shared_ptr<detail::process_pool_core> core_;
 };
 
-// For start_method::spawn: call first in main(). In an ordinary run it returns at once; in a
-// worker started by a process pool it serves calls and then ends the process.
+// For start_method::spawn and forkserver: call first in main(). In an ordinary run it returns
+// at once; in a worker started by a process pool it serves calls, and in a pool's forkserver
+// it forks workers, and then ends the process.
 void serve_if_worker(int argc, char** argv);
 
 }  // namespace cfutures

@@ -156,6 +156,7 @@ void process_pool_core::finish() noexcept {
     if (w.link.fd() >= 0) reap(w, exit_grace);
   }
   workers_.clear();
+  server_.stop();
 }
 
 }  // namespace cfutures::detail

@@ -84,10 +84,11 @@ process_pool_core::process_pool_core(process_pool_options options)
         "max_retries needs on_worker_death = worker_death::fail_call (with break_pool a "
         "worker's death breaks the pool)");
   }
-  if (std::getenv(worker_fd_variable) && !serving_as_worker) {
+  if ((std::getenv(worker_fd_variable) || std::getenv(forkserver_fd_variable)) &&
+      !serving_as_worker) {
     std::fprintf(stderr,
                  "cfutures: this process was started as a process_pool_executor worker "
-                 "(start_method::spawn), but its main() did not call "
+                 "(start_method::spawn or forkserver), but its main() did not call "
                  "cfutures::serve_if_worker(argc, argv) first\n");
     std::fflush(nullptr);
     _exit(forgot_serve_exit_code);

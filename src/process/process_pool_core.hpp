@@ -19,7 +19,7 @@
 //     manager sleeps ──────────▶ poll(wake_fd_, worker sockets, pidfds)
 //                                  (rings marked: a worker's write wakes it
 //                                  through wake_fd_)
-//                                starts a worker (fork, or posix_spawn) ──▶ hello {pid}
+//                                starts a worker (fork/spawn/forkserver) ─▶ hello {pid}
 //                                  when a job is queued and none is free   (first message;
 //                                  (up to max_workers); it takes calls at  read whenever)
 //                                  once (they wait in its ring until
@@ -117,6 +117,7 @@
 #include "cfutures/process_pool_executor.hpp"
 #include "process/call_watchdog.hpp"
 #include "process/channel.hpp"
+#include "process/forkserver.hpp"
 #include "process/worker_status.hpp"
 #include "remote/stack_symbols.hpp"
 #include "remote/remote_core.hpp"
@@ -253,6 +254,7 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   // Names functions and crashed workers' stacks in messages; under driver_ (it keeps the
   // modules' symbols it read for the next failure).
   stack_symbolizer symbols_;
+  forkserver server_;  // start_method::forkserver: forks the workers (forkserver.hpp)
 
   int wake_fd_ = -1;
   std::atomic<bool> sleeping_{false};  // the manager is (about to be) blocked in poll

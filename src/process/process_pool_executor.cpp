@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "process/forkserver.hpp"
 #include "process/process_pool_core.hpp"
 #include "process/shm_blocks.hpp"
 #include "process/worker_serve.hpp"
@@ -39,6 +40,7 @@ void process_pool_executor::terminate_workers() noexcept { core_->force_shutdown
 void process_pool_executor::kill_workers() noexcept { core_->force_shutdown(SIGKILL); }
 
 void serve_if_worker(int, char**) {
+  detail::serve_if_forkserver();
   const char* fd_text = std::getenv(detail::worker_fd_variable);
   if (!fd_text) return;
   const int fd = std::atoi(fd_text);

@@ -62,6 +62,14 @@ void process_pool_core::start_worker() {
     ::close(sv[1]);
     throw;
   }
+  if (method_ == start_method::forkserver) {
+    try {
+      add_worker(server_.start_worker(sv[1]), std::move(link));  // the server closes sv[1]
+    } catch (const error& e) {
+      break_executor(e.what());  // no server: it names the cause (forkserver.hpp)
+    }
+    return;
+  }
   // Everything exec needs is prepared before fork: the child may only call
   // async-signal-safe functions in a multi-threaded program.
   std::string argv0;
@@ -160,7 +168,8 @@ int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) 
   int status = -1;
   pid_t r;
   do {
-    r = waitpid(w.pid, &status, 0);
+    r = method_ == start_method::forkserver ? server_.reap(w.pid, &status)
+                                            : waitpid(w.pid, &status, 0);
   } while (r < 0 && errno == EINTR);
   w.link.close();
   close_if_open(w.pidfd);

@@ -14,8 +14,8 @@
 //
 //   TYPED_TEST_SUITE(SomeTest, conformance::executor_types, conformance::executor_names);
 //
-// The suite runs against the thread pool and the process pool with both start methods
-// (fork, spawn); adding an executor means adding a traits type to `executor_types`. Every
+// The suite runs against the thread pool and the process pool with every start method
+// (fork, spawn, forkserver); adding an executor means adding a traits type to `executor_types`. Every
 // task a typed test submits is a plain function from tasks.hpp (or a captureless lambda)
 // taking and returning serializable values — the process pools run it in another process —
 // and cross-task coordination goes through files (test_support.hpp). Tests that need shared
@@ -48,13 +48,21 @@ struct thread_pool_traits {
   }
 };
 
-// The process pool, once per start method. Its workers are child processes of the test
-// binary, whose main() (main.cpp) calls serve_if_worker first, as spawn requires.
+// The process pool, once per start method. Its workers are processes of the test binary,
+// whose main() (main.cpp) calls serve_if_worker first, as spawn and forkserver require.
 template <cfutures::start_method Method>
 struct process_pool_traits {
   using executor_type = cfutures::process_pool_executor;
   static std::string name() {
-    return Method == cfutures::start_method::fork ? "process_pool_fork" : "process_pool_spawn";
+    switch (Method) {
+      case cfutures::start_method::fork:
+        return "process_pool_fork";
+      case cfutures::start_method::spawn:
+        return "process_pool_spawn";
+      case cfutures::start_method::forkserver:
+        return "process_pool_forkserver";
+    }
+    return "process_pool";
   }
   static std::unique_ptr<executor_type> make(std::size_t workers) {
     return std::make_unique<executor_type>(
@@ -63,13 +71,14 @@ struct process_pool_traits {
 };
 using process_pool_fork_traits = process_pool_traits<cfutures::start_method::fork>;
 using process_pool_spawn_traits = process_pool_traits<cfutures::start_method::spawn>;
+using process_pool_forkserver_traits = process_pool_traits<cfutures::start_method::forkserver>;
 
 // The executors every typed suite runs against. Another test binary may compile the typed
 // suites against executors of its own (tests/mpi): it defines CONFORMANCE_EXECUTORS_HEADER,
 // a header that declares conformance::executor_types instead.
 #ifndef CONFORMANCE_EXECUTORS_HEADER
-using executor_types =
-    ::testing::Types<thread_pool_traits, process_pool_fork_traits, process_pool_spawn_traits>;
+using executor_types = ::testing::Types<thread_pool_traits, process_pool_fork_traits,
+                                        process_pool_spawn_traits, process_pool_forkserver_traits>;
 #endif
 
 // An executor whose size is fixed elsewhere (an MPI communicator's) declares its traits'

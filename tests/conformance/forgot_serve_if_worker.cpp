@@ -1,13 +1,15 @@
-// A program that forgot cfutures::serve_if_worker: its main() uses a spawn-mode process pool
-// without serving first. process_pool_test.cpp (ForgotServeIfWorker) runs it; the pool must
+// A program that forgot cfutures::serve_if_worker: its main() uses a spawn-mode (or
+// forkserver-mode) process pool without serving first. process_pool_test.cpp (ForgotServeIfWorker) runs it; the pool must
 // break with a message that names the fix, within seconds, instead of hanging.
 //
 //   cfutures_forgot_serve_if_worker --parent     uses the pool, prints what happened
 //   (no argument: how the pool starts its workers — this very main() runs again)
 //
 // CFUTURES_TEST_FORGOT_MODE (inherited by the workers) says what the worker's main() does:
-//   "pool"  the same as the parent: builds a spawn-mode pool (the library notices)
+//   "pool"  the same as the parent: builds a pool of the same kind (the library notices)
 //   "exit"  returns 0 at once, as a program with other work to do would, eventually
+// CFUTURES_TEST_FORGOT_METHOD: "forkserver" for a forkserver-mode pool (its server is the
+// process that runs this main() again); otherwise spawn.
 // Output (stdout, one line) and exit code:
 //   broken_process_pool: <what()>   0
 //   unexpected result                3    (the call ran: serve_if_worker was not needed?)
@@ -33,7 +35,11 @@ int main(int argc, char** argv) {
   if (!parent && mode && std::strcmp(mode, "exit") == 0) return 0;
 
   using namespace std::chrono_literals;
-  cfutures::process_pool_executor pool({.max_workers = 2, .method = cfutures::start_method::spawn});
+  const char* method = std::getenv("CFUTURES_TEST_FORGOT_METHOD");
+  const bool forkserver = method && std::strcmp(method, "forkserver") == 0;
+  cfutures::process_pool_executor pool(
+      {.max_workers = 2,
+       .method = forkserver ? cfutures::start_method::forkserver : cfutures::start_method::spawn});
   try {
     const int r = pool.submit(mul, 6, 7).result(8s);
     std::printf("unexpected result %d\n", r);

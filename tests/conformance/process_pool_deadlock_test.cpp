@@ -81,7 +81,8 @@ class ProcessPoolWorkerDiesTest
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPoolWorkerDiesTest,
                          ::testing::Combine(::testing::Values(start_method::fork,
-                                                              start_method::spawn),
+                                                              start_method::spawn,
+                                                              start_method::forkserver),
                                             ::testing::ValuesIn(death_cases)),
                          [](const auto& info) {
                            return method_name(std::get<0>(info.param)) + "_" +

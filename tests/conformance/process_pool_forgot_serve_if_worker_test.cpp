@@ -1,5 +1,6 @@
 // A program that forgot serve_if_worker (the helper forgot_serve_if_worker.cpp): its
-// spawn-mode pool breaks within seconds, with a message naming the fix, instead of hanging.
+// spawn-mode or forkserver-mode pool breaks within seconds, with a message naming the fix,
+// instead of hanging.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -26,7 +27,8 @@ struct helper_run {
   std::string output;  // stdout and stderr
 };
 
-helper_run run_forgetful_helper(const std::string& mode, std::chrono::seconds limit) {
+helper_run run_forgetful_helper(const std::string& mode, const std::string& method,
+                                std::chrono::seconds limit) {
   helper_run r;
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) {
@@ -42,6 +44,7 @@ helper_run run_forgetful_helper(const std::string& mode, std::chrono::seconds li
     if (std::strncmp(*e, "CFUTURES_", 9) != 0) env_strings.emplace_back(*e);
   }
   env_strings.push_back("CFUTURES_TEST_FORGOT_MODE=" + mode);
+  env_strings.push_back("CFUTURES_TEST_FORGOT_METHOD=" + method);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -86,9 +89,9 @@ helper_run run_forgetful_helper(const std::string& mode, std::chrono::seconds li
   return r;
 }
 
-void check_forgetful_helper(const std::string& mode) {
+void check_forgetful_helper(const std::string& mode, const std::string& method = "spawn") {
   const auto t0 = steady::now();
-  const helper_run r = run_forgetful_helper(mode, 15s);
+  const helper_run r = run_forgetful_helper(mode, method, 15s);
   const auto took = elapsed_since(t0);
   ASSERT_TRUE(r.finished) << "the helper hung; its output:\n" << r.output;
   EXPECT_LT(took, 8s) << "the forgotten serve_if_worker was noticed only after " << took.count()
@@ -106,6 +109,14 @@ TEST(ProcessPoolForgotServeIfWorker, WorkerMainBuildsAPool) { check_forgetful_he
 
 // The worker's main() returns without ever serving.
 TEST(ProcessPoolForgotServeIfWorker, WorkerMainReturns) { check_forgetful_helper("exit"); }
+
+// The same for a forkserver-mode pool, whose server is the process that forgot.
+TEST(ProcessPoolForgotServeIfWorker, ForkserverMainBuildsAPool) {
+  check_forgetful_helper("pool", "forkserver");
+}
+TEST(ProcessPoolForgotServeIfWorker, ForkserverMainReturns) {
+  check_forgetful_helper("exit", "forkserver");
+}
 
 }  // namespace
 }  // namespace conformance

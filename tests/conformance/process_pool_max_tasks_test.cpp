@@ -61,8 +61,8 @@ TEST_P(ProcessPoolMaxTasksTest, MaxTasksPerChildKeepsThePoolSize) {
       fs.push_back(pool.submit(get_pid));  // queued behind the blockers
     }
     ASSERT_TRUE(scratch.wait_for_count(tag, 3)) << "fewer than 3 workers run at once";
-    EXPECT_TRUE(eventually([] { return live_children().size() == 3; }, 5s))
-        << live_children().size() << " live workers";
+    EXPECT_TRUE(eventually([&] { return live_workers(GetParam()) == 3; }, 5s))
+        << live_workers(GetParam()) << " live workers";
     g.open();
     for (std::size_t i = 0; i < fs.size(); ++i) {
       const int r = fs[i].result(10s);

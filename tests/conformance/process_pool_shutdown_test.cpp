@@ -47,7 +47,8 @@ class ProcessPoolForceTest : public ::testing::TestWithParam<std::tuple<start_me
 
 INSTANTIATE_TEST_SUITE_P(
     StartMethods, ProcessPoolForceTest,
-    ::testing::Combine(::testing::Values(start_method::fork, start_method::spawn),
+    ::testing::Combine(::testing::Values(start_method::fork, start_method::spawn,
+                                         start_method::forkserver),
                        ::testing::Values(force::terminate, force::kill)),
     [](const auto& info) {
       return method_name(std::get<0>(info.param)) +

@@ -1,12 +1,13 @@
 // tests/conformance/process_pool_support.hpp — what the process-pool files of the
 // conformance suite share (process_pool_*_test.cpp, split along CPython's
 // test_concurrent_futures files):
-//   - nothing_left_behind, live_children, no_child_process: no child process and no file
-//     descriptor outlives a pool;
+//   - nothing_left_behind, live_children, live_workers, no_child_process: no child process
+//     and no file descriptor outlives a pool;
 //   - broken_what, submit_broken_what, outcome: how a future or a submit failed;
 //   - the tasks several files submit (plain functions: they run in the worker processes),
 //     among them die_when, a call that dies in one of the ways a worker can;
-//   - process_pool_test_base: a fixture parameterized by the start method (fork, spawn).
+//   - process_pool_test_base: a fixture parameterized by the start method (fork, spawn,
+//     forkserver).
 // Tasks are plain functions; coordination with the test goes through files (scratch_dir,
 // gate), since the calls run in other processes.
 #pragma once
@@ -48,7 +49,7 @@
 namespace cfutures {
 // Test names print the start method.
 inline void PrintTo(start_method m, std::ostream* os) {
-  *os << (m == start_method::fork ? "fork" : "spawn");
+  *os << (m == start_method::fork ? "fork" : m == start_method::spawn ? "spawn" : "forkserver");
 }
 }  // namespace cfutures
 
@@ -63,10 +64,11 @@ using cfutures::start_method;
 // ---------------------------------------------------------------------------------------
 // Processes and file descriptors of this process.
 
-// Children of this process that have not ended (zombies excluded), from /proc.
-inline std::vector<pid_t> live_children() {
+// Children of `parent` (this process by default) that have not ended (zombies excluded),
+// from /proc.
+inline std::vector<pid_t> live_children(pid_t parent = ::getpid()) {
   std::vector<pid_t> out;
-  const pid_t me = ::getpid();
+  const pid_t me = parent;
   DIR* dir = ::opendir("/proc");
   if (!dir) return out;
   while (const dirent* e = ::readdir(dir)) {
@@ -85,6 +87,15 @@ inline std::vector<pid_t> live_children() {
   }
   ::closedir(dir);
   return out;
+}
+
+// The live worker processes of the pools of this process: its children, or with forkserver
+// its children's children (the workers are children of the pool's server).
+inline std::size_t live_workers(start_method m) {
+  if (m != start_method::forkserver) return live_children().size();
+  std::size_t n = 0;
+  for (const pid_t server : live_children()) n += live_children(server).size();
+  return n;
 }
 
 // No child at all, not even a zombie (waitpid gives ECHILD). Call it only when no child
@@ -163,7 +174,7 @@ inline bool contains(const std::string& s, const std::string& part) {
 }
 
 inline std::string method_name(start_method m) {
-  return m == start_method::fork ? "fork" : "spawn";
+  return m == start_method::fork ? "fork" : m == start_method::spawn ? "spawn" : "forkserver";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -264,9 +275,11 @@ class process_pool_test_base : public ::testing::TestWithParam<start_method> {
 
 }  // namespace conformance
 
-// Instantiates the parameterized suite `suite` for both start methods, named fork and spawn.
-#define CFUTURES_START_METHODS(suite)                                                 \
-  INSTANTIATE_TEST_SUITE_P(                                                           \
-      StartMethods, suite,                                                            \
-      ::testing::Values(cfutures::start_method::fork, cfutures::start_method::spawn), \
+// Instantiates the parameterized suite `suite` for every start method, named fork, spawn
+// and forkserver.
+#define CFUTURES_START_METHODS(suite)                                                \
+  INSTANTIATE_TEST_SUITE_P(                                                          \
+      StartMethods, suite,                                                           \
+      ::testing::Values(cfutures::start_method::fork, cfutures::start_method::spawn, \
+                        cfutures::start_method::forkserver),                         \
       [](const auto& info) { return conformance::method_name(info.param); })

@@ -77,7 +77,7 @@ TEST_P(ProcessPoolTest, WorkersStartAtTheFirstSubmitAndSaturate) {
   scratch_dir scratch;
   process_pool_executor pool(options(3));
   std::this_thread::sleep_for(50ms);
-  EXPECT_TRUE(live_children().empty()) << "workers started before the first submit";
+  EXPECT_EQ(live_workers(GetParam()), 0u) << "workers started before the first submit";
   gate g(scratch, "gate");
   std::vector<future<int>> fs;
   for (int i = 0; i < 15 * 3; ++i) {
@@ -85,9 +85,9 @@ TEST_P(ProcessPoolTest, WorkersStartAtTheFirstSubmitAndSaturate) {
                              g.path()));
   }
   ASSERT_TRUE(scratch.wait_for_count("started_", 3));
-  EXPECT_TRUE(eventually([] { return live_children().size() == 3; }, 5s));
+  EXPECT_TRUE(eventually([&] { return live_workers(GetParam()) == 3; }, 5s));
   std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(live_children().size(), 3u);
+  EXPECT_EQ(live_workers(GetParam()), 3u);
   EXPECT_EQ(scratch.count("started_"), 3u);
   g.open();
   for (auto& f : fs) EXPECT_EQ(f.result(10s), 0);

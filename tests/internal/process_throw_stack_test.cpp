@@ -134,9 +134,12 @@ TEST(ThrowStackHere, NothingIsRecordedOutsideWorkers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ThrowStack,
-                         testing::Values(start_method::fork, start_method::spawn),
+                         testing::Values(start_method::fork, start_method::spawn,
+                                         start_method::forkserver),
                          [](const auto& info) {
-                           return info.param == start_method::fork ? "fork" : "spawn";
+                           return info.param == start_method::fork    ? "fork"
+                                  : info.param == start_method::spawn ? "spawn"
+                                                                      : "forkserver";
                          });
 
 }  // namespace

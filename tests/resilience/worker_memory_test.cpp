@@ -46,7 +46,8 @@ TEST_P(WorkerMemory, IdleWorkersExitAndStartAgainOnDemand) {
   const int pid = pool.submit(&pid_of, 0).result(60s);
   ASSERT_TRUE(conformance::eventually([&] { return ::kill(pid, 0) != 0; }, 30s))
       << "the idle worker did not exit";
-  EXPECT_TRUE(conformance::eventually([] { return conformance::live_children().empty(); }, 30s));
+  EXPECT_TRUE(
+      conformance::eventually([&] { return conformance::live_workers(GetParam()) == 0; }, 30s));
   EXPECT_NE(pool.submit(&pid_of, 0).result(60s), pid);
 }
 

@@ -25,7 +25,8 @@ std::string echo(std::string s) { return s; }
 template <class Traits>
 class FaultInjection : public stress::typed_suite<Traits> {};
 using process_pools =
-    ::testing::Types<conformance::process_pool_fork_traits, conformance::process_pool_spawn_traits>;
+    ::testing::Types<conformance::process_pool_fork_traits, conformance::process_pool_spawn_traits,
+                     conformance::process_pool_forkserver_traits>;
 TYPED_TEST_SUITE(FaultInjection, process_pools, conformance::executor_names);
 
 }  // namespace

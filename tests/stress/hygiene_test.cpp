@@ -24,7 +24,8 @@ std::string echo(std::string s) { return s; }
 template <class Traits>
 class LargeValueHygiene : public stress::typed_suite<Traits> {};
 using process_pools =
-    ::testing::Types<conformance::process_pool_fork_traits, conformance::process_pool_spawn_traits>;
+    ::testing::Types<conformance::process_pool_fork_traits, conformance::process_pool_spawn_traits,
+                     conformance::process_pool_forkserver_traits>;
 TYPED_TEST_SUITE(LargeValueHygiene, process_pools, conformance::executor_names);
 
 }  // namespace

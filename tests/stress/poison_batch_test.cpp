@@ -148,7 +148,8 @@ TEST_P(PoisonBatch, EveryCallEndsAsItShouldAndNothingIsLeft) {
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoisonBatch,
                          ::testing::Values(cfutures::start_method::fork,
-                                           cfutures::start_method::spawn),
+                                           cfutures::start_method::spawn,
+                                           cfutures::start_method::forkserver),
                          [](const auto& info) { return conformance::method_name(info.param); });
 
 }  // namespace

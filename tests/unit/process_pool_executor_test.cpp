@@ -315,9 +315,18 @@ TEST_P(ProcessPool, ExecutorDestroyedInACallbackOfAWaitedFuture) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPool,
-                         testing::Values(start_method::fork, start_method::spawn),
+                         testing::Values(start_method::fork, start_method::spawn,
+                                         start_method::forkserver),
                          [](const auto& info) {
-                           return info.param == start_method::fork ? "fork" : "spawn";
+                           switch (info.param) {
+                             case start_method::fork:
+                               return "fork";
+                             case start_method::spawn:
+                               return "spawn";
+                             case start_method::forkserver:
+                               return "forkserver";
+                           }
+                           return "unknown";
                          });
 
 int main(int argc, char** argv) {
