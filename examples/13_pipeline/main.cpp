@@ -64,13 +64,7 @@ int main(int argc, char** argv) {
 
   // Combine the aggregation results.
   const aggregation final_aggregation = tutorial::combined(aggregated_results);
-  int items = 0;
-  demo::say("📊 Pipeline complete! Final aggregation by category:");
-  for (const auto& [category, stats] : final_aggregation) {
-    items += stats.count;
-    demo::say("   Category ", category, ": ", stats.count, " items, avg value: ",
-              demo::fixed(stats.count > 0 ? stats.total_value / stats.count : 0));
-  }
+  const int items = tutorial::print_aggregation(final_aggregation);
 
   demo::expect(items == 20, "the pipeline lost items: ", items, " of 20");
   demo::expect(cleaning.peak() == 3 && enriching.peak() == 2 && aggregating.peak() == 2,

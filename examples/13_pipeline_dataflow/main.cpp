@@ -51,13 +51,7 @@ int main(int argc, char** argv) {
   }
   const double total = watch.seconds();
 
-  int items = 0;
-  demo::say("📊 Pipeline complete! Final aggregation by category:");
-  for (const auto& [category, stats] : final_aggregation) {
-    items += stats.count;
-    demo::say("   Category ", category, ": ", stats.count, " items, avg value: ",
-              demo::fixed(stats.count > 0 ? stats.total_value / stats.count : 0));
-  }
+  const int items = tutorial::print_aggregation(final_aggregation);
 
   demo::expect(items == 20, "the pipeline lost items: ", items, " of 20");
   demo::expect(tutorial::cleaning.peak() <= 3 && tutorial::enriching.peak() <= 2 &&

@@ -100,4 +100,16 @@ inline std::vector<record> raw_records() {
   return raw_data;
 }
 
+// Prints the final aggregation as the tutorial does; returns how many items it counts.
+inline int print_aggregation(const aggregation& final_aggregation) {
+  int items = 0;
+  demo::say("📊 Pipeline complete! Final aggregation by category:");
+  for (const auto& [category, stats] : final_aggregation) {
+    items += stats.count;
+    demo::say("   Category ", category, ": ", stats.count, " items, avg value: ",
+              demo::fixed(stats.count > 0 ? stats.total_value / stats.count : 0));
+  }
+  return items;
+}
+
 }  // namespace tutorial
