@@ -131,4 +131,13 @@ constexpr bool sanitized =
     false;
 #endif
 
+// True under AddressSanitizer: its own SIGSEGV handler reports a fault and exits (code 1)
+// before the worker's crash handler sees it, so no stack is recorded there.
+constexpr bool asan_reports_faults =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
+
 }  // namespace resilience
