@@ -50,12 +50,13 @@ void remote_core::close(bool wait, bool cancel_futures, int signal) noexcept {
     std::lock_guard lock(mutex_);
     shutdown_ = true;
     if (cancel_futures) {
-      dropped.swap(queue_);
-      for (auto& job : dropped) {
-        if (job.started && !signal) queue_.push_back(std::move(job));
-        if (job.started && signal) running.push_back(std::move(job));
+      std::deque<remote_job> queued;
+      queued.swap(queue_);
+      for (auto& job : queued) {
+        // Started calls stay queued, unless a forced stop (signal) ends every call.
+        auto& to = !job.started ? dropped : (signal ? running : queue_);
+        to.push_back(std::move(job));
       }
-      std::erase_if(dropped, [](const remote_job& job) { return job.started; });
     }
     if (signal) kill_signal_ = signal;
     manager_id = manager_.get_id();
@@ -63,12 +64,7 @@ void remote_core::close(bool wait, bool cancel_futures, int signal) noexcept {
   wake_manager();
   for (auto& job : dropped) cancel_job(job);
   if (!running.empty()) {
-    std::exception_ptr error;
-    try {
-      error = broken_error("the pool's workers were terminated");
-    } catch (...) {
-      error = std::current_exception();
-    }
+    const std::exception_ptr error = broken_error_or_oom("the pool's workers were terminated");
     for (auto& job : running) fail_job(job, error);
   }
   // From a done-callback (in the manager or in a thread acting for it), the manager needs
@@ -198,24 +194,33 @@ received_reply remote_core::take_reply(worker_slot& w, std::string_view payload,
 
 void remote_core::requeue(std::vector<remote_job> jobs) {
   if (jobs.empty()) return;
+  std::optional<std::string> broken;
   {
     std::lock_guard lock(mutex_);
-    if (!broken_) {
+    broken = broken_;
+    if (!broken) {
       for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
         it->started = true;
         queue_.push_front(std::move(*it));
       }
-      jobs.clear();
     }
   }
-  if (!jobs.empty()) {
-    std::lock_guard lock(mutex_);
-    const auto error = broken_error(*broken_);
+  if (broken) {
+    // Failed outside the lock: their done-callbacks may submit.
+    const std::exception_ptr error = broken_error_or_oom(*broken);
     for (auto& job : jobs) fail_job(job, error);
     return;
   }
   posted_.fetch_add(1);
   wake_manager();
+}
+
+std::exception_ptr remote_core::broken_error_or_oom(const std::string& why) const noexcept {
+  try {
+    return broken_error(why);
+  } catch (...) {
+    return std::current_exception();  // out of memory: the futures fail with that
+  }
 }
 
 void remote_core::give_back(worker_slot& w, const running_call& at, const blame_fn& blame) {
@@ -260,12 +265,7 @@ void remote_core::break_executor(const std::string& why) noexcept {
     if (!broken_) broken_ = why;
     queued.swap(queue_);
   }
-  std::exception_ptr error;
-  try {
-    error = broken_error(why);
-  } catch (...) {
-    error = std::current_exception();  // out of memory: the futures fail with that
-  }
+  const std::exception_ptr error = broken_error_or_oom(why);
   for (std::size_t i = 0; i < slot_count(); ++i) {
     for (auto& job : slot(i).held) fail_job(job, error);
     slot(i).held.clear();

@@ -166,6 +166,8 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   // goes back to the queue (requeue). Empties w.held.
   using blame_fn = std::function<std::exception_ptr(remote_job& running)>;
   void give_back(worker_slot& w, const running_call& at, const blame_fn& blame);
+  // The transport's broken error for `why` (or std::bad_alloc's, out of memory).
+  std::exception_ptr broken_error_or_oom(const std::string& why) const noexcept;
   // Fails every held and queued call with the transport's broken error; later submits throw.
   void break_executor(const std::string& why) noexcept;
   bool calls_held() noexcept;

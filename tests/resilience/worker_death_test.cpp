@@ -138,7 +138,9 @@ TEST_P(WorkerDeath, ShutdownWaitsForCallsBackFromADeadWorker) {
 TEST_P(WorkerDeath, NamesTheFunctionAndTheStackAtTheFault) {
   nothing_left_behind clean;
   process_pool_executor pool(fail_call(1));
-  const auto e = failure_of<cfutures::worker_died_error>(pool.submit(&fault_in_decoder, 3));
+  // Kept alive here: the state (and its exception) is then released by this thread.
+  const auto f = pool.submit(&fault_in_decoder, 3);
+  const auto e = failure_of<cfutures::worker_died_error>(f);
   EXPECT_TRUE(contains(e.what(), "fault_in_decoder")) << e.what();
   if (asan_reports_faults) GTEST_SKIP() << "AddressSanitizer reports the fault itself";
   EXPECT_EQ(e.term_signal(), SIGSEGV) << e.what();
@@ -150,7 +152,8 @@ TEST_P(WorkerDeath, NamesTheFunctionAndTheStackAtTheFault) {
 TEST_P(WorkerDeath, BrokenPoolMessagesNameTheFunctionToo) {
   nothing_left_behind clean;
   process_pool_executor pool(options(1));
-  const std::string what = conformance::broken_what(pool.submit(&fault_in_decoder, 3));
+  const auto f = pool.submit(&fault_in_decoder, 3);
+  const std::string what = conformance::broken_what(f);
   EXPECT_TRUE(contains(what, "while running resilience::(anonymous namespace)::fault_in_decoder"))
       << what;
   if (asan_reports_faults) GTEST_SKIP() << "AddressSanitizer reports the fault itself";
