@@ -105,10 +105,14 @@ int process_pool_core::retire_idle(bool work_queued) {
   return static_cast<int>(std::min<std::int64_t>(left, 1 << 30));
 }
 
-std::string process_pool_core::job_function(const remote_job& job) {
+const std::string& process_pool_core::job_function(const remote_job& job) {
   // A plain function is named by its address; a lambda by its invoker's (whose name holds
   // the lambda's type).
   const void* code = job.fn ? job.fn : reinterpret_cast<const void*>(job.entry);
+  if (const auto known = function_names_.find(code); known != function_names_.end()) {
+    return known->second;
+  }
+  static const std::string unnamed = "the submitted function";
   std::uintptr_t ip = reinterpret_cast<std::uintptr_t>(code);
   code_frame frame;
   code_module module{};
@@ -117,11 +121,11 @@ std::string process_pool_core::job_function(const remote_job& job) {
   frame.exact = 1;
   try {
     const std::vector<std::string> names = symbols_.describe(&frame, 1, &module, modules);
-    if (!names.empty() && names.back().rfind("??", 0) != 0) return names.back();
+    if (names.empty() || names.back().rfind("??", 0) == 0) return unnamed;
+    return function_names_.emplace(code, names.back()).first->second;
   } catch (const std::exception&) {
-    // Out of memory while naming: the message goes without the name.
+    return unnamed;  // out of memory while naming: the message goes without the name
   }
-  return "the submitted function";
 }
 
 std::string process_pool_core::crash_stack(worker_process& w, int status) {
@@ -144,6 +148,8 @@ std::string process_pool_core::running_function(worker_process& w) {
 }
 
 void process_pool_core::settle_lost(worker_process& w, int status, const std::string& how) {
+  // Workers die in this pool and are replaced: a forkserver keeps one forked ahead from now.
+  keep_spare_ = true;
   const stop_record stopped = w.stopped;
   const int pid = w.pid;
   if (stopped.reason == stop_reason::timeout) {

@@ -64,7 +64,8 @@ void process_pool_core::start_worker() {
   }
   if (method_ == start_method::forkserver) {
     try {
-      add_worker(server_.start_worker(sv[1]), std::move(link));  // the server closes sv[1]
+      // The server closes sv[1].
+      add_worker(server_.start_worker(sv[1], keep_spare_), std::move(link));
     } catch (const error& e) {
       break_executor(e.what());  // no server: it names the cause (forkserver.hpp)
     }
