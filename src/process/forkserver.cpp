@@ -174,7 +174,7 @@ bool forkserver::receive_reply(forkserver_message& in) noexcept {
   return ok;
 }
 
-pid_t forkserver::start_worker(int worker_fd, bool keep_spare) {
+pid_t forkserver::start_worker(int worker_fd) {
   struct closer {
     int fd;
     ~closer() { ::close(fd); }
@@ -185,7 +185,7 @@ pid_t forkserver::start_worker(int worker_fd, bool keep_spare) {
   if (fresh) start();
   // To a fresh server, the request goes at once, before its ready: it reads it next.
   const bool sent =
-      send_forkserver_message(control_, {forkserver_message::start, -1, keep_spare ? 1 : 0}, worker_fd);
+      send_forkserver_message(control_, {forkserver_message::start, -1, 0}, worker_fd);
   if (fresh) await_ready();
   forkserver_message reply;
   if (!sent || !receive_reply(reply) || reply.op != forkserver_message::started) {

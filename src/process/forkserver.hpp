@@ -56,8 +56,7 @@ struct forkserver_message {
   enum op_code : int { ready = 1, start = 2, started = 3, reap = 4, reaped = 5 };
   int op = 0;
   int pid = -1;     // ready: the server's; started, reap, reaped: the worker's
-  int status = -1;  // start: 1 to keep a spare forked ahead from now on (else 0); started: 0
-                    // or the fork's errno; reaped: the wait status, or -1
+  int status = -1;  // started: 0 or the fork's errno; reaped: the wait status, or -1
 };
 
 // The pool's handle on its forkserver.
@@ -70,11 +69,9 @@ class forkserver {
   ~forkserver();
 
   // Forks a worker that serves on `worker_fd` (the worker's end of its socket, closed here
-  // in every case): its pid. Starts the server first if need be. With `keep_spare`, the
-  // server keeps one process forked ahead from then on (forkserver_serve.cpp), which the
-  // next start turns into the worker at once. Throws error if the server cannot start, did
-  // not call serve_if_worker, has ended, or could not fork.
-  pid_t start_worker(int worker_fd, bool keep_spare = false);
+  // in every case): its pid. Starts the server first if need be. Throws error if the server
+  // cannot start, did not call serve_if_worker, has ended, or could not fork.
+  pid_t start_worker(int worker_fd);
   // waitpid(pid, status, 0) for a worker it started (ended, or about to be): `pid`, its wait
   // status in *status; or -1 with errno ECHILD if the server cannot tell (it has ended; the
   // worker is then reaped by whoever inherited it).

@@ -21,23 +21,28 @@ bool process_pool_core::prepare(const snapshot& s) {
     for (auto& w : workers_) kill(w.pid, s.signal);
   }
   if (!s.signal) start_workers(s.queued);
+  if (!s.signal && !s.stop && keep_spare_) keep_a_spare();
   return false;
 }
 
 // Workers start on demand, up to max_workers (as CPython does for spawn): one per queued job
 // that no free worker will take (so retired workers are replaced while there is work). Each
-// gets its first calls at once, before the next one is started.
+// gets its first calls at once, before the next one is started. A spare, if there is one,
+// is the next worker (resilience.cpp).
 void process_pool_core::start_workers(std::size_t queued) {
-  const auto live = static_cast<std::size_t>(
+  const auto live =
+      static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), serving));
+  const auto free = static_cast<std::size_t>(
       std::count_if(workers_.begin(), workers_.end(),
-                    [](const worker_process& w) { return w.state != phase::exiting; }));
-  const auto free = static_cast<std::size_t>(std::count_if(
-      workers_.begin(), workers_.end(),
-      [](const worker_process& w) { return w.state != phase::exiting && w.slot.held.empty(); }));
+                    [](const worker_process& w) { return serving(w) && w.slot.held.empty(); }));
   if (queued <= free) return;
   for (std::size_t i = live, wanted = queued - free; i < max_workers_ && wanted > 0;
        ++i, --wanted) {
-    start_worker();
+    if (worker_process* spare = spare_worker()) {
+      spare->spare = false;
+    } else {
+      start_worker();
+    }
     dispatch();
   }
 }

@@ -135,7 +135,8 @@ void process_pool_core::enqueue(std::vector<remote_job> jobs) {
 bool process_pool_core::accepts_calls(std::size_t i) const noexcept {
   const worker_process& w = workers_[i];
   // With a memory limit, a worker takes calls once the limit is set (at its hello).
-  return w.state == phase::ready && w.link.fd() >= 0 && (w.greeted || !worker_memory_limit_);
+  return w.state == phase::ready && w.link.fd() >= 0 && !w.spare &&
+         (w.greeted || !worker_memory_limit_);
 }
 
 std::size_t process_pool_core::call_limit(std::size_t i) const noexcept {

@@ -172,6 +172,7 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
     int pidfd = -1;
     phase state = phase::ready;
     bool greeted = false;          // its hello arrived
+    bool spare = false;            // started ahead, takes no call until promoted
     bool large_in_flight = false;  // its calls carried shared memory: see "Who drives"
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point idle_since;  // when it last had no call (idle_timeout)
@@ -240,6 +241,14 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   void on_hello(worker_process& w);
   // Retires idle workers past idle_timeout; the time until the next one may be (or -1).
   int retire_idle(bool work_queued);
+  // The spare worker, if any (else null); starts one if the pool keeps one and has none.
+  worker_process* spare_worker() noexcept;
+  void keep_a_spare();
+  // Takes calls, or will: neither a spare nor on its way out.
+  static bool serving(const worker_process& w) noexcept {
+    return !w.spare && w.state != phase::exiting && w.link.fd() >= 0;
+  }
+  bool any_serving() const noexcept;
 
   const std::size_t max_workers_;
   const process_initializer initializer_;
@@ -259,8 +268,8 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   // call is named once (finding its module reads /proc/self/maps). Under driver_.
   std::unordered_map<const void*, std::string> function_names_;
   forkserver server_;  // start_method::forkserver: forks the workers (forkserver.hpp)
-  // A worker of this pool was lost and replaced (settle_lost): the forkserver is asked to
-  // keep a spare forked ahead, so that the next replacement starts at once. Under driver_.
+  // A worker of this pool was lost and replaced (settle_lost): from then on the pool keeps
+  // a spare worker started ahead (see "Spare worker" in resilience.cpp). Under driver_.
   bool keep_spare_ = false;
 
   int wake_fd_ = -1;

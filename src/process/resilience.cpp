@@ -9,6 +9,14 @@
 //     died, break_pool (Python's behaviour), or before it greeted ──▶ the pool breaks
 //   a replacement starts on demand (start_workers: the queue is not empty).
 //
+// Spare worker: a worker's start-up costs milliseconds (fork or exec, then the page faults
+// of its first steps), far more than a call. Once a worker was lost (settle_lost sets
+// keep_spare_), the pool keeps one more worker started ahead: it says hello (and runs the
+// initializer) but takes no call (accepts_calls) until start_workers promotes it in place
+// of a new one; the next spare starts then, in the same round of the manager. It is not
+// counted in max_workers, is not started while the pool stops, and is retired with the
+// last serving worker (idle_timeout) or at the end.
+//
 // Memory: worker_memory_limit is an address-space limit (RLIMIT_AS) the parent sets on the
 // worker at its hello, above the size it had then — so the pages a forked worker shares with
 // its parent count once, in that base; max_worker_memory is checked (resident set, from
@@ -18,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -85,12 +94,31 @@ void process_pool_core::on_hello(worker_process& w) {
   }
 }
 
+process_pool_core::worker_process* process_pool_core::spare_worker() noexcept {
+  for (auto& w : workers_) {
+    if (w.spare && w.state != phase::exiting && w.link.fd() >= 0) return &w;
+  }
+  return nullptr;
+}
+
+bool process_pool_core::any_serving() const noexcept {
+  return std::any_of(workers_.begin(), workers_.end(), serving);
+}
+
+void process_pool_core::keep_a_spare() {
+  if (!any_serving() || spare_worker()) return;
+  const std::size_t before = workers_.size();
+  start_worker();
+  if (workers_.size() > before) workers_.back().spare = true;
+}
+
 int process_pool_core::retire_idle(bool work_queued) {
   if (!idle_timeout_ || work_queued) return -1;
   const auto now = std::chrono::steady_clock::now();
   auto next = std::chrono::steady_clock::time_point::max();
   for (auto& w : workers_) {
-    if (w.state != phase::ready || !w.greeted || !w.slot.held.empty() || w.link.fd() < 0) {
+    if (w.spare || w.state != phase::ready || !w.greeted || !w.slot.held.empty() ||
+        w.link.fd() < 0) {
       continue;
     }
     const auto until = w.idle_since + *idle_timeout_;
@@ -99,6 +127,9 @@ int process_pool_core::retire_idle(bool work_queued) {
     } else {
       next = std::min(next, until);
     }
+  }
+  if (worker_process* spare = spare_worker(); spare && !any_serving()) {
+    retire(*spare, worker_end::idle);  // nothing left to replace
   }
   if (next == std::chrono::steady_clock::time_point::max()) return -1;
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();

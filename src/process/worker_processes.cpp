@@ -64,8 +64,7 @@ void process_pool_core::start_worker() {
   }
   if (method_ == start_method::forkserver) {
     try {
-      // The server closes sv[1].
-      add_worker(server_.start_worker(sv[1], keep_spare_), std::move(link));
+      add_worker(server_.start_worker(sv[1]), std::move(link));  // the server closes sv[1]
     } catch (const error& e) {
       break_executor(e.what());  // no server: it names the cause (forkserver.hpp)
     }

@@ -189,36 +189,6 @@ TEST(Forkserver, ReplacedWorkersLeaveNoZombie) {
   EXPECT_EQ(open_descriptors(), fds);
 }
 
-// Once a worker has died under fail_call, the server keeps a process forked ahead (the
-// spare, forkserver_serve.cpp): the next replacement is that process, forked before the
-// death; it is not a worker until then (it runs no call), and nothing of it outlives the pool.
-TEST(Forkserver, AfterADeathTheNextReplacementWasForkedAhead) {
-  {
-    process_pool_executor pool({.max_workers = 1,
-                                .method = start_method::forkserver,
-                                .on_worker_death = cfutures::worker_death::fail_call});
-    const int first = pool.submit(my_pid).result(20s);
-    EXPECT_THROW(pool.submit(kill_myself, SIGKILL).result(20s), cfutures::worker_died_error);
-    const int second = pool.submit(my_pid).result(20s);
-    EXPECT_NE(second, first);
-    const std::vector<pid_t> mine = children_of(getpid());
-    ASSERT_EQ(mine.size(), 1u);
-    const pid_t server = mine[0];
-    pid_t spare = -1;
-    ASSERT_TRUE(eventually([&] {
-      for (const pid_t child : children_of(server)) {
-        if (child != second) spare = child;
-      }
-      return spare > 0;
-    })) << "no process forked ahead";
-    EXPECT_THROW(pool.submit(kill_myself, SIGKILL).result(20s), cfutures::worker_died_error);
-    EXPECT_EQ(pool.submit(my_pid).result(20s), spare);
-    EXPECT_EQ(pool.submit(my_pid).result(20s), spare) << "the spare is the worker now";
-  }
-  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
-  EXPECT_EQ(errno, ECHILD) << "a child (or zombie) outlived its pool";
-}
-
 // The pool's process dies abruptly (SIGKILL: no destructor runs): its server and its
 // workers end too. The pool lives in a child process of the test, which reports its pid.
 TEST(Forkserver, TheServerAndWorkersDoNotOutliveAKilledProgram) {
