@@ -83,6 +83,11 @@
 //     limit also counts their reservations.
 //   - idle_timeout: a worker that had nothing to do for that long exits; a call queued later
 //     starts workers again.
+//   - Spare worker: once a worker was lost (a death, a timeout, a stop request), the pool
+//     keeps one more worker started ahead, which takes no call until it replaces the next
+//     lost worker (then the next spare starts). So after a loss up to max_workers + 1
+//     processes live (a deviation: CPython and pebble start the replacement after the
+//     death); the spare exits with the last serving worker (idle_timeout) and at shutdown.
 //   - map(f, ranges..., {.chunksize = n}) sends n calls as one remote call (Python's
 //     _process_chunk): they run in order in one worker, stop at the first exception, and
 //     come back in one message; the range yields the values before the failing position and
