@@ -1,7 +1,7 @@
 // shared_buffer<T> across a process pool, over every start method: elements cross without
 // copying in both directions (writes seen on both sides, handles aliasing), zero-initialised
 // and from() buffers, empty ones, struct and container members, and several threads sending
-// their own buffers at once. The thread pool passes the handle itself.
+// their own buffers at once. (In one process: tests/unit/shared_buffer_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -18,46 +18,6 @@ using conformance::start_method;
 using cfutures::process_pool_executor;
 
 class SharedBufferTest : public process_pool_test_base {};
-
-TEST(SharedBuffer, ZeroInitialisedFromAndEmpty) {
-  shared_buffer<std::uint64_t> zeros(1000);
-  EXPECT_EQ(zeros.size(), 1000u);
-  EXPECT_FALSE(zeros.empty());
-  EXPECT_TRUE(std::all_of(zeros.begin(), zeros.end(), [](auto x) { return x == 0; }));
-  const std::vector<double> v{1.5, 2.5, 3.5};
-  auto b = shared_buffer<double>::from(std::span<const double>(v));
-  EXPECT_EQ(std::vector<double>(b.begin(), b.end()), v);
-  EXPECT_EQ(b.span().size(), 3u);
-  shared_buffer<int> e;
-  EXPECT_TRUE(e.empty());
-  EXPECT_EQ(e.data(), nullptr);
-  EXPECT_TRUE(shared_buffer<int>(0).empty());
-}
-
-TEST(SharedBuffer, CopiesAreHandlesToTheSameMemory) {
-  shared_buffer<int> a(10);
-  shared_buffer<int> b = a;
-  b[3] = 42;
-  EXPECT_EQ(a[3], 42);
-  EXPECT_EQ(a.data(), b.data());
-}
-
-TEST(SharedBuffer, ThreadPoolPassesTheHandle) {
-  cfutures::thread_pool_executor pool(2);
-  shared_buffer<int> b(100);
-  pool.submit(&fill, b, 7).result();
-  EXPECT_EQ(b[99], 7);
-  EXPECT_TRUE(pool.submit(&aliased, b, b).result());
-  EXPECT_EQ(pool.submit(&same, b).result().data(), b.data());
-}
-
-TEST(SharedBuffer, SerializedOutsideAnExecutorIsAnError) {
-  shared_buffer<int> b(4);
-  cfutures::detail::payload out;
-  std::ostringstream os;
-  cereal::BinaryOutputArchive ar(os);
-  EXPECT_THROW(ar(b), cfutures::error);
-}
 
 TEST_P(SharedBufferTest, WritesInAWorkerAreSeenHere) {
   nothing_left_behind leaks;
