@@ -28,6 +28,10 @@ def workloads(build):
             "cfutures": [os.path.join(build, "bench", "bench_process_pool")],
             "cpython": [python, os.path.join(HERE, "process_pool", "python_process_pool.py")],
         },
+        "shared_memory": {
+            "cfutures": [os.path.join(build, "bench", "bench_shared_memory")],
+            "cpython": [python, os.path.join(HERE, "shared_memory", "python_shared_memory.py")],
+        },
         "resilience": {
             "cfutures": [os.path.join(build, "bench", "bench_resilience")],
             "cpython": [python, os.path.join(HERE, "process_pool", "python_resilience.py")],

@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS cfutures cfutures_core cfutures_thread cfutures_remote cfutures_process
+install(TARGETS cfutures cfutures_core cfutures_thread cfutures_shm cfutures_remote cfutures_process
   EXPORT cfuturesTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

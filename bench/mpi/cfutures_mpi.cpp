@@ -6,6 +6,10 @@
 //   map_chunk100       items per second through map(chunksize=100) over 100 000 items
 //   echo_16mib         MB/s of a 16 MiB string sent to a rank and back (argument size / time)
 //                      over 10 rounds, after one echo of the same size
+//   memcpy_16mib       MB/s of one 16 MiB memcpy between warm buffers (median of 20): the bound
+//   echo_vs_memcpy_x   echo_16mib / memcpy_16mib (issue 18: >= 0.2)
+//   echo_shared_16mib  echo_16mib with a 16 MiB shared_buffer<char> (its bytes cross as one
+//                      message each way, into a new buffer of the receiving rank)
 #include <mpi.h>
 
 #include <algorithm>
@@ -13,6 +17,7 @@
 #include <cfutures/mpi.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,6 +27,7 @@ using clock_type = std::chrono::steady_clock;
 
 int identity(int x) { return x; }
 std::string echo(std::string s) { return s; }
+cfutures::shared_buffer<char> echo_shared(cfutures::shared_buffer<char> b) { return b; }
 
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
@@ -70,6 +76,33 @@ double echo_16mib(cfutures::mpi::comm_executor& ex) {
   return rounds * static_cast<double>(big.size()) / 1e6 / seconds_since(start);
 }
 
+double echo_shared_16mib(cfutures::mpi::comm_executor& ex) {
+  cfutures::shared_buffer<char> big(16 << 20);
+  std::memset(big.data(), 'x', big.size());
+  big = ex.submit(echo_shared, big).result();
+  const auto start = clock_type::now();
+  constexpr int rounds = 10;
+  for (int i = 0; i < rounds; ++i) {
+    big = ex.submit(echo_shared, big).result();
+    if (big.size() != std::size_t{16} << 20) return 0;
+  }
+  return rounds * static_cast<double>(big.size()) / 1e6 / seconds_since(start);
+}
+
+double memcpy_16mib() {
+  std::vector<char> a(16 << 20, 'a');
+  std::vector<char> b(16 << 20, 'b');
+  std::vector<double> times;
+  for (int i = 0; i < 20; ++i) {
+    const auto start = clock_type::now();
+    std::memcpy(b.data(), a.data(), a.size());
+    times.push_back(seconds_since(start));
+    std::swap(a, b);
+  }
+  std::sort(times.begin(), times.end());
+  return static_cast<double>(a.size()) / 1e6 / times[times.size() / 2];
+}
+
 }  // namespace
 
 int main() {
@@ -78,5 +111,10 @@ int main() {
   std::printf("round_trip_us %.2f us\n", round_trip_us(ex));
   std::printf("trivial_chunk1 %.0f tasks/s\n", trivial_chunk1(ex));
   std::printf("map_chunk100 %.0f items/s\n", map_chunk100(ex));
-  std::printf("echo_16mib %.0f MB/s\n", echo_16mib(ex));
+  const double echo = echo_16mib(ex);
+  const double bound = memcpy_16mib();
+  std::printf("echo_16mib %.0f MB/s\n", echo);
+  std::printf("memcpy_16mib %.0f MB/s\n", bound);
+  std::printf("echo_vs_memcpy_x %.3f x\n", echo / bound);
+  std::printf("echo_shared_16mib %.0f MB/s\n", echo_shared_16mib(ex));
 }

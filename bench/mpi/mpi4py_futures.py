@@ -53,10 +53,26 @@ def echo_16mib(ex):
     return rounds * len(big) / 1e6 / (time.perf_counter() - start)
 
 
+def memcpy_16mib():
+    a = bytearray(b"a" * (16 << 20))
+    b = bytearray(16 << 20)
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        b[:] = a
+        times.append(time.perf_counter() - start)
+        a, b = b, a
+    return len(a) / 1e6 / statistics.median(times)
+
+
 if __name__ == "__main__":
     with MPICommExecutor(MPI.COMM_WORLD, root=0) as ex:
         if ex is not None:
             print(f"round_trip_us {round_trip_us(ex):.2f} us")
             print(f"trivial_chunk1 {trivial_chunk1(ex):.0f} tasks/s")
             print(f"map_chunk100 {map_chunk100(ex):.0f} items/s")
-            print(f"echo_16mib {echo_16mib(ex):.0f} MB/s", flush=True)
+            echo_rate = echo_16mib(ex)
+            bound = memcpy_16mib()
+            print(f"echo_16mib {echo_rate:.0f} MB/s")
+            print(f"memcpy_16mib {bound:.0f} MB/s")
+            print(f"echo_vs_memcpy_x {echo_rate / bound:.3f} x", flush=True)

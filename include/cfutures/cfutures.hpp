@@ -22,5 +22,6 @@
 #include "cfutures/process_pool_executor.hpp"
 #include "cfutures/promise.hpp"
 #include "cfutures/serialization.hpp"
+#include "cfutures/shared_buffer.hpp"
 #include "cfutures/thread_pool_executor.hpp"
 #include "cfutures/wait.hpp"

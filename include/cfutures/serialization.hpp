@@ -8,6 +8,8 @@
 // type that follows cereal's convention (a `serialize(Archive&)` member or free function, or
 // save/load pairs). Raw pointers, references to local state and anything else are rejected at
 // compile time by cfutures::serializable, with a message naming the offending type.
+// A shared_buffer<T> (<cfutures/shared_buffer.hpp>), alone or as a member, crosses as a handle
+// to its shared memory, not as its elements.
 // Decoding: strings and vectors of arithmetic types or std::byte are read in one copy; a
 // size inside a value that announces more elements than bytes follow fails the call with
 // protocol_error ("cannot decode a value: ...") before anything is allocated for it.

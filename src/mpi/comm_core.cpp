@@ -85,7 +85,7 @@ void comm_core::lost(std::size_t, const std::string& why) { break_executor(why);
 
 // A communicator of one rank: the root runs each call itself, as a rank would.
 void comm_core::run_here() {
-  mpi_messages::incoming_attachments none;  // frames that stay here are whole
+  mpi_messages::incoming_attachments none;  // frames that stay here: their regions alone
   call_answer answer;
   for (;;) {
     std::vector<remote_job> batch = take(static_cast<std::size_t>(-1));
@@ -93,11 +93,14 @@ void comm_core::run_here() {
     worker_slot here;
     here.held.push_back(std::move(batch.front()));
     try {
-      answer_call(call_frame(here.held.front(), false).payload(), none, false, answer);
+      const mpi_messages::outgoing_frame call = call_frame(here.held.front(), false);
+      none.expect_local(call.regions());
+      answer_call(call.payload(), none, false, answer);
     } catch (...) {
       fail_job(here.held.front(), std::current_exception());
       continue;
     }
+    none.expect_local(answer.reply.regions());
     take_reply(here, answer.reply.payload(), none).complete();
   }
 }

@@ -11,6 +11,14 @@ outgoing_frame::outgoing_frame(bool attach_large)
     : bytes_(wire::header_size, '\0'), attach_large_(attach_large) {}
 
 void outgoing_frame::put(wire::writer& out, detail::payload& value) {
+  wire::put_regions(out, value);
+  for (const auto& r : value.regions()) {
+    if (r->size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+      throw protocol_error("shared_buffer too large for one MPI message");
+    }
+    regions_.push_back(r);
+    if (attach_large_) attachments_.emplace_back(r->data(), r->size());
+  }
   const std::string_view item = value.view();
   if (!attach_large_ || item.size() <= attach_above) {
     out.bytes(item);
@@ -59,7 +67,38 @@ wire::kind open_frame(std::string_view message, std::string_view& payload) {
 void incoming_attachments::expect_from(MPI_Comm comm, int source) noexcept {
   comm_ = comm;
   source_ = source;
+  local_ = nullptr;
   next_ = 0;
+}
+
+void incoming_attachments::expect_local(const region_list& regions) noexcept {
+  comm_ = MPI_COMM_NULL;
+  local_ = &regions;
+  next_region_ = 0;
+  next_ = 0;
+}
+
+ref_ptr<shared_region> incoming_attachments::next_region(std::uint64_t size) {
+  if (comm_ == MPI_COMM_NULL) {
+    if (!local_ || next_region_ >= local_->size() || (*local_)[next_region_]->size() != size) {
+      throw protocol_error("bad message: a shared buffer this frame does not hold");
+    }
+    return (*local_)[next_region_++];
+  }
+  if (size == 0 || size > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+    throw protocol_error("bad message: shared buffer size out of range");
+  }
+  ref_ptr<shared_region> region = shared_region::create(static_cast<std::size_t>(size));
+  MPI_Status status;
+  check_mpi(MPI_Recv(region->data(), static_cast<int>(size), MPI_BYTE, source_, tag_attachment,
+                     comm_, &status),
+            "MPI_Recv");
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  if (static_cast<std::uint64_t>(count) != size) {
+    throw protocol_error("bad message: shared buffer length differs from its frame's");
+  }
+  return region;
 }
 
 std::string_view incoming_attachments::next_attachment(std::uint64_t length) {

@@ -7,7 +7,9 @@
 //                   them (the protocol's attached items, which a process pool sends as
 //                   memfds); they go straight from and into their own buffers, so a large
 //                   value is not copied into the frame, and MPI moves it with one copy
-//                   between ranks of one machine (Open MPI's CMA);
+//                   between ranks of one machine (Open MPI's CMA); the memory of a
+//                   shared_buffer is one such message, sent from the buffer and received
+//                   into a new shared_buffer of the receiving rank;
 //   tag_wake:       an empty message from the root to itself, which wakes its manager
 //                   thread out of MPI_Mprobe when a submit arrives.
 // A memfd cannot cross to another machine: payloads are encoded in memory (the MPI
@@ -46,10 +48,13 @@ class outgoing_frame final : public wire::item_sink {
   void send(int rank, MPI_Comm comm) const;
   // The frame's payload (after the header), for a frame answered in this process.
   std::string_view payload() const noexcept;
+  // The shared_buffers' memory its items name (kept alive until the frame is gone).
+  const region_list& regions() const noexcept { return regions_; }
 
  private:
   std::string bytes_;
   std::vector<std::string_view> attachments_;
+  region_list regions_;
   bool attach_large_;
 };
 
@@ -71,11 +76,18 @@ class receive_buffer {
 class incoming_attachments final : public wire::attachment_source {
  public:
   void expect_from(MPI_Comm comm, int source) noexcept;
+  // A frame built in this process: its shared_buffers' memory is `regions` itself.
+  void expect_local(const region_list& regions) noexcept;
   std::string_view next_attachment(std::uint64_t length) override;
+  // The next shared_buffer's memory: received into a new region (or, in a local frame, the
+  // sender's own).
+  ref_ptr<shared_region> next_region(std::uint64_t size) override;
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int source_ = -1;
+  const region_list* local_ = nullptr;
+  std::size_t next_region_ = 0;
   std::size_t next_ = 0;
   std::vector<receive_buffer> buffers_;  // reused from frame to frame
 };

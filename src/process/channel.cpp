@@ -74,6 +74,11 @@ std::string_view frame::next_attachment(std::uint64_t length) {
   return {blocks_.back().data, static_cast<std::size_t>(length)};
 }
 
+ref_ptr<shared_region> frame::next_region(std::uint64_t size) {
+  if (!from_) throw protocol_error("bad frame: a shared buffer where none can be");
+  return shared_region::adopt(from_->take_fd(), size);
+}
+
 void frame::give_back(void* self, std::string_view bytes) noexcept {
   auto& f = *static_cast<frame*>(self);
   if (bytes.data() == nullptr) return;

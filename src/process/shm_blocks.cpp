@@ -152,6 +152,10 @@ void grow_block(shared_block& b, std::size_t capacity) {
 }
 
 void drop_block(shared_block& b) noexcept {
+  if (b.region) {  // a shared_buffer's memfd, borrowed while it was sent
+    b = {};
+    return;
+  }
   if (b.fd >= 0) ::close(b.fd);
   if (b.data && b.mapped <= max_remembered_size) {
     remembered old{0, nullptr, 0};
@@ -177,6 +181,7 @@ void drop_block(shared_block& b) noexcept {
 
 void recycle_block(shared_block& b) noexcept {
   if (b.fd < 0) return;
+  if (b.region) return drop_block(b);
   if (b.capacity <= max_pooled_capacity) {
     auto& p = pool();
     std::lock_guard lock(p.mutex);

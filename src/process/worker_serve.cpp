@@ -12,6 +12,7 @@
 #include "process/crash_report.hpp"
 #include "process/shm_blocks.hpp"
 #include "process/worker_status.hpp"
+#include "cfutures/detail/shared_region.hpp"
 #include "remote/serve.hpp"
 
 namespace cfutures::detail {
@@ -62,6 +63,8 @@ class channel_link final : public serving_link {
 
 int serve_worker(int fd) {
   forget_inherited_blocks();
+  // Many calls over one shared_buffer map it once (shared_region.hpp).
+  enable_region_cache();
   try {
     wire::channel link = wire::channel::worker_end(fd);
     link.put(wire::kind::hello, {wire::encode_hello(static_cast<std::uint32_t>(getpid()))});

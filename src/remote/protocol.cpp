@@ -75,20 +75,49 @@ std::string_view reader::bytes() {
   pos_ += n;
   return out;
 }
-std::string_view reader::item(attachment_source& attachments) {
-  const std::uint32_t n = u32();
+ref_ptr<shared_region> attachment_source::next_region(std::uint64_t) {
+  throw protocol_error("bad message: a shared buffer where none can be");
+}
+
+received_item reader::item(attachment_source& attachments) {
+  received_item out;
+  std::uint32_t n = u32();
+  if (n == regions_item) {
+    const std::uint32_t count = u32();
+    if (count > (in_.size() - pos_) / 8) throw protocol_error("bad message: too many buffers");
+    std::vector<std::uint64_t> sizes(count);
+    for (auto& size : sizes) size = u64();
+    out.regions.reserve(count);
+    for (const std::uint64_t size : sizes) out.regions.push_back(attachments.next_region(size));
+    n = u32();
+  }
   if (n != attached_item) {
     if (in_.size() - pos_ < n) throw protocol_error("bad message: length past the end");
-    std::string_view out = in_.substr(pos_, n);
+    out.bytes = in_.substr(pos_, n);
     pos_ += n;
     return out;
   }
   const std::uint64_t length = u64();
   if (length > max_payload) throw protocol_error("bad message: shared item over the limit");
-  return attachments.next_attachment(length);
+  out.bytes = attachments.next_attachment(length);
+  return out;
+}
+
+void put_regions(writer& w, const payload& item) {
+  if (item.regions().empty()) return;
+  w.u32(regions_item);
+  w.u32(static_cast<std::uint32_t>(item.regions().size()));
+  for (const auto& r : item.regions()) w.u64(r->size());
 }
 
 void put_item(writer& w, payload& item, std::vector<shared_block>& attachments) {
+  put_regions(w, item);
+  for (const auto& r : item.regions()) {
+    shared_block borrowed;
+    borrowed.fd = r->fd();
+    borrowed.region = r;
+    attachments.push_back(std::move(borrowed));
+  }
   if (!item.shared()) {
     w.bytes(item.view());
     return;
@@ -149,7 +178,8 @@ reply_message decode_reply(std::string_view payload, attachment_source& attachme
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint8_t ok = r.u8();
     if (ok > 1) throw protocol_error("bad reply: invalid status");
-    m.items.push_back({ok == 1, r.item(attachments)});
+    received_item item = r.item(attachments);
+    m.items.push_back({ok == 1, item.bytes, std::move(item.regions)});
   }
   r.expect_end();
   return m;

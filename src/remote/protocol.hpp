@@ -20,6 +20,9 @@
 // where a ref is (bytes module, u64 offset), bytes is (u32 length, length bytes), and an item
 // is either bytes or (u32 0xffffffff, u64 length): a payload in shared memory, whose memfd
 // travels with the frame (SCM_RIGHTS; the frame's items take the frame's memfds in order).
+// An item whose value names shared_buffers starts with (u32 0xfffffffe, u32 n, n × u64
+// size): the buffers' memory, which travels as the frame's attachments before the item's
+// own (the process pool: their memfds; MPI: a message of their bytes each).
 // Decoding never trusts a length: every read is bounds-checked and a violation throws
 // protocol_error, so a malformed, truncated or lying frame cannot crash the reader or make
 // it allocate more than max_payload.
@@ -80,20 +83,34 @@ class writer {
 };
 
 constexpr std::uint32_t attached_item = 0xffffffff;
+constexpr std::uint32_t regions_item = 0xfffffffe;
 
+// Writes the head of an item whose value names shared_buffers (nothing if none): their
+// count and sizes.
+void put_regions(writer& w, const payload& item);
 // Appends `item` to a frame body: its bytes, or (when it is in shared memory) a reference
-// to the next attachment, whose block is moved to `attachments`.
+// to the next attachment, whose block is moved to `attachments`; its shared_buffers' memfds
+// go first, as borrowed blocks.
 void put_item(writer& w, payload& item, std::vector<shared_block>& attachments);
 
 // The memfds received with a frame, handed out mapped and in order.
 class attachment_source {
  public:
   virtual std::string_view next_attachment(std::uint64_t length) = 0;
+  // The next attachment as a shared_buffer's memory of `size` bytes (protocol_error where a
+  // transport carries none).
+  virtual ref_ptr<shared_region> next_region(std::uint64_t size);
   // An item of this frame as a value to decode (its consumed() may give memory back).
   virtual encoded_input input(std::string_view bytes) noexcept { return {bytes}; }
 
  protected:
   ~attachment_source() = default;
+};
+
+// An item received: its bytes and the shared_buffers' memory that came with them.
+struct received_item {
+  std::string_view bytes;
+  region_list regions;
 };
 
 class reader {
@@ -103,7 +120,7 @@ class reader {
   std::uint32_t u32();
   std::uint64_t u64();
   std::string_view bytes();
-  std::string_view item(attachment_source& attachments);
+  received_item item(attachment_source& attachments);
   code_ref ref();
   void expect_end() const;
 
@@ -118,7 +135,7 @@ struct call_message {
   code_ref invoker;
   bool has_fn = false;
   code_ref fn;
-  std::vector<std::string_view> args;  // views into the payload
+  std::vector<received_item> args;  // views into the payload
 };
 
 // The fixed part of a call payload (everything before the argument list's items).
@@ -129,6 +146,7 @@ call_message decode_call(std::string_view payload, attachment_source& attachment
 struct reply_item {
   bool ok = false;
   std::string_view bytes;
+  region_list regions;  // the memory of the shared_buffers in the value
 };
 struct reply_message {
   std::uint64_t id = 0;

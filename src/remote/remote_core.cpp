@@ -12,7 +12,9 @@ void received_reply::complete() noexcept {
     return;
   }
   for (std::size_t i = 0; i < job.items.size(); ++i) {
-    job.complete(*job.items[i].state, reply.items[i].ok, from->input(reply.items[i].bytes));
+    encoded_input in = from->input(reply.items[i].bytes);
+    in.regions = &reply.items[i].regions;
+    job.complete(*job.items[i].state, reply.items[i].ok, in);
   }
 }
 

@@ -102,7 +102,9 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
     if (link) link->running(message.id, i);
     try {
       o.bytes = payload(store);
-      call.entry(call.fn, from.input(message.args[i]), o.bytes);
+      encoded_input in = from.input(message.args[i].bytes);
+      in.regions = &message.args[i].regions;
+      call.entry(call.fn, in, o.bytes);
       o.ok = true;
     } catch (...) {
       failed(o, std::current_exception());

@@ -3,8 +3,8 @@
 # reach only its own layer and the layers below it. The tree (docs/architecture.md):
 #
 #   core ← executor ← thread
-#                   ← remote ← process
-#                            ← mpi
+#                   ← shm ← remote ← process
+#                                  ← mpi
 #
 # Files of the core, executor and thread layers never reach cereal: a program of futures
 # and the thread pool compiles without it.
@@ -14,10 +14,11 @@ cmake_minimum_required(VERSION 3.25)
 set(below_core "core")
 set(below_executor "core;executor")
 set(below_thread "core;executor;thread")
-set(below_remote "core;executor;remote")
-set(below_process "core;executor;remote;process")
-set(below_mpi "core;executor;remote;mpi")
-set(below_umbrella "core;executor;thread;remote;process;umbrella")
+set(below_shm "core;executor;shm")
+set(below_remote "core;executor;shm;remote")
+set(below_process "core;executor;shm;remote;process")
+set(below_mpi "core;executor;shm;remote;mpi")
+set(below_umbrella "core;executor;thread;shm;remote;process;umbrella")
 
 # Headers under include/cfutures/, by name; files under src/ belong to their directory.
 set(layer_core future promise any_future errors callback_errors wait compose
@@ -26,6 +27,7 @@ set(layer_core future promise any_future errors callback_errors wait compose
     detail/trampoline)
 set(layer_executor executor dataflow detail/map_range detail/executor_map detail/dataflow)
 set(layer_thread thread_pool_executor detail/task)
+set(layer_shm shared_buffer detail/shared_region)
 set(layer_remote serialization detail/direct_read detail/payload detail/remote_call
     detail/remote_executor)
 set(layer_process process_pool_executor)
@@ -38,7 +40,7 @@ function(layer_of path out)
     set(result ${CMAKE_MATCH_1})
   elseif(path MATCHES "^include/cfutures/(.+)\\.hpp$")
     set(name ${CMAKE_MATCH_1})
-    foreach(layer core executor thread remote process mpi umbrella)
+    foreach(layer core executor thread shm remote process mpi umbrella)
       if(name IN_LIST layer_${layer})
         set(result ${layer})
       endif()
@@ -73,7 +75,7 @@ foreach(file IN LISTS files)
     if(dep STREQUAL "")
       continue()
     endif()
-    if(dep MATCHES "/cereal/" AND layer MATCHES "^(core|executor|thread)$" AND NOT reported_cereal)
+    if(dep MATCHES "/cereal/" AND layer MATCHES "^(core|executor|thread|shm)$" AND NOT reported_cereal)
       list(APPEND failures "${file} (${layer}) reaches cereal: ${dep}")
       set(reported_cereal TRUE)
     endif()

@@ -9,6 +9,7 @@
 #include <cfutures/cfutures.hpp>
 #include <cfutures/mpi.hpp>
 #include <cstddef>
+#include <numeric>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -138,6 +139,34 @@ TEST(CommExecutor, LargeValuesCrossInline) {
   EXPECT_EQ(ex.submit(echo, big).result(60s), big);
   cfutures::mpi::comm_executor alone(MPI_COMM_SELF);
   EXPECT_EQ(alone.submit(echo, big).result(60s), big);
+}
+
+cfutures::shared_buffer<double> scaled(cfutures::shared_buffer<double> b, double by) {
+  cfutures::shared_buffer<double> out(b.size());
+  for (std::size_t i = 0; i < b.size(); ++i) out[i] = b[i] * by;
+  return out;
+}
+
+double buffer_sum(std::vector<cfutures::shared_buffer<double>> bs) {
+  double s = 0;
+  for (const auto& b : bs) s = std::accumulate(b.begin(), b.end(), s);
+  return s;
+}
+
+// A shared_buffer's bytes cross as one message each way; the rank gets a buffer of its own
+// (not shared with the root), as does the root with the result. On a one-rank communicator
+// the handle itself is passed.
+TEST(CommExecutor, SharedBuffersCrossAsTheirBytes) {
+  world_executor ex;
+  auto b = cfutures::shared_buffer<double>::from(std::vector<double>(1 << 20, 1.5));
+  const auto out = ex.submit(scaled, b, 2.0).result(60s);
+  ASSERT_EQ(out.size(), b.size());
+  EXPECT_EQ(out[12345], 3.0);
+  EXPECT_NE(out.data(), b.data());
+  EXPECT_EQ(ex.submit(buffer_sum, std::vector{b, b, cfutures::shared_buffer<double>()}).result(60s),
+            3.0 * (1 << 20));
+  cfutures::mpi::comm_executor alone(MPI_COMM_SELF);
+  EXPECT_EQ(alone.submit(scaled, b, 3.0).result(60s)[7], 4.5);
 }
 
 TEST_F(GatedCalls, QueuedCallsAreCancellableUntilARankTakesThem) {

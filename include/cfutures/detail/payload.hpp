@@ -8,6 +8,10 @@
 // A payload without a store (the MPI transport: a memfd cannot cross to another machine)
 // stays in memory at any size. The process pool's store, with its pool of recycled blocks,
 // is src/process/shm_blocks.hpp.
+//
+// A payload also holds the shared_buffers' memory its value names (regions(): filled while
+// the value is encoded, shared_region.hpp), which a transport carries beside the bytes: the
+// process pool as memfds, MPI as messages of their bytes.
 #pragma once
 
 #include <cstddef>
@@ -15,8 +19,14 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include "cfutures/detail/ref_ptr.hpp"
+#include "cfutures/detail/shared_region.hpp"
 
 namespace cfutures::detail {
+
+using region_list = std::vector<ref_ptr<shared_region>>;
 
 struct shared_block {
   int fd = -1;
@@ -24,6 +34,9 @@ struct shared_block {
   std::size_t mapped = 0;    // bytes mapped at data
   std::size_t capacity = 0;  // size of the memfd
   std::uint64_t inode = 0;   // identifies the memfd across processes
+  // Set for a shared_buffer's memory being sent: fd is the region's, borrowed (kept open by
+  // this reference until the block is dropped), and nothing else is set.
+  ref_ptr<shared_region> region;
 };
 
 // Where a payload keeps its bytes once past payload::inline_limit: a transport that can
@@ -48,6 +61,7 @@ struct encoded_input {
   std::string_view bytes;
   void (*give_back)(void* owner, std::string_view bytes) noexcept = nullptr;
   void* owner = nullptr;
+  const region_list* regions = nullptr;  // the shared_buffers' memory received with them
 
   void consumed() const noexcept {
     if (give_back) give_back(owner, bytes);
@@ -62,14 +76,15 @@ class payload {
   payload() = default;
   // A payload that moves into `store`'s blocks once past inline_limit (null: stays in memory).
   explicit payload(block_store* store) noexcept : store_(store) {}
-  payload(const payload& other) : store_(other.store_) {
+  payload(const payload& other) : store_(other.store_), regions_(other.regions_) {
     append(other.view().data(), other.size());
   }
   payload(payload&& other) noexcept
       : store_(other.store_),
         small_(std::move(other.small_)),
         block_(other.block_),
-        used_(other.used_) {
+        used_(other.used_),
+        regions_(std::move(other.regions_)) {
     other.block_ = {};
     other.used_ = 0;
   }
@@ -86,6 +101,7 @@ class payload {
     small_.swap(other.small_);
     std::swap(block_, other.block_);
     std::swap(used_, other.used_);
+    regions_.swap(other.regions_);
   }
 
   bool shared() const noexcept { return block_.fd >= 0; }
@@ -101,6 +117,9 @@ class payload {
     }
   }
   void push_back(char c) { append(&c, 1); }
+  // The shared_buffers' memory the value names, in the order its bytes index them.
+  region_list& regions() noexcept { return regions_; }
+  const region_list& regions() const noexcept { return regions_; }
   // Gives the block away (to be sent); the payload is then empty.
   shared_block release_block() noexcept {
     shared_block b = block_;
@@ -114,6 +133,7 @@ class payload {
   std::string small_;
   shared_block block_;
   std::size_t used_ = 0;  // bytes of block_ in use
+  region_list regions_;
 };
 
 }  // namespace cfutures::detail

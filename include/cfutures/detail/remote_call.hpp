@@ -74,8 +74,10 @@ class payload_sink : public std::streambuf {
   payload& out_;
 };
 
+// shared_buffers in the values add their memory to out.regions().
 template <class... T>
 void write_values(payload& out, const T&... values) {
+  const region_links_scope links(&out.regions());
   payload_sink sink(out);
   std::ostream os(&sink);
   cereal::BinaryOutputArchive archive(os);
@@ -85,8 +87,11 @@ void write_values(payload& out, const T&... values) {
 // Runs read(archive) on a cereal archive over `in`, in direct-read mode (direct_read.hpp:
 // strings and contiguous vectors in one copy, every size bounded by the bytes left); a
 // cereal error becomes protocol_error.
+// `regions`: the memory of the shared_buffers the bytes name (none: a shared_buffer in them
+// fails with protocol_error).
 template <class Read>
-void decode_from(std::string_view in, Read&& read) {
+void decode_from(std::string_view in, Read&& read, const region_list* regions = nullptr) {
+  const region_links_scope links(nullptr, regions);
   memory_source source(in);
   std::istream is(&source);
   try {
@@ -103,6 +108,13 @@ void read_values(std::string_view in, T&... values) {
   decode_from(in, [&](cereal::BinaryInputArchive& archive) { archive(values...); });
 }
 
+// The same, from a received value (with its shared_buffers' memory).
+template <class... T>
+void read_values(const encoded_input& in, T&... values) {
+  decode_from(
+      in.bytes, [&](cereal::BinaryInputArchive& archive) { archive(values...); }, in.regions);
+}
+
 // What can be sent: a function pointer, or a lambda without captures (default-constructible
 // and empty), which the worker builds afresh.
 template <class F>
@@ -114,7 +126,7 @@ inline constexpr bool is_sendable_function_v = (std::is_pointer_v<F> &&
 template <class F, class R, class... Args>
 void invoke_serialized(const void* fn, const encoded_input& in, payload& out) {
   std::tuple<Args...> args;
-  read_values(in.bytes, args);
+  read_values(in, args);
   in.consumed();
   auto call = [&]() -> decltype(auto) {
     if constexpr (std::is_pointer_v<F>) {
@@ -145,7 +157,7 @@ std::string encode_exception(std::exception_ptr error);
 template <class F, class R, class... Args>
 void invoke_chunk(const void* fn, const encoded_input& in, payload& out) {
   std::vector<std::tuple<Args...>> calls;
-  read_values(in.bytes, calls);
+  read_values(in, calls);
   in.consumed();
   auto call = [&](std::tuple<Args...>& args) -> decltype(auto) {
     if constexpr (std::is_pointer_v<F>) {
@@ -239,7 +251,7 @@ void complete_from_reply(state_base& state, bool ok, const encoded_input& in) no
       typed.try_set_result();
     } else {
       R value{};
-      read_values(in.bytes, value);
+      read_values(in, value);
       in.consumed();
       typed.try_set_result(std::move(value));
     }

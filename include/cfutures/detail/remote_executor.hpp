@@ -141,7 +141,7 @@ void complete_chunk(state_base& state, bool ok, const encoded_input& in) noexcep
         archive(error);
         out.error = decode_exception(error);
       }
-    });
+    }, in.regions);
     if constexpr (std::is_void_v<R>) {
       if (done > in.bytes.size()) throw protocol_error("bad chunk reply: count past the end");
       out.values.resize(done);
