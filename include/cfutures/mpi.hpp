@@ -136,3 +136,5 @@ class comm_executor {
 
 }  // namespace mpi
 }  // namespace cfutures
+
+#include "cfutures/mpi_pool_executor.hpp"  // mpi::pool_executor (mpi4py's MPIPoolExecutor)

@@ -29,7 +29,7 @@ set(layer_thread thread_pool_executor detail/task)
 set(layer_remote serialization detail/direct_read detail/payload detail/remote_call
     detail/remote_executor)
 set(layer_process process_pool_executor)
-set(layer_mpi mpi)
+set(layer_mpi mpi mpi_pool_executor)
 set(layer_umbrella cfutures)
 
 function(layer_of path out)
