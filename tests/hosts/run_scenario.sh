@@ -17,7 +17,7 @@
 set -uo pipefail
 . "$(dirname "$0")/netns_hosts.sh"
 scenario=${1:?scenario}
-HOSTS3="node1:2,node2:2,node3:2"
+HOSTS3="node1:2,node2:2,node3:2"  # with --map-by node: a rank per host, a free slot each
 TCP_ONLY=(--mca btl tcp,self)
 # A lost link is noticed by the daemons' keepalive (Open MPI's default waits for ever).
 KEEPALIVE=(--mca oob_tcp_keepalive_time 2 --mca oob_tcp_keepalive_intvl 1
@@ -35,7 +35,7 @@ lose_one() {
   local markers="$HOSTS_DIR/markers" log="$HOSTS_DIR/job.log" np=3
   mkdir -p "$markers"
   [ "$mode" = pool ] && np=1
-  mpi_job $(( bound + 60 )) -n $np --host $HOSTS3 "${KEEPALIVE[@]}" "$LONG_JOB" "$mode" "$markers" \
+  mpi_job $(( bound + 60 )) -n $np --host node1:1,node2:1,node3:1 "${KEEPALIVE[@]}" "$LONG_JOB" "$mode" "$markers" \
     >"$log" 2>&1 &
   local job=$! waited=0
   until [ "$(ls "$markers" | wc -l)" -ge 2 ]; do
@@ -64,7 +64,7 @@ case $scenario in
     ;;
   spmd_conformance)
     before=($(counters))
-    mpi_job 240 -n 3 --host $HOSTS3 "${TCP_ONLY[@]}" "$MPI_TESTS" || fail "the suite failed"
+    mpi_job 240 -n 3 --host $HOSTS3 --map-by node "${TCP_ONLY[@]}" "$MPI_TESTS" || fail "the suite failed"
     after=($(counters))
     for i in 0 1 2; do
       grown=$(( ${after[$i]} - ${before[$i]} ))
@@ -80,7 +80,7 @@ case $scenario in
       fail "pool_executor as a singleton"
     after=($(counters))
     for i in 1 2; do
-      [ $(( ${after[$i]} - ${before[$i]} )) -gt 100000 ] || fail "no traffic through node$(( i + 1 ))"
+      [ $(( ${after[$i]} - ${before[$i]} )) -gt 20000 ] || fail "no traffic through node$(( i + 1 ))"
     done
     ;;
   examples)
