@@ -3,8 +3,9 @@
 # (netns_hosts.sh), over TCP only. The programs come from the environment (CMakeLists.txt):
 # MPI_TESTS, POOL_PROGRAM, LONG_JOB, PRIME_COUNTING, PIPELINE.
 #   distinct_hosts    a 3-rank job has its ranks on node1..node3
-#   spmd_conformance  the MPI conformance suite (comm_executor, pool_executor), 3 ranks on 3
-#                     hosts; bytes crossed every host's veth
+#   spmd_conformance  the MPI conformance suite: over comm_executor with 3 ranks on 3 hosts,
+#                     over pool_executor with its workers on node2 and node3; bytes crossed
+#                     every host's veth
 #   pool              pool_executor under `mpirun -n 1` and as a singleton, workers on the
 #                     two other hosts (the "host" key)
 #   examples          the tutorial's MPI prime counting and pipeline, 3 ranks on 3 hosts
@@ -17,7 +18,6 @@
 set -uo pipefail
 . "$(dirname "$0")/netns_hosts.sh"
 scenario=${1:?scenario}
-HOSTS3="node1:2,node2:2,node3:2"  # with --map-by node: a rank per host, a free slot each
 TCP_ONLY=(--mca btl tcp,self)
 # A lost link is noticed by the daemons' keepalive (Open MPI's default waits for ever).
 KEEPALIVE=(--mca oob_tcp_keepalive_time 2 --mca oob_tcp_keepalive_intvl 1
@@ -64,7 +64,14 @@ case $scenario in
     ;;
   spmd_conformance)
     before=($(counters))
-    mpi_job 240 -n 3 --host $HOSTS3 --map-by node "${TCP_ONLY[@]}" "$MPI_TESTS" || fail "the suite failed"
+    # comm_executor with a rank on every host; then pool_executor's suite from a job on
+    # node1 (two ranks) and node2, its workers spawned into the free slots of node2 and node3
+    # (workers spawned onto node1 next to the spawning rank, over TCP only, sometimes fail
+    # in MPI_Init: "PML add procs failed" — an Open MPI 4.1 matter, docs/mpi.md).
+    mpi_job 240 -n 3 --host node1,node2,node3 "${TCP_ONLY[@]}" "$MPI_TESTS" \
+      --gtest_filter='-*mpi_pool*' || fail "the suite over comm_executor failed"
+    mpi_job 240 -n 3 --host node1:2,node2:4,node3:4 "${TCP_ONLY[@]}" "$MPI_TESTS" \
+      --gtest_filter='*mpi_pool*' || fail "the suite over pool_executor failed"
     after=($(counters))
     for i in 0 1 2; do
       grown=$(( ${after[$i]} - ${before[$i]} ))
