@@ -16,15 +16,16 @@ runs=${2:-3}
 hosts_up 3
 unset OMPI_MCA_btl  # single host: shared memory; across hosts tcp,self (below)
 py="$here/mpi4py_futures.py"
+python=${PYTHON:-/usr/bin/python3}  # Debian's python3-mpi4py
 tcp=(--mca btl tcp,self)
 label() { sed "s/^/$1 /"; }
 uptime
 for run in $(seq 1 "$runs"); do
   mpi_job 300 -n 3 --host node1:3 "$bench" | label cfutures_1host
   mpi_job 300 -n 3 --host node1,node2,node3 "${tcp[@]}" "$bench" | label cfutures_comm
-  mpi_job 300 -n 3 --host node1,node2,node3 "${tcp[@]}" python3 "$py" | label mpi4py_comm
+  mpi_job 300 -n 3 --host node1,node2,node3 "${tcp[@]}" "$python" "$py" | label mpi4py_comm
   mpi_job 300 -n 1 --host node1:1,node2:1,node3:1 "${tcp[@]}" "$bench" --pool | label cfutures_pool
-  mpi_job 300 -n 1 --host node1:1,node2:1,node3:1 "${tcp[@]}" python3 "$py" --pool |
+  mpi_job 300 -n 1 --host node1:1,node2:1,node3:1 "${tcp[@]}" "$python" "$py" --pool |
     label mpi4py_pool
 done
 uptime
