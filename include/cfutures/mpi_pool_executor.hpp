@@ -34,11 +34,16 @@
 // MPI environment: as comm_executor: initialised with MPI_THREAD_MULTIPLE by the library if
 //   the program did not (finalised at exit), else the program's level (below MULTIPLE the
 //   manager thread is the only one to call MPI while the pool runs).
-// Lost workers (Open MPI 4.1): a worker that dies ends the whole job — mpiexec (or the
-//   singleton's own daemon) kills every process, this one included, and names the lost
-//   process and its host on stderr; nothing hangs. An MPI error reported to this process
-//   breaks the pool: every pending future fails with broken_executor, later submits throw
-//   it. docs/reliability.md ("MPI") has what was measured, links down included.
+// Lost workers (Open MPI 4.1, no ULFM): a worker that dies ends the whole job, this process
+//   included — under mpiexec, mpiexec kills every process and names the lost rank and its
+//   node (measured across hosts: under a second); in a singleton, Open MPI's daemon aborts
+//   the workers but cannot end this process, so the pool watches its workers on this host
+//   (pidfds) and ends the process itself (exit 1, ~2 s), naming the worker's pid and host.
+//   Nothing hangs — except a singleton's worker on another host (the "host" key), which it
+//   cannot watch, and a host whose link goes down without Open MPI's TCP keepalive
+//   (docs/mpi.md). An MPI error reported to this process breaks the pool: every pending
+//   future fails with broken_executor, later submits throw it. docs/reliability.md has what
+//   was measured.
 //
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: the constructor blocks until the workers have started (MPI_Comm_spawn); submit
