@@ -1,6 +1,9 @@
 // MPI workloads, cfutures side: run as `mpiexec -n 3 bench_mpi` (the root and 2 worker
-// ranks). Rank 0 prints one "metric value unit" line per workload; mpi4py_futures.py prints
-// the same lines for mpi4py.futures.MPICommExecutor.
+// ranks: comm_executor), or `mpiexec -n 1 bench_mpi --pool` (pool_executor, 2 spawned
+// workers). Rank 0 prints one "metric value unit" line per workload; mpi4py_futures.py prints
+// the same lines for mpi4py.futures.MPICommExecutor (and, with --pool, MPIPoolExecutor).
+//   startup_ms         --pool only: pool_executor({.max_workers = 2}) → first result (MPI
+//                      initialised before, as mpi4py's import does)
 //   round_trip_us      median submit → result of a trivial call, one at a time
 //   trivial_chunk1     trivial calls per second, 20 000 submitted then collected
 //   map_chunk100       items per second through map(chunksize=100) over 100 000 items
@@ -33,7 +36,8 @@ double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-double round_trip_us(cfutures::mpi::comm_executor& ex) {
+template <class Executor>
+double round_trip_us(Executor& ex) {
   for (int i = 0; i < 200; ++i) ex.submit(identity, i).result();
   std::vector<double> samples;
   for (int i = 0; i < 2000; ++i) {
@@ -45,7 +49,8 @@ double round_trip_us(cfutures::mpi::comm_executor& ex) {
   return samples[samples.size() / 2];
 }
 
-double trivial_chunk1(cfutures::mpi::comm_executor& ex) {
+template <class Executor>
+double trivial_chunk1(Executor& ex) {
   constexpr int n = 20000;
   const auto start = clock_type::now();
   std::vector<cfutures::future<int>> fs;
@@ -55,7 +60,8 @@ double trivial_chunk1(cfutures::mpi::comm_executor& ex) {
   return n / seconds_since(start);
 }
 
-double map_chunk100(cfutures::mpi::comm_executor& ex) {
+template <class Executor>
+double map_chunk100(Executor& ex) {
   std::vector<int> items(100000);
   for (int i = 0; i < static_cast<int>(items.size()); ++i) items[i] = i;
   const auto start = clock_type::now();
@@ -65,7 +71,8 @@ double map_chunk100(cfutures::mpi::comm_executor& ex) {
   return sum > 0 ? static_cast<double>(items.size()) / t : 0;
 }
 
-double echo_16mib(cfutures::mpi::comm_executor& ex) {
+template <class Executor>
+double echo_16mib(Executor& ex) {
   const std::string big(16 << 20, 'x');
   ex.submit(echo, big).result();
   const auto start = clock_type::now();
@@ -76,7 +83,8 @@ double echo_16mib(cfutures::mpi::comm_executor& ex) {
   return rounds * static_cast<double>(big.size()) / 1e6 / seconds_since(start);
 }
 
-double echo_shared_16mib(cfutures::mpi::comm_executor& ex) {
+template <class Executor>
+double echo_shared_16mib(Executor& ex) {
   cfutures::shared_buffer<char> big(16 << 20);
   std::memset(big.data(), 'x', big.size());
   big = ex.submit(echo_shared, big).result();
@@ -103,11 +111,8 @@ double memcpy_16mib() {
   return static_cast<double>(a.size()) / 1e6 / times[times.size() / 2];
 }
 
-}  // namespace
-
-int main() {
-  cfutures::mpi::comm_executor ex;  // the other ranks serve here until the root is done
-  if (!ex.is_root()) return 0;
+template <class Executor>
+void run_all(Executor& ex) {
   std::printf("round_trip_us %.2f us\n", round_trip_us(ex));
   std::printf("trivial_chunk1 %.0f tasks/s\n", trivial_chunk1(ex));
   std::printf("map_chunk100 %.0f items/s\n", map_chunk100(ex));
@@ -117,4 +122,27 @@ int main() {
   std::printf("memcpy_16mib %.0f MB/s\n", bound);
   std::printf("echo_vs_memcpy_x %.3f x\n", echo / bound);
   std::printf("echo_shared_16mib %.0f MB/s\n", echo_shared_16mib(ex));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cfutures::serve_if_worker(argc, argv);  // the pool's spawned workers serve here
+  if (argc > 1 && std::strcmp(argv[1], "--pool") == 0) {
+    // MPI first, as mpi4py's import does: the start-up is the spawn's, not MPI_Init's.
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+    {
+      const auto start = clock_type::now();
+      cfutures::mpi::pool_executor pool({.max_workers = 2});
+      pool.submit(identity, 1).result();
+      std::printf("startup_ms %.1f ms\n", seconds_since(start) * 1e3);
+      run_all(pool);
+    }
+    MPI_Finalize();
+    return 0;
+  }
+  cfutures::mpi::comm_executor ex;  // the other ranks serve here until the root is done
+  if (!ex.is_root()) return 0;
+  run_all(ex);
 }

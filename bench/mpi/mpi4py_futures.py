@@ -1,6 +1,9 @@
 """MPI workloads, mpi4py side: the same lines as cfutures_mpi.cpp, for
-mpi4py.futures.MPICommExecutor. Run as `mpiexec -n 3 python3 mpi4py_futures.py`."""
+mpi4py.futures.MPICommExecutor. Run as `mpiexec -n 3 python3 mpi4py_futures.py`, or
+`mpiexec -n 1 python3 mpi4py_futures.py --pool` for MPIPoolExecutor(max_workers=2)
+(startup_ms: constructor to first result, then the same workloads)."""
 import statistics
+import sys
 import time
 
 from mpi4py import MPI
@@ -65,14 +68,26 @@ def memcpy_16mib():
     return len(a) / 1e6 / statistics.median(times)
 
 
-if __name__ == "__main__":
+def run_all(ex):
+    print(f"round_trip_us {round_trip_us(ex):.2f} us")
+    print(f"trivial_chunk1 {trivial_chunk1(ex):.0f} tasks/s")
+    print(f"map_chunk100 {map_chunk100(ex):.0f} items/s")
+    echo_rate = echo_16mib(ex)
+    bound = memcpy_16mib()
+    print(f"echo_16mib {echo_rate:.0f} MB/s")
+    print(f"memcpy_16mib {bound:.0f} MB/s")
+    print(f"echo_vs_memcpy_x {echo_rate / bound:.3f} x", flush=True)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--pool"]:
+    from mpi4py.futures import MPIPoolExecutor
+
+    start = time.perf_counter()
+    with MPIPoolExecutor(max_workers=2) as pool:
+        pool.submit(identity, 1).result()
+        print(f"startup_ms {(time.perf_counter() - start) * 1e3:.1f} ms", flush=True)
+        run_all(pool)
+elif __name__ == "__main__":
     with MPICommExecutor(MPI.COMM_WORLD, root=0) as ex:
         if ex is not None:
-            print(f"round_trip_us {round_trip_us(ex):.2f} us")
-            print(f"trivial_chunk1 {trivial_chunk1(ex):.0f} tasks/s")
-            print(f"map_chunk100 {map_chunk100(ex):.0f} items/s")
-            echo_rate = echo_16mib(ex)
-            bound = memcpy_16mib()
-            print(f"echo_16mib {echo_rate:.0f} MB/s")
-            print(f"memcpy_16mib {bound:.0f} MB/s")
-            print(f"echo_vs_memcpy_x {echo_rate / bound:.3f} x", flush=True)
+            run_all(ex)

@@ -22,13 +22,14 @@ broken_executor broken(const std::string& why) {
 
 }  // namespace
 
-comm_core::comm_core(MPI_Comm comm, int root, bool serialized)
+comm_core::comm_core(MPI_Comm comm, int root, bool serialized, MPI_Comm spawned)
     : remote_core(traits{.store = nullptr,  // bytes cross to other machines: in memory
                          .barrier = nullptr,
                          .splits_chunks = false,
                          .lazy_start = false,
                          .origin = nullptr}),
       comm_(comm),
+      spawned_(spawned),
       root_(root),
       serialized_(serialized) {
   check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
@@ -40,7 +41,16 @@ comm_core::comm_core(MPI_Comm comm, int root, bool serialized)
 comm_core::~comm_core() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized) MPI_Comm_free(&comm_);
+  if (finalized) return;
+  MPI_Comm_free(&comm_);
+  if (spawned_ == MPI_COMM_NULL) return;
+  // Collective with the spawned ranks, which disconnect once told to exit (finish()); after
+  // an MPI error some may never do so: then only freed.
+  if (look().broken) {
+    MPI_Comm_free(&spawned_);
+  } else {
+    MPI_Comm_disconnect(&spawned_);
+  }
 }
 
 std::size_t comm_core::max_workers() const noexcept { return ranks_.empty() ? 1 : ranks_.size(); }

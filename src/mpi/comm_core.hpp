@@ -68,7 +68,9 @@ class comm_core final : public remote_core {
  public:
   // Takes ownership of `comm`, the executor's own duplicate of the user's communicator.
   // serialized: MPI was initialised below MPI_THREAD_MULTIPLE (see below).
-  comm_core(MPI_Comm comm, int root, bool serialized);
+  // spawned: for a pool of spawned ranks (pool_executor), the intercommunicator to them
+  // (`comm` is its merge), owned too: disconnected after `comm` is freed.
+  comm_core(MPI_Comm comm, int root, bool serialized, MPI_Comm spawned = MPI_COMM_NULL);
   ~comm_core() override;
 
   std::size_t max_workers() const noexcept;
@@ -102,6 +104,7 @@ class comm_core final : public remote_core {
   void post() noexcept;
 
   MPI_Comm comm_;
+  MPI_Comm spawned_;
   const int root_;
   const bool serialized_;
   int size_ = 1;

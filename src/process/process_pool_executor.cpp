@@ -12,6 +12,7 @@
 #include "process/process_pool_core.hpp"
 #include "process/shm_blocks.hpp"
 #include "process/worker_serve.hpp"
+#include "remote/worker_entries.hpp"
 
 namespace cfutures {
 
@@ -39,7 +40,8 @@ void process_pool_executor::terminate_workers() noexcept { core_->force_shutdown
 
 void process_pool_executor::kill_workers() noexcept { core_->force_shutdown(SIGKILL); }
 
-void serve_if_worker(int, char**) {
+void serve_if_worker(int argc, char** argv) {
+  detail::run_worker_entries(argc, argv);  // e.g. the MPI pool's spawned workers
   detail::serve_if_forkserver();
   const char* fd_text = std::getenv(detail::worker_fd_variable);
   if (!fd_text) return;

@@ -31,7 +31,7 @@ set(layer_shm shared_buffer detail/shared_region)
 set(layer_remote serialization detail/direct_read detail/payload detail/remote_call
     detail/remote_executor)
 set(layer_process process_pool_executor)
-set(layer_mpi mpi)
+set(layer_mpi mpi mpi_pool_executor)
 set(layer_umbrella cfutures)
 
 function(layer_of path out)

@@ -1,15 +1,18 @@
-// The MPI test binary's main(): MPI initialised by the program (MPI_THREAD_MULTIPLE), rank 0
+// The MPI test binary's main(): serve_if_worker first (pool_executor's workers are this
+// binary again), then MPI initialised by the program (MPI_THREAD_MULTIPLE), rank 0
 // runs the tests and prints, the other ranks serve (rank_harness.hpp). Expects 3 ranks (the
 // typed suite's executors have 2 workers); a communicator of one rank is tested through
 // MPI_COMM_SELF.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <cfutures/process_pool_executor.hpp>
 #include <cstdio>
 
 #include "rank_harness.hpp"
 
 int main(int argc, char** argv) {
+  cfutures::serve_if_worker(argc, argv);  // a pool_executor's spawned worker serves here
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   int rank = 0;

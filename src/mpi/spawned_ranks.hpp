@@ -1,0 +1,50 @@
+// The ranks of a pool_executor: started with MPI_Comm_spawn, running this same program, and
+// joined to the spawning process by one intracommunicator (the spawn's intercommunicator,
+// merged), on which the spawning process is rank 0 — so comm_core drives them exactly as
+// it drives a communicator's ranks.
+//
+//   spawning process (pool_executor)          each spawned process (this program again)
+//   ────────────────────────────────          ─────────────────────────────────────────
+//   MPI_Comm_spawn(/proc/self/exe,            main() → serve_if_worker(argc, argv):
+//     {worker_flag}, n, info) ──────────────▶   worker_flag in argv: MPI_Init_thread,
+//                                               MPI_Comm_get_parent
+//   MPI_Intercomm_merge(low) ◀─────────────▶  MPI_Intercomm_merge(high)
+//   comm_core(merged, root 0) ─── calls ────▶ serve_rank(merged, 0) until exit
+//   ~comm_core: free merged,  ◀────────────▶  free merged, MPI_Comm_disconnect(parent),
+//     MPI_Comm_disconnect(intercomm)            MPI_Finalize, _exit(0)
+//
+// Spawn info: "host" (the pool's hosts, comma-joined) when given, and "map_by"
+// "slot:OVERSUBSCRIBE", so that more workers than free slots still start (as a process
+// pool would) instead of failing; Open MPI fills free slots first.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace cfutures::detail {
+
+// The argument a spawned worker is started with.
+inline constexpr const char* spawned_worker_flag = "--cfutures-mpi-pool-worker";
+
+struct spawned_ranks {
+  MPI_Comm intercomm = MPI_COMM_NULL;  // to the spawned processes
+  MPI_Comm merged = MPI_COMM_NULL;     // this process is rank 0, workers 1..n
+};
+
+// mpi4py's default pool size: MPI's universe size minus the world's size when that is
+// positive, else 1.
+std::size_t default_pool_size();
+
+// Spawns n workers (on `hosts` if not empty); both communicators return errors
+// (MPI_ERRORS_RETURN). Throws cfutures::error naming MPI's reason if the spawn fails (no
+// process is left then).
+spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts);
+
+// serve_if_worker's entry (remote/worker_entries.hpp): returns unless `argv` carries
+// spawned_worker_flag; otherwise serves the spawning pool and ends the process.
+void serve_if_spawned(int argc, char** argv);
+
+}  // namespace cfutures::detail

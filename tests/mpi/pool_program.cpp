@@ -1,0 +1,174 @@
+// A program of mpi::pool_executor (mpi4py's MPIPoolExecutor), run as a singleton and under
+// `mpiexec -n 1` (CTest, label mpi) and across namespace hosts (tests/hosts). main() calls
+// serve_if_worker first: the pool's workers are this program again.
+//   pool_program                 values, exceptions, map with chunksize, cancel, shutdown,
+//                                a pool made again after the first, two at once, no worker
+//                                process left afterwards
+//   pool_program --mpi-init      the same after plain MPI_Init (MPI_THREAD_SINGLE)
+//   pool_program --hosts a,b     additionally: the workers run on exactly these hosts
+//   pool_program --die           a worker aborts: the job must end (never hang)
+// Exits 0 when every check holds; prints what failed otherwise.
+#include <dirent.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <cfutures/cfutures.hpp>
+#include <cfutures/mpi.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) return;
+  std::fprintf(stderr, "check failed: %s\n", what.c_str());
+  ++failures;
+}
+
+int square(int x) { return x * x; }
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+int reject(int x) { throw std::out_of_range("out of range: " + std::to_string(x)); }
+std::string host_name(int) {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+int pid_of_worker(int) { return static_cast<int>(getpid()); }
+void end_abruptly() { std::abort(); }
+
+// Processes on this host (this pid namespace) started as a pool's worker.
+int workers_alive() {
+  int n = 0;
+  DIR* proc = opendir("/proc");
+  if (!proc) return -1;
+  while (const dirent* e = readdir(proc)) {
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find("--cfutures-mpi-pool-worker") != std::string::npos) ++n;
+  }
+  closedir(proc);
+  return n;
+}
+
+bool no_worker_left_within(std::chrono::seconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (workers_alive() != 0) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void exercise(cfutures::mpi::pool_executor& pool, std::size_t workers) {
+  check(pool.max_workers() == workers, "max_workers() is " + std::to_string(workers));
+  check(pool.submit(square, 12).result() == 144, "submit/result");
+  bool threw = false;
+  try {
+    (void)pool.submit(reject, 3).result();
+  } catch (const std::out_of_range& e) {
+    threw = std::string(e.what()) == "out of range: 3";
+  }
+  check(threw, "std::out_of_range comes back as itself");
+  std::vector<int> xs(1000);
+  for (int i = 0; i < 1000; ++i) xs[static_cast<std::size_t>(i)] = i;
+  const std::vector<int> squares = pool.map(square, xs, cfutures::map_options{.chunksize = 100}).to_vector();
+  bool right = squares.size() == xs.size();
+  for (std::size_t i = 0; right && i < xs.size(); ++i) right = squares[i] == xs[i] * xs[i];
+  check(right, "map with chunksize 100");
+  std::vector<cfutures::future<int>> naps;
+  for (std::size_t i = 0; i < workers; ++i) naps.push_back(pool.submit(nap, 300));
+  auto queued = pool.submit(square, 5);
+  check(queued.cancel(), "a call queued behind busy workers can be cancelled");
+  int slept = 0;
+  for (const auto& f : cfutures::as_completed(naps)) slept += f.result();
+  check(slept == 300 * static_cast<int>(workers), "as_completed over the naps");
+  std::set<int> pids;
+  for (const int pid : pool.map(pid_of_worker, std::vector<int>(40)).to_vector()) pids.insert(pid);
+  check(pids.count(static_cast<int>(getpid())) == 0, "calls run in other processes");
+}
+
+int run(const std::vector<std::string>& hosts) {
+  {
+    cfutures::mpi::pool_executor pool({.max_workers = 2, .hosts = hosts});
+    exercise(pool, 2);
+    if (!hosts.empty()) {
+      std::set<std::string> ran_on;
+      for (const auto& h : pool.map(host_name, std::vector<int>(40)).to_vector()) ran_on.insert(h);
+      std::set<std::string> wanted(hosts.begin(), hosts.end());
+      std::string seen;
+      for (const auto& h : ran_on) seen += h + " ";
+      check(ran_on == wanted, "workers on the given hosts (ran on: " + seen + ")");
+    }
+    pool.shutdown();
+    bool refused = false;
+    try {
+      (void)pool.submit(square, 1);
+    } catch (const cfutures::shutdown_error&) {
+      refused = true;
+    }
+    check(refused, "submit after shutdown throws shutdown_error");
+  }
+  check(no_worker_left_within(std::chrono::seconds(10)), "no worker left after the pool");
+  {
+    cfutures::mpi::pool_executor again({.max_workers = 1});  // made again, then two at once
+    cfutures::mpi::pool_executor other({.max_workers = 1});
+    check(again.submit(square, 3).result() + other.submit(square, 4).result() == 25,
+          "two pools at once");
+    check(again.max_workers() == 1, "max_workers 1");
+  }
+  {
+    cfutures::mpi::pool_executor by_default;  // mpi4py's rule: universe minus world, else 1
+    check(by_default.submit(square, 6).result() == 36, "a pool of the default size");
+  }
+  check(no_worker_left_within(std::chrono::seconds(10)), "no worker left at the end");
+  bool rejected = false;
+  try {
+    cfutures::mpi::pool_executor none({.max_workers = 0});
+  } catch (const std::invalid_argument&) {
+    rejected = true;
+  }
+  check(rejected, "max_workers 0 is std::invalid_argument");
+  return failures == 0 ? 0 : 1;
+}
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string h; std::getline(in, h, ',');) out.push_back(h);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cfutures::serve_if_worker(argc, argv);
+  std::vector<std::string> hosts;
+  bool plain_init = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--mpi-init") == 0) plain_init = MPI_Init(nullptr, nullptr) == MPI_SUCCESS;
+    if (std::strcmp(argv[i], "--hosts") == 0 && i + 1 < argc) hosts = split(argv[i + 1]);
+    if (std::strcmp(argv[i], "--die") == 0) {
+      cfutures::mpi::pool_executor pool({.max_workers = 2});
+      pool.submit(end_abruptly).result();  // the job ends here
+      return 3;
+    }
+  }
+  const int code = run(hosts);
+  if (plain_init) MPI_Finalize();  // else the library finalises MPI at exit
+  return code;
+}
