@@ -84,8 +84,9 @@ class comm_core;
 namespace mpi {
 
 struct pool_options {
-  std::optional<std::size_t> max_workers{};  // unset: MPI's universe size minus the world's, else 1 (mpi4py's rule)
-  std::vector<std::string> hosts{};          // when set: the spawn's "host" info key (comma-joined)
+  std::optional<std::size_t>
+      max_workers{};  // unset: MPI's universe size minus the world's, else 1 (mpi4py's rule)
+  std::vector<std::string> hosts{};  // when set: the spawn's "host" info key (comma-joined)
 };
 
 class pool_executor {
