@@ -84,8 +84,10 @@ class comm_core;
 namespace mpi {
 
 struct pool_options {
-  std::optional<std::size_t> max_workers{};  // unset: MPI's universe size minus the world's, else 1 (mpi4py's rule)
-  std::vector<std::string> hosts{};          // when set: the spawn's "host" info key (comma-joined)
+  // Unset: MPI's universe size minus the world's, else 1 (mpi4py's rule).
+  std::optional<std::size_t> max_workers{};
+  // When set: the spawn's "host" info key (comma-joined).
+  std::vector<std::string> hosts{};
 };
 
 class pool_executor {

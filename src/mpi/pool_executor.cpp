@@ -5,9 +5,9 @@
 
 #include "cfutures/mpi.hpp"
 #include "mpi/comm_core.hpp"
-#include "mpi/worker_watch.hpp"
 #include "mpi/mpi_environment.hpp"
 #include "mpi/spawned_ranks.hpp"
+#include "mpi/worker_watch.hpp"
 #include "remote/worker_entries.hpp"
 
 namespace cfutures::mpi {
@@ -25,8 +25,7 @@ pool_executor::pool_executor(pool_options options) {
   detail::spawned_ranks ranks = detail::spawn_ranks(n, options.hosts);
   detail::watch_spawned_workers(ending_);  // a lost worker must end a singleton too
   try {
-    core_ = std::make_shared<detail::comm_core>(ranks.merged, 0,
-                                                thread_level < MPI_THREAD_MULTIPLE,
+    core_ = std::make_shared<detail::comm_core>(ranks.merged, 0, thread_level < MPI_THREAD_MULTIPLE,
                                                 ranks.intercomm);
   } catch (...) {
     MPI_Comm_free(&ranks.merged);

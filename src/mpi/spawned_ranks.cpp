@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -17,7 +17,8 @@ namespace {
 std::string this_program() {
   char path[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) throw error("cfutures::mpi::pool_executor: cannot find this program (/proc/self/exe)");
+  if (n <= 0)
+    throw error("cfutures::mpi::pool_executor: cannot find this program (/proc/self/exe)");
   return std::string(path, static_cast<std::size_t>(n));
 }
 
@@ -71,7 +72,8 @@ std::size_t default_pool_size() {
 
 spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) {
   if (n == 0) throw std::invalid_argument("cfutures::mpi::pool_executor: max_workers is 0");
-  if (n > 1 << 20) throw std::invalid_argument("cfutures::mpi::pool_executor: max_workers too large");
+  if (n > 1 << 20)
+    throw std::invalid_argument("cfutures::mpi::pool_executor: max_workers too large");
   const std::string program = this_program();
   const std::string host_list = joined(hosts);
   info_handle info;
@@ -84,11 +86,12 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
   std::vector<int> codes(n, MPI_SUCCESS);
   self_comm self;
   spawned_ranks r;
-  const int rc = MPI_Comm_spawn(program.c_str(), args, static_cast<int>(n), info.info, 0,
-                                self.comm, &r.intercomm, codes.data());
+  const int rc = MPI_Comm_spawn(program.c_str(), args, static_cast<int>(n), info.info, 0, self.comm,
+                                &r.intercomm, codes.data());
   if (rc != MPI_SUCCESS) {
-    throw error("cfutures::mpi::pool_executor: " +
-                mpi_error_text(("MPI_Comm_spawn of " + std::to_string(n) + " workers").c_str(), rc));
+    throw error(
+        "cfutures::mpi::pool_executor: " +
+        mpi_error_text(("MPI_Comm_spawn of " + std::to_string(n) + " workers").c_str(), rc));
   }
   for (const int code : codes) {
     if (code != MPI_SUCCESS) {
@@ -108,7 +111,8 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
 
 void serve_if_spawned(int argc, char** argv) {
   bool flagged = false;
-  for (int i = 1; i < argc && argv[i]; ++i) flagged = flagged || std::strcmp(argv[i], spawned_worker_flag) == 0;
+  for (int i = 1; i < argc && argv[i]; ++i)
+    flagged = flagged || std::strcmp(argv[i], spawned_worker_flag) == 0;
   if (!flagged) return;
   int initialized = 0;
   MPI_Initialized(&initialized);

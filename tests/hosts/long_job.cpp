@@ -31,7 +31,8 @@ int hold(std::string marker_dir, int seconds) {
 template <class Executor>
 int keep_busy(Executor& ex, const std::string& marker_dir) {
   std::vector<cfutures::future<int>> calls;
-  for (std::size_t i = 0; i < ex.max_workers(); ++i) calls.push_back(ex.submit(hold, marker_dir, 60));
+  for (std::size_t i = 0; i < ex.max_workers(); ++i)
+    calls.push_back(ex.submit(hold, marker_dir, 60));
   try {
     for (auto& f : calls) f.result();
   } catch (const cfutures::broken_executor& e) {

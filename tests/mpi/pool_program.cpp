@@ -86,7 +86,8 @@ void exercise(cfutures::mpi::pool_executor& pool, std::size_t workers) {
   check(threw, "std::out_of_range comes back as itself");
   std::vector<int> xs(1000);
   for (int i = 0; i < 1000; ++i) xs[static_cast<std::size_t>(i)] = i;
-  const std::vector<int> squares = pool.map(square, xs, cfutures::map_options{.chunksize = 100}).to_vector();
+  const std::vector<int> squares =
+      pool.map(square, xs, cfutures::map_options{.chunksize = 100}).to_vector();
   bool right = squares.size() == xs.size();
   for (std::size_t i = 0; right && i < xs.size(); ++i) right = squares[i] == xs[i] * xs[i];
   check(right, "map with chunksize 100");
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> hosts;
   bool plain_init = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--mpi-init") == 0) plain_init = MPI_Init(nullptr, nullptr) == MPI_SUCCESS;
+    if (std::strcmp(argv[i], "--mpi-init") == 0)
+      plain_init = MPI_Init(nullptr, nullptr) == MPI_SUCCESS;
     if (std::strcmp(argv[i], "--hosts") == 0 && i + 1 < argc) hosts = split(argv[i + 1]);
     if (std::strcmp(argv[i], "--die") == 0) {
       cfutures::mpi::pool_executor pool({.max_workers = 2});
