@@ -119,6 +119,12 @@ struct region_registry {
   // Under mutex: keeps `r` mapped with no handle, and starts the thread that drops it once
   // no process holds a handle.
   bool keep_cached(shared_region* r) noexcept {
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer ends a process forked from a multi-threaded one (a fork worker) that
+    // starts a thread: under it, nothing is cached (a region is unmapped with its last handle).
+    (void)r;
+    return false;
+#endif
     if (r->waiter_fd_ < 0) {  // else its thread waits still (the region was revived)
       r->waiter_fd_ = reopen(r->fd_);
       if (r->waiter_fd_ < 0) return false;

@@ -65,7 +65,9 @@ TEST_P(SharedBufferLifetimeTest, WorkersLetGoOnceTheLastHandleIsGone) {
   {
     shared_buffer<char> b = touched_big_buffer();
     for (int i = 0; i < 3; ++i) (void)pool.submit(&touch, b).result();
+#if !defined(__SANITIZE_THREAD__)  // no cache under ThreadSanitizer (shared_region.cpp)
     EXPECT_GE(buffer_mappings(worker), 1u) << "the worker keeps it mapped between calls";
+#endif
   }
   EXPECT_EQ(buffer_mappings(), 0u);
   EXPECT_TRUE(eventually([&] { return buffer_mappings(worker) == 0; }, 5s));
