@@ -14,7 +14,8 @@
 // as_completed: an input range yielding each distinct future once, those already done first,
 //   then the others as they finish. The timeout is measured from the as_completed() call;
 //   advancing past it with futures unfinished throws timeout_error("2 (of 5) futures
-//   unfinished"). A yielded future is released when the iterator advances.
+//   unfinished"). A yielded future is released when the iterator advances. size(): the
+//   number of distinct futures (a std::ranges::sized_range; progress() reads it).
 // Cost: O(n) for n futures, never polling (how it waits: docs/performance-notes.md).
 //
 // Thread safety: the functions may be called concurrently from any threads; one
@@ -215,6 +216,8 @@ class as_completed_range {
   }
   // The end of the range.
   std::default_sentinel_t end() const noexcept { return {}; }
+  // The number of distinct futures (all it yields, from the first to the last).
+  std::size_t size() const noexcept { return items_.size(); }
 
  private:
   void advance() {
