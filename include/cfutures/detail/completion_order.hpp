@@ -39,8 +39,8 @@ class completion_order {
     } else {
       all_.assign(started.begin(), started.end());
       left_ = all_.size();
-      finished_.emplace(std::vector<F>(std::make_move_iterator(started.begin()),
-                                       std::make_move_iterator(started.end())),
+      finished_.emplace(handle_vector<F>(std::make_move_iterator(started.begin()),
+                                         std::make_move_iterator(started.end())),
                         until_);
     }
   }
