@@ -36,6 +36,17 @@ def workloads(build):
             "cfutures": [os.path.join(build, "bench", "bench_resilience")],
             "cpython": [python, os.path.join(HERE, "process_pool", "python_resilience.py")],
         },
+        # as_completed over 100 000 futures as a new user writes it, each case in a fresh
+        # process (bench/as_completed).
+        "as_completed_done": {
+            "cfutures": [os.path.join(build, "bench", "bench_as_completed"), "done"],
+            "cpython": [python, os.path.join(HERE, "as_completed", "python_as_completed.py"), "done"],
+        },
+        "as_completed_racing": {
+            "cfutures": [os.path.join(build, "bench", "bench_as_completed"), "racing"],
+            "cpython": [python, os.path.join(HERE, "as_completed", "python_as_completed.py"),
+                        "racing"],
+        },
         "thread_pool": {
             "cfutures": [os.path.join(build, "bench", "bench_thread_pool")],
             "std_async": [os.path.join(build, "bench", "bench_thread_pool_std_async")],

@@ -9,7 +9,13 @@ install(TARGETS cfutures cfutures_core cfutures_thread cfutures_shm cfutures_rem
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/cfutures DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# <cfutures/mpi.hpp> only with its library (the MPI component).
+if(CFUTURES_WITH_MPI)
+  install(DIRECTORY include/cfutures DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+else()
+  install(DIRECTORY include/cfutures DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    PATTERN mpi.hpp EXCLUDE)
+endif()
 install(EXPORT cfuturesTargets
   NAMESPACE cfutures::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures)

@@ -56,18 +56,21 @@ int main(int argc, char** argv) {
       future_to_url.emplace(executor.submit(fetch_page, url, 0.5), url);
     }
 
-    for (const auto& future : cfutures::as_completed(future_to_url)) {
+    // tqdm(as_completed(future_to_url), total=len(urls)): the bar (on stderr) knows the
+    // total from as_completed's size(); the pages are reported once it is complete, so
+    // that no line is printed across the bar.
+    for (const auto& future :
+         cfutures::progress(cfutures::as_completed(future_to_url), {.description = "pages"})) {
       const auto& url = future_to_url.at(future);
       try {
-        const auto& result = future.result(demo::seconds(10));
-        successful_pages.push_back(result);
-        demo::say("📊 Scraped ", url, ": ", result.size, " bytes");
+        successful_pages.push_back(future.result(demo::seconds(10)));
       } catch (const std::exception& exc) {
         failed_pages.push_back({url, exc.what()});
-        demo::say("❌ Failed to scrape ", url, ": ", exc.what());
       }
     }
   }
+  for (const auto& p : successful_pages) demo::say("📊 Scraped ", p.url, ": ", p.size, " bytes");
+  for (const auto& f : failed_pages) demo::say("❌ Failed to scrape ", f.url, ": ", f.error);
   const double total = watch.seconds();
 
   int total_bytes = 0;

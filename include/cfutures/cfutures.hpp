@@ -20,6 +20,7 @@
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"
 #include "cfutures/process_pool_executor.hpp"
+#include "cfutures/progress.hpp"
 #include "cfutures/promise.hpp"
 #include "cfutures/serialization.hpp"
 #include "cfutures/shared_buffer.hpp"

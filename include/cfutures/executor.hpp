@@ -3,7 +3,7 @@
 //
 // What: Python's Executor interface, as each cfutures executor implements it:
 //   submit(f, args...) -> future<R>     schedule f(args...) (arguments decay-copied now)
-//   map(f, ranges... [, map_options])   -> map_range<R>, results in input order
+//   map(f, ranges... [, map_options])   -> map_range<R>, results in input (or completion) order
 //   shutdown(shutdown_options = {})     stop accepting work; optionally cancel queued work
 //   destructor                          shutdown({.wait = true}) — Python's `with` block
 // Executors are neither copyable nor movable.
@@ -17,7 +17,7 @@
 // functions and captureless lambdas with serializable arguments): that an executor satisfies
 // it does not mean it accepts every callable.
 //
-// map_range<R>: an input range over the results of map(), in input order, by value
+// map_range<R>: an input range over the results of map(), in input order by default, by value
 // (std::monostate for a void f). Reaching a position (dereferencing or stepping over it)
 // blocks until that call is done and rethrows its exception there; the timeout is measured
 // from the map() call (timeout_error). After an exception or a timeout the range ends and the
@@ -31,6 +31,13 @@
 // worker and stop at the first exception, which the range rethrows at that position;
 // cancelling concerns whole chunks. `buffersize` still counts calls: chunks are then at most
 // buffersize calls, and the next one is submitted once a whole chunk has been consumed.
+// With `ordered = false` (mpi4py's unordered, Ray's map_unordered) the range yields the
+// results as the calls complete instead (a chunk's values together, in their order), on
+// every executor; an exception is rethrown when its call's turn comes, as above, and with
+// `buffersize` the next call is submitted as each result is handed out.
+// When every input range is sized, map() returns a sized_map_range<R> (a map_range<R> with
+// size(): the number of calls, the shortest input's length), which is how progress() knows
+// its total; it converts to map_range<R> by moving.
 //
 // Thread safety: the options are plain values. A map_range is consumed by one thread.
 // Blocking: map() itself blocks only where the executor's submit does (a thread pool's
@@ -41,7 +48,7 @@
 // Python counterpart: concurrent.futures.Executor (submit, map, shutdown, the `with` block);
 //   map_range is the generator Executor.map returns.
 // Deviations: map_options is a trailing argument recognised by its type (Python's keyword
-//   arguments timeout, chunksize, buffersize); invalid values throw std::invalid_argument
+//   arguments timeout, chunksize, buffersize; `ordered` is mpi4py's `unordered` negated); invalid values throw std::invalid_argument
 //   (Python: ValueError); the values are yielded by value, std::monostate for a void f.
 #pragma once
 
@@ -63,6 +70,7 @@ struct map_options {
   std::optional<std::chrono::nanoseconds> timeout{};  // unset: no limit
   std::size_t chunksize = 1;                          // calls per message (process/MPI); 0: invalid
   std::optional<std::size_t> buffersize{};  // unset: submit everything at once; 0: invalid
+  bool ordered = true;  // false: results as the calls complete (mpi4py's unordered)
 };
 
 // The options of shutdown(shutdown_options): an aggregate.

@@ -14,7 +14,8 @@
 // as_completed: an input range yielding each distinct future once, those already done first,
 //   then the others as they finish. The timeout is measured from the as_completed() call;
 //   advancing past it with futures unfinished throws timeout_error("2 (of 5) futures
-//   unfinished"). A yielded future is released when the iterator advances.
+//   unfinished"). A yielded future is released when the iterator advances. size(): the
+//   number of distinct futures (a std::ranges::sized_range; progress() reads it).
 // Cost: O(n) for n futures, never polling (how it waits: docs/performance-notes.md).
 //
 // Thread safety: the functions may be called concurrently from any threads; one
@@ -38,13 +39,14 @@
 #include <ranges>
 #include <string>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "cfutures/any_future.hpp"
+#include "cfutures/detail/bulk_allocator.hpp"
 #include "cfutures/detail/deadline.hpp"
 #include "cfutures/detail/multi_waiter.hpp"
+#include "cfutures/detail/state_set.hpp"
 #include "cfutures/errors.hpp"
 #include "cfutures/future.hpp"
 
@@ -93,18 +95,38 @@ concept future_range = std::ranges::input_range<const R> && requires {
   typename range_handle_t<R>;
 };
 
+// The handles wait() and as_completed() hold: one array of them (its pages populated at once).
+template <class H>
+using handle_vector = std::vector<H, bulk_allocator<H>>;
+
 // The distinct handles of `fs`, in input order.
 template <class R>
-std::vector<range_handle_t<R>> distinct(const R& fs) {
+handle_vector<range_handle_t<R>> distinct(const R& fs) {
   using access = handle_of<std::ranges::range_value_t<const R>>;
-  std::vector<range_handle_t<R>> out;
-  if constexpr (std::ranges::sized_range<const R>) out.reserve(std::ranges::size(fs));
-  std::unordered_set<const state_base*> seen;
-  for (const auto& element : fs) {
-    const auto& handle = access::get(element);
-    const state_base* s = future_access::state(handle);
+  handle_vector<range_handle_t<R>> out;
+  const auto state_of = [](const auto& element) {
+    const state_base* s = future_access::state(access::get(element));
     if (!s) throw std::invalid_argument("wait/as_completed: a future has no state");
-    if (seen.insert(s).second) out.push_back(handle);
+    return s;
+  };
+  if constexpr (std::ranges::forward_range<const R>) {  // two passes: bitmaps, no table
+    std::size_t n = 0;
+    for (const auto& element : fs) {
+      (void)state_of(element);
+      ++n;
+    }
+    out.reserve(n);
+    duplicate_finder seen(n);
+    for (const auto& element : fs) seen.note(future_access::state(access::get(element)));
+    for (const auto& element : fs) {
+      const auto& handle = access::get(element);
+      if (seen.first_time(future_access::state(handle))) out.push_back(handle);
+    }
+  } else {
+    state_set seen(0);
+    for (const auto& element : fs) {
+      if (seen.insert(state_of(element))) out.push_back(access::get(element));
+    }
   }
   return out;
 }
@@ -115,7 +137,7 @@ void wait_states(const std::vector<state_base*>& states, const deadline& until, 
 std::string unfinished_message(std::size_t unfinished, std::size_t total);
 
 template <class H>
-wait_result<H> wait_impl(std::vector<H> items, const deadline& until, return_when when) {
+wait_result<H> wait_impl(handle_vector<H> items, const deadline& until, return_when when) {
   std::vector<state_base*> states;
   states.reserve(items.size());
   for (const H& h : items) states.push_back(future_access::state(h));
@@ -192,16 +214,24 @@ class as_completed_range {
   };
 
   // Made by as_completed(): the distinct futures and the deadline.
-  as_completed_range(std::vector<H> items, detail::deadline until)
+  as_completed_range(detail::handle_vector<H> items, detail::deadline until)
       : items_(std::move(items)), until_(until) {
-    // Those done now are yielded first, in input order; the others as they finish.
-    std::vector<std::uint32_t> pending;
+    // Those done now are yielded first, in input order; the others as they finish (one
+    // that finishes between the two passes is recorded as ready by watch()).
+    ready_.reserve(items_.size());
     for (std::uint32_t i = 0; i < items_.size(); ++i) {
-      (items_[i].done() ? ready_ : pending).push_back(i);
+      if (items_[i].done()) ready_.push_back(i);
     }
-    if (!pending.empty()) {
+    if (ready_.size() < items_.size()) {
+      const std::size_t done_now = ready_.size();
       waiter_ = std::make_unique<detail::multi_waiter>(items_.size());
-      for (std::uint32_t i : pending) waiter_->watch(*detail::future_access::state(items_[i]), i);
+      for (std::uint32_t i = 0, next_done = 0; i < items_.size(); ++i) {
+        if (next_done < done_now && ready_[next_done] == i) {
+          ++next_done;
+        } else {
+          waiter_->watch(*detail::future_access::state(items_[i]), i);
+        }
+      }
     }
   }
 
@@ -215,6 +245,8 @@ class as_completed_range {
   }
   // The end of the range.
   std::default_sentinel_t end() const noexcept { return {}; }
+  // The number of distinct futures (all it yields, from the first to the last).
+  std::size_t size() const noexcept { return items_.size(); }
 
  private:
   void advance() {
@@ -237,9 +269,9 @@ class as_completed_range {
     ++yielded_;
   }
 
-  std::vector<H> items_;
+  detail::handle_vector<H> items_;
   detail::deadline until_;
-  std::vector<std::uint32_t> ready_;  // indices in the order they are yielded
+  std::vector<std::uint32_t, detail::bulk_allocator<std::uint32_t>> ready_;  // yield order
   std::size_t next_ready_ = 0;
   std::size_t taken_from_waiter_ = 0;
   std::size_t yielded_ = 0;

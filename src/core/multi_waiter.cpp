@@ -4,7 +4,7 @@
 
 namespace cfutures::detail {
 
-multi_waiter::multi_waiter(std::size_t capacity) : nodes_(new waiter_node[capacity]) {
+multi_waiter::multi_waiter(std::size_t capacity) : nodes_(capacity) {
   watched_.reserve(capacity);
   ready_.reserve(capacity);
 }
@@ -75,7 +75,7 @@ bool multi_waiter::reached(std::size_t ready_total, bool exception) const noexce
 
 void multi_waiter::retire(std::uint32_t index) noexcept { nodes_[index].owner = nullptr; }
 
-void multi_waiter::take_ready(std::vector<std::uint32_t>& out) {
+void multi_waiter::take_ready(std::vector<std::uint32_t, bulk_allocator<std::uint32_t>>& out) {
   std::lock_guard lock(mutex_);
   out.insert(out.end(), ready_.begin(), ready_.end());
   ready_.clear();

@@ -24,8 +24,10 @@ set(below_umbrella "core;executor;thread;shm;remote;process;umbrella")
 set(layer_core future promise any_future errors callback_errors wait compose
     detail/deadline detail/futex detail/multi_waiter detail/ref_ptr detail/shared_state
     detail/executor_hooks detail/combinators detail/composed_state detail/coroutine detail/then
-    detail/trampoline)
-set(layer_executor executor dataflow detail/map_range detail/executor_map detail/dataflow)
+    detail/trampoline progress detail/progress_bar detail/state_set
+    detail/bulk_allocator)
+set(layer_executor executor dataflow detail/map_range detail/executor_map detail/dataflow
+    detail/completion_order)
 set(layer_thread thread_pool_executor detail/task)
 set(layer_shm shared_buffer detail/shared_region)
 set(layer_remote serialization detail/direct_read detail/payload detail/remote_call

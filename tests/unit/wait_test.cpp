@@ -172,3 +172,22 @@ TEST(AsCompleted, InvalidFutureThrowsInvalidArgument) {
   EXPECT_THROW(drain(cfutures::as_completed({any_future(), any_future(a)}, 1s)),
                std::invalid_argument);
 }
+
+// size(): the number of distinct futures, before and during the iteration (progress()'s
+// total); duplicates count once.
+TEST(AsCompleted, SizeIsTheNumberOfDistinctFutures) {
+  auto a = finished(1);
+  promise<int> later;
+  std::vector<future<int>> fs{a, finished(2), a, later.get_future()};
+  auto range = cfutures::as_completed(fs);
+  static_assert(std::ranges::sized_range<decltype(range)>);
+  EXPECT_EQ(range.size(), 3u);
+  auto it = range.begin();
+  ++it;
+  EXPECT_EQ(std::ranges::size(range), 3u);
+  later.set_result(3);
+  std::size_t seen = 2;  // begin() and one step
+  for (++it; it != range.end(); ++it) ++seen;
+  EXPECT_EQ(seen, 3u);
+  EXPECT_EQ(range.size(), 3u);
+}

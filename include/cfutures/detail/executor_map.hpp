@@ -51,7 +51,9 @@ decltype(auto) split_map_args(Build&& build, F&& f, Args&&... args) {
 }
 
 // Python's Executor.map over any executor with submit(): zips the ranges (stopping at the
-// shortest), submits everything at once or `buffersize` ahead, and returns the map_range.
+// shortest), submits everything at once or `buffersize` ahead, and returns the map_range
+// (a sized_map_range when every range is sized), in input order or, with ordered = false,
+// in completion order.
 template <class Executor, class F, class... Ranges>
 auto make_map_range(Executor& executor, F&& f, const map_options& options, Ranges&&... ranges) {
   static_assert(sizeof...(Ranges) > 0, "map: give at least one input range");
@@ -67,7 +69,14 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
   // provide submit_chunk(fn, vector of argument tuples) -> future<chunk_values<value_type>>,
   // one remote call per chunk.
   constexpr bool chunked = requires { Executor::batches_map_calls; };
-  using range_type = map_range<result_type>;
+  // Sized inputs: the range knows its number of calls (size(), what progress() shows).
+  constexpr bool sized = (std::ranges::sized_range<Ranges> && ...);
+  using range_type =
+      std::conditional_t<sized, sized_map_range<result_type>, map_range<result_type>>;
+  std::optional<std::size_t> total;
+  if constexpr (sized) {
+    total = std::min({static_cast<std::size_t>(std::ranges::size(ranges))...});
+  }
 
   struct source {
     Executor* executor;
@@ -144,7 +153,7 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
       }
       typename range_type::submit_next_chunk more;
       if (options.buffersize) more = [src] { return src->next_chunk(); };
-      return range_type(std::move(chunks), std::move(more), until);
+      return range_type(std::move(chunks), std::move(more), until, options.ordered, total);
     }
   }
   std::deque<future_type> in_flight;
@@ -155,7 +164,7 @@ auto make_map_range(Executor& executor, F&& f, const map_options& options, Range
   }
   typename range_type::submit_next more;
   if (options.buffersize) more = [src] { return src->next(); };
-  return range_type(std::move(in_flight), std::move(more), until);
+  return range_type(std::move(in_flight), std::move(more), until, options.ordered, total);
 }
 // Executor::map(f, ranges..., [map_options]) for every executor.
 template <class Executor, class F, class... Args>

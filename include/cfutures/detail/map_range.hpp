@@ -1,7 +1,8 @@
-// Internal: cfutures::map_range<R>, the input range every executor's map() returns, and
-// detail::chunk_values, the value of one chunk of map() on an executor that batches its calls.
-// The contract of map_range is in <cfutures/executor.hpp>; how map() fills it is in
-// detail/executor_map.hpp.
+// Internal: cfutures::map_range<R>, the input range every executor's map() returns
+// (sized_map_range<R> when every input range is sized), and detail::chunk_values, the value
+// of one chunk of map() on an executor that batches its calls. The contract of map_range is
+// in <cfutures/executor.hpp>; how map() fills it is in detail/executor_map.hpp; an unordered
+// map hands its futures out through detail/completion_order.hpp.
 #pragma once
 
 #include <chrono>
@@ -10,12 +11,14 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "cfutures/detail/completion_order.hpp"
 #include "cfutures/detail/deadline.hpp"
 #include "cfutures/future.hpp"
 
@@ -74,11 +77,31 @@ class map_range {
     map_range* range_ = nullptr;
   };
 
-  // Made by the executors' map(): the calls submitted so far, how to submit more, the timeout.
-  map_range(std::deque<future<R>> in_flight, submit_next next, detail::deadline until)
-      : in_flight_(std::move(in_flight)), next_(std::move(next)), until_(until) {}
-  map_range(std::deque<chunk_future> chunks, submit_next_chunk next, detail::deadline until)
-      : chunks_(std::move(chunks)), next_chunk_(std::move(next)), until_(until) {}
+  // Made by the executors' map(): the calls submitted so far, how to submit more, the
+  // timeout; `ordered` false yields the results as they complete; `total`: the number of
+  // calls, when known (sized inputs).
+  map_range(std::deque<future<R>> in_flight, submit_next next, detail::deadline until,
+            bool ordered = true, std::optional<std::size_t> total = {})
+      : total_(total), until_(until) {
+    if (ordered) {
+      in_flight_ = std::move(in_flight);
+      next_ = std::move(next);
+    } else {
+      any_call_ = std::make_unique<detail::completion_order<future<R>>>(std::move(in_flight),
+                                                                        std::move(next), until);
+    }
+  }
+  map_range(std::deque<chunk_future> chunks, submit_next_chunk next, detail::deadline until,
+            bool ordered = true, std::optional<std::size_t> total = {})
+      : total_(total), until_(until) {
+    if (ordered) {
+      chunks_ = std::move(chunks);
+      next_chunk_ = std::move(next);
+    } else {
+      any_chunk_ = std::make_unique<detail::completion_order<chunk_future>>(
+          std::move(chunks), std::move(next), until);
+    }
+  }
   map_range(map_range&&) noexcept = default;  // movable (returned by map), not assignable
   map_range& operator=(map_range&&) = delete;
   map_range(const map_range&) = delete;
@@ -92,15 +115,20 @@ class map_range {
   // Python's list(executor.map(...)).
   std::vector<value_type> to_vector() && {
     std::vector<value_type> out;
-    out.reserve(in_flight_.size());
+    out.reserve(total_.value_or(in_flight_.size()));
     for (auto& v : *this) out.push_back(std::move(v));
     return out;
   }
 
+ protected:
+  // The number of calls, when every input range is sized (sized_map_range::size()).
+  std::optional<std::size_t> total_;
+
  private:
   bool at_end() const noexcept {
-    return !current_ && in_flight_.empty() && chunks_.empty() &&
-           chunk_pos_ == chunk_.values.size() && !chunk_.error;
+    return !current_ && in_flight_.empty() && chunks_.empty() && (!any_call_ || any_call_->empty()) &&
+           (!any_chunk_ || any_chunk_->empty()) && chunk_pos_ == chunk_.values.size() &&
+           !chunk_.error;
   }
 
   value_type& reach() {
@@ -114,10 +142,28 @@ class map_range {
 
   // Python's result_iterator: submit one more (buffered), then wait for the head.
   void fetch() {
-    if (!in_flight_.empty()) {
+    if (any_call_ && !any_call_->empty()) {
+      fetch_any_call();
+    } else if (!in_flight_.empty()) {
       fetch_call();
     } else {
       fetch_from_chunks();
+    }
+  }
+
+  // Unordered: the value of the next call to finish.
+  void fetch_any_call() {
+    try {
+      future<R> done = any_call_->next();
+      if constexpr (std::is_void_v<R>) {
+        done.result();
+        current_.emplace();
+      } else {
+        current_.emplace(std::move(done).result());
+      }
+    } catch (...) {
+      cancel_rest();
+      throw;
     }
   }
 
@@ -151,6 +197,11 @@ class map_range {
     try {
       while (chunk_pos_ == chunk_.values.size()) {
         if (chunk_.error) std::rethrow_exception(std::exchange(chunk_.error, nullptr));
+        if (any_chunk_) {  // unordered: the next chunk to finish (it submits the next one)
+          chunk_ = any_chunk_->next().result();
+          chunk_pos_ = 0;
+          continue;
+        }
         chunk_future head = std::move(chunks_.front());
         chunks_.pop_front();
         try {
@@ -209,6 +260,8 @@ class map_range {
     chunk_.values.clear();
     chunk_.error = nullptr;
     chunk_pos_ = 0;
+    if (any_call_) any_call_->cancel_rest();
+    if (any_chunk_) any_chunk_->cancel_rest();
   }
 
   std::deque<future<R>> in_flight_;
@@ -218,7 +271,19 @@ class map_range {
   detail::chunk_values<value_type> chunk_;  // the chunk being read
   std::size_t chunk_pos_ = 0;               // its next value
   detail::deadline until_;
+  std::unique_ptr<detail::completion_order<future<R>>> any_call_;       // unordered calls
+  std::unique_ptr<detail::completion_order<chunk_future>> any_chunk_;   // unordered chunks
   std::optional<value_type> current_;
+};
+
+// What map() returns when every input range is sized: a map_range that knows how many
+// calls it makes (a std::ranges::sized_range). It converts to map_range<R> by moving.
+template <class R>
+class sized_map_range : public map_range<R> {
+ public:
+  using map_range<R>::map_range;
+  // The number of calls (the length of the shortest input range).
+  std::size_t size() const noexcept { return *this->total_; }
 };
 
 }  // namespace cfutures

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "cfutures/detail/bulk_allocator.hpp"
 #include "cfutures/detail/deadline.hpp"
 #include "cfutures/detail/shared_state.hpp"
 
@@ -41,7 +42,7 @@ class multi_waiter final : public waiter_sink {
   void notify(std::uint32_t index, bool with_exception) noexcept override;
 
   // Moves the indices that became ready since the last call into `out` (appending).
-  void take_ready(std::vector<std::uint32_t>& out);
+  void take_ready(std::vector<std::uint32_t, bulk_allocator<std::uint32_t>>& out);
   std::size_t ready_count() const noexcept { return ready_total_.load(std::memory_order_acquire); }
   bool exception_seen() const noexcept { return exception_seen_.load(std::memory_order_acquire); }
 
@@ -54,10 +55,13 @@ class multi_waiter final : public waiter_sink {
   bool wait_for_count(std::size_t count, bool or_exception, const deadline& until) noexcept;
 
  private:
-  std::unique_ptr<waiter_node[]> nodes_;
-  std::vector<std::pair<state_base*, std::uint32_t>> watched_;  // nodes that may be linked
-  std::mutex mutex_;                                            // guards ready_
-  std::vector<std::uint32_t> ready_;
+  std::vector<waiter_node, bulk_allocator<waiter_node>> nodes_;
+  // nodes that may be linked
+  std::vector<std::pair<state_base*, std::uint32_t>,
+              bulk_allocator<std::pair<state_base*, std::uint32_t>>>
+      watched_;
+  std::mutex mutex_;  // guards ready_
+  std::vector<std::uint32_t, bulk_allocator<std::uint32_t>> ready_;
   std::atomic<std::size_t> ready_total_{0};
   std::atomic<bool> exception_seen_{false};
   std::atomic<std::uint32_t> ticks_{0};  // futex word: bumped on every notify
