@@ -22,5 +22,7 @@
 #include "cfutures/process_pool_executor.hpp"
 #include "cfutures/promise.hpp"
 #include "cfutures/serialization.hpp"
+#include "cfutures/stats.hpp"
 #include "cfutures/thread_pool_executor.hpp"
+#include "cfutures/trace.hpp"
 #include "cfutures/wait.hpp"

@@ -76,6 +76,7 @@
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"
 #include "cfutures/serialization.hpp"
+#include "cfutures/stats.hpp"
 
 namespace cfutures {
 namespace detail {
@@ -101,6 +102,8 @@ class comm_executor {
   // The ranks that run calls: the communicator's size minus the root, or 1 for a
   // communicator of one rank (the root runs them). 0 on the other ranks.
   std::size_t max_workers() const noexcept;
+  // Counts of futures by state and ranks serving (stats.hpp); all 0 on the other ranks.
+  executor_stats stats() const noexcept;
 
   // Schedules f(args...) on a worker rank (arguments encoded now): its future. Root only.
   template <class F, class... Args>
