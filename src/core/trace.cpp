@@ -175,16 +175,35 @@ void start_locked(trace_state& s, std::string path, int fd) {
   // under the lock.
   trace_session_.store(++s.last_session == 0 ? ++s.last_session : s.last_session,
                        std::memory_order_relaxed);
-  metadata(s, "process_name", getpid(), 0, "caller (pid " + std::to_string(getpid()) + ")");
+  std::string program = "caller";
+  if (std::FILE* f = std::fopen("/proc/self/comm", "r")) {
+    char name[64] = {};
+    if (std::fgets(name, sizeof name, f)) program.assign(name, std::strcspn(name, "\n"));
+    std::fclose(f);
+  }
+  metadata(s, "process_name", getpid(), 0, program + " (pid " + std::to_string(getpid()) + ")");
   s.named_pids.insert(getpid());
 }
 
 void stop_at_exit() noexcept { trace_stop(); }
 
+// Whether this process was started to serve calls for another (a spawned worker, the
+// forkserver) or is an MPI rank other than 0: it never writes CFUTURES_TRACE's file.
+bool serves_others() {
+  for (const char* name : {"CFUTURES_WORKER_FD", "CFUTURES_FORKSERVER_FD"}) {
+    if (std::getenv(name)) return true;
+  }
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}) {
+    const char* rank = std::getenv(name);
+    if (rank && std::strcmp(rank, "0") != 0) return true;
+  }
+  return false;
+}
+
 // CFUTURES_TRACE=path: a trace from start-up; the file is created at its first write.
 const bool started_from_environment = [] {
   const char* path = std::getenv("CFUTURES_TRACE");
-  if (!path || !*path) return false;
+  if (!path || !*path || serves_others()) return false;
   trace_state& s = state();
   std::lock_guard lock(s.mutex);
   start_locked(s, path, -1);
