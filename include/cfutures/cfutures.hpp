@@ -24,5 +24,7 @@
 #include "cfutures/promise.hpp"
 #include "cfutures/serialization.hpp"
 #include "cfutures/shared_buffer.hpp"
+#include "cfutures/stats.hpp"
 #include "cfutures/thread_pool_executor.hpp"
+#include "cfutures/trace.hpp"
 #include "cfutures/wait.hpp"

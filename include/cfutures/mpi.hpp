@@ -83,6 +83,7 @@
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"
 #include "cfutures/serialization.hpp"
+#include "cfutures/stats.hpp"
 
 namespace cfutures {
 namespace detail {
@@ -108,6 +109,8 @@ class comm_executor {
   // The ranks that run calls: the communicator's size minus the root, or 1 for a
   // communicator of one rank (the root runs them). 0 on the other ranks.
   std::size_t max_workers() const noexcept;
+  // Counts of futures by state and ranks serving (stats.hpp); all 0 on the other ranks.
+  executor_stats stats() const noexcept;
 
   // Schedules f(args...) on a worker rank (arguments encoded now): its future. Root only.
   template <class F, class... Args>

@@ -154,6 +154,7 @@
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"
 #include "cfutures/serialization.hpp"
+#include "cfutures/stats.hpp"
 
 namespace cfutures {
 
@@ -251,6 +252,9 @@ class process_pool_executor {
 
   // The most worker processes this pool runs at once.
   std::size_t max_workers() const noexcept;
+  // Counts of futures by state, workers alive, started, died, retries and timeouts
+  // (stats.hpp).
+  executor_stats stats() const noexcept;
 
   // Schedules f(args...) in a worker process (arguments encoded now): its future.
   template <class F, class... Args>

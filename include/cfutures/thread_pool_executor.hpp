@@ -19,6 +19,7 @@
 //   is f's, with references and cv-qualifiers removed (the value is copied into the future).
 // map(f, ranges..., [map_options]): see executor.hpp (chunksize is accepted and ignored, as
 //   in Python's thread pool).
+// stats(): futures by state and workers alive (stats.hpp); cheap enough to poll.
 // shutdown(options): stops accepting work; cancel_futures cancels what has not started and
 //   requests a stop of running stop_token tasks; wait blocks until every worker has finished
 //   (from one of the pool's own workers it does not wait for that worker). Queued work still
@@ -61,6 +62,7 @@
 #include "cfutures/detail/task.hpp"
 #include "cfutures/executor.hpp"
 #include "cfutures/future.hpp"
+#include "cfutures/stats.hpp"
 
 namespace cfutures {
 
@@ -123,6 +125,9 @@ class thread_pool_executor {
 
   // Stops accepting work; optionally cancels queued work and waits for the workers.
   void shutdown(shutdown_options options = {}) noexcept;
+
+  // Counts of futures by state and workers alive (stats.hpp).
+  executor_stats stats() const noexcept;
 
  private:
   // While one is open on a thread, that thread's submits to this pool are queued together,

@@ -126,7 +126,12 @@ bool state_base::cancel() noexcept {
     unlock();
     return false;
   }
-  return publish_locked(status::cancelled, false);
+  // Counted before it is published (a waiter that sees it cancelled finds it counted);
+  // taken back if a worker started the call meanwhile.
+  cancelling(+1);
+  if (publish_locked(status::cancelled, false)) return true;
+  cancelling(-1);
+  return false;
 }
 
 bool state_base::cancel_running_locked() noexcept {
@@ -238,7 +243,9 @@ void state_base::remove_waiter(waiter_node& node) noexcept {
   unlock();
 }
 
-void state_base::run(const run_context& context) noexcept { context.finishing(); }
+void state_base::run(const run_context& context) noexcept {
+  context.finishing(run_outcome::dropped);
+}
 
 void state_base::abandon(std::exception_ptr reason) noexcept {
   if (reason) {

@@ -27,7 +27,8 @@ comm_core::comm_core(MPI_Comm comm, int root, bool serialized, MPI_Comm spawned)
                          .barrier = nullptr,
                          .splits_chunks = false,
                          .lazy_start = false,
-                         .origin = nullptr}),
+                         .origin = nullptr,
+                         .executor_name = "mpi"}),
       comm_(comm),
       spawned_(spawned),
       root_(root),
@@ -36,6 +37,8 @@ comm_core::comm_core(MPI_Comm comm, int root, bool serialized, MPI_Comm spawned)
   for (int r = 0; r < size_; ++r) {
     if (r != root_) ranks_.push_back({r, {}});
   }
+  // The ranks serving this executor (the root itself in a communicator of one).
+  remote_counters::add(counters_.workers, ranks_.empty() ? 1 : ranks_.size());
 }
 
 comm_core::~comm_core() {
@@ -107,7 +110,7 @@ void comm_core::run_here() {
       none.expect_local(call.regions());
       answer_call(call.payload(), none, false, answer);
     } catch (...) {
-      fail_job(here.held.front(), std::current_exception());
+      settle(here.held.front(), std::current_exception(), false);
       continue;
     }
     none.expect_local(answer.reply.regions());
@@ -231,6 +234,7 @@ void comm_core::finish() noexcept {
   for (; owed_wakes_ > 0; --owed_wakes_) {
     MPI_Recv(nullptr, 0, MPI_BYTE, root_, mpi_messages::tag_wake, comm_, MPI_STATUS_IGNORE);
   }
+  counters_.workers.store(0, std::memory_order_relaxed);  // the ranks serve no more
 }
 
 }  // namespace cfutures::detail

@@ -49,6 +49,10 @@ comm_executor::~comm_executor() {
 
 std::size_t comm_executor::max_workers() const noexcept { return core_ ? core_->max_workers() : 0; }
 
+executor_stats comm_executor::stats() const noexcept {
+  return core_ ? core_->stats() : executor_stats{};
+}
+
 void comm_executor::shutdown(shutdown_options options) noexcept {
   if (core_) core_->shutdown(options.wait, options.cancel_futures);
 }

@@ -231,8 +231,8 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   void settle_lost(worker_process& w, int status, const std::string& how);
   // " while running f" for the call worker w was running, or "".
   std::string running_function(worker_process& w);
-  // The name of the function `job` calls (symbols_; kept in function_names_).
-  const std::string& job_function(const remote_job& job);
+  // The name of the function `job` calls (remote_core::function_name, named once per address).
+  std::string job_function(const remote_job& job);
   // The stack worker w recorded when a signal ended it ("  #0 fn (file:line)" lines), or "".
   std::string crash_stack(worker_process& w, int status);
   void check_options(const remote_job& job) const;
@@ -264,9 +264,6 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   // Names functions and crashed workers' stacks in messages; under driver_ (it keeps the
   // modules' symbols it read for the next failure).
   stack_symbolizer symbols_;
-  // The names job_function gave, by code address: a poison function that fails call after
-  // call is named once (finding its module reads /proc/self/maps). Under driver_.
-  std::unordered_map<const void*, std::string> function_names_;
   forkserver server_;  // start_method::forkserver: forks the workers (forkserver.hpp)
   // A worker of this pool was lost and replaced (settle_lost): from then on the pool keeps
   // a spare worker started ahead (see "Spare worker" in resilience.cpp). Under driver_.

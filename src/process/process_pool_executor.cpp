@@ -30,6 +30,8 @@ process_pool_executor::~process_pool_executor() {
 
 std::size_t process_pool_executor::max_workers() const noexcept { return core_->max_workers(); }
 
+executor_stats process_pool_executor::stats() const noexcept { return core_->stats(); }
+
 detail::remote_queue& process_pool_executor::queue() noexcept { return *core_; }
 
 void process_pool_executor::shutdown(shutdown_options options) noexcept {

@@ -136,26 +136,11 @@ int process_pool_core::retire_idle(bool work_queued) {
   return static_cast<int>(std::min<std::int64_t>(left, 1 << 30));
 }
 
-const std::string& process_pool_core::job_function(const remote_job& job) {
-  // A plain function is named by its address; a lambda by its invoker's (whose name holds
-  // the lambda's type).
-  const void* code = job.fn ? job.fn : reinterpret_cast<const void*>(job.entry);
-  if (const auto known = function_names_.find(code); known != function_names_.end()) {
-    return known->second;
-  }
-  static const std::string unnamed = "the submitted function";
-  std::uintptr_t ip = reinterpret_cast<std::uintptr_t>(code);
-  code_frame frame;
-  code_module module{};
-  std::size_t modules = 0;
-  locate_code(&ip, 1, &frame, &module, &modules, 1);
-  frame.exact = 1;
+std::string process_pool_core::job_function(const remote_job& job) {
   try {
-    const std::vector<std::string> names = symbols_.describe(&frame, 1, &module, modules);
-    if (names.empty() || names.back().rfind("??", 0) == 0) return unnamed;
-    return function_names_.emplace(code, names.back()).first->second;
+    return function_name(job);
   } catch (const std::exception&) {
-    return unnamed;  // out of memory while naming: the message goes without the name
+    return "the submitted function";  // out of memory while naming
   }
 }
 
@@ -185,6 +170,7 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
   const int pid = w.pid;
   if (stopped.reason == stop_reason::timeout) {
     w.slot.end = worker_end::timed_out;
+    remote_counters::add(counters_.timed_out);
     give_back(w.slot, stopped.call, [&](remote_job& job) {
       return std::make_exception_ptr(call_timeout_error(
           "the call to " + job_function(job) + " overran its timeout of " +
@@ -201,12 +187,16 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
     return;
   }
   w.slot.end = worker_end::died;
+  remote_counters::add(counters_.workers_died);
   const running_call at = w.status().snapshot().call;
   const std::string stack = crash_stack(w, status);
   give_back(w.slot, at, [&](remote_job& job) -> std::exception_ptr {
     ++job.deaths;
     const std::size_t retries = job.options.max_retries.value_or(max_retries_);
-    if (job.deaths <= retries) return nullptr;
+    if (job.deaths <= retries) {
+      remote_counters::add(counters_.retried);
+      return nullptr;
+    }
     const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     std::string message = "the call to " + job_function(job) + " failed: " + how;
@@ -240,7 +230,13 @@ bool process_pool_core::stop_running(state_base& state) noexcept {
   // for other futures of this pool.
   if (holder < 0 || state.done()) return false;
   watchdog_.stop(holder, stop_reason::stop_request, call);
-  return state.cancel_open();
+  // Counted before it is published; taken back if the call ended meanwhile.
+  remote_counters::add(counters_.cancelled);
+  remote_counters::add(counters_.ended_started);
+  if (state.cancel_open()) return true;
+  remote_counters::take_back(counters_.cancelled);
+  remote_counters::take_back(counters_.ended_started);
+  return false;
 }
 
 }  // namespace cfutures::detail

@@ -151,6 +151,8 @@ void process_pool_core::add_worker(pid_t pid, wire::channel link) {
     w.state = phase::initializing;
   }
   workers_.push_back(std::move(w));
+  remote_counters::add(counters_.workers_started);
+  remote_counters::add(counters_.workers);
 }
 
 int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) noexcept {
@@ -171,6 +173,7 @@ int process_pool_core::reap(worker_process& w, std::chrono::milliseconds grace) 
     r = method_ == start_method::forkserver ? server_.reap(w.pid, &status)
                                             : waitpid(w.pid, &status, 0);
   } while (r < 0 && errno == EINTR);
+  if (w.link.fd() >= 0) remote_counters::take_back(counters_.workers);
   w.link.close();
   close_if_open(w.pidfd);
   if (r != w.pid) return -1;
@@ -197,6 +200,7 @@ void process_pool_core::lost(worker_process& w, const std::string& why) {
     return;
   }
   w.slot.end = worker_end::died;
+  remote_counters::add(counters_.workers_died);
   std::string message =
       "A process in the process pool was terminated abruptly while the "
       "future was running or pending: " +

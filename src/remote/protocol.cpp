@@ -1,5 +1,7 @@
 #include "protocol.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace cfutures::detail::wire {
@@ -139,12 +141,12 @@ void reader::expect_end() const {
 }
 
 std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
-                             std::size_t n_args) {
+                             std::size_t n_args, bool traced) {
   std::string out;
   writer w(out);
   w.u64(id);
   w.ref(invoker);
-  w.u8(fn ? 1 : 0);
+  w.u8((fn ? 1 : 0) | (traced ? 2 : 0));
   if (fn) w.ref(*fn);
   w.u32(static_cast<std::uint32_t>(n_args));
   return out;
@@ -155,9 +157,10 @@ call_message decode_call(std::string_view payload, attachment_source& attachment
   call_message m;
   m.id = r.u64();
   m.invoker = r.ref();
-  const std::uint8_t has_fn = r.u8();
-  if (has_fn > 1) throw protocol_error("bad call: invalid function flag");
-  m.has_fn = has_fn == 1;
+  const std::uint8_t flags = r.u8();
+  if (flags > 3) throw protocol_error("bad call: invalid flags");
+  m.has_fn = (flags & 1) != 0;
+  m.traced = (flags & 2) != 0;
   if (m.has_fn) m.fn = r.ref();
   const std::uint32_t n = r.u32();
   // Each argument takes at least its 4-byte length: bounds the reservation by the payload.
@@ -175,11 +178,26 @@ reply_message decode_reply(std::string_view payload, attachment_source& attachme
   const std::uint32_t n = r.u32();
   if (n > payload.size() / 5) throw protocol_error("bad reply: item count past the end");
   m.items.reserve(n);
+  bool traced = false;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const std::uint8_t ok = r.u8();
-    if (ok > 1) throw protocol_error("bad reply: invalid status");
-    received_item item = r.item(attachments);
-    m.items.push_back({ok == 1, item.bytes, std::move(item.regions)});
+    const std::uint8_t flags = r.u8();
+    if (flags > 3) throw protocol_error("bad reply: invalid status");
+    reply_item item;
+    item.ok = (flags & 1) != 0;
+    item.traced = (flags & 2) != 0;
+    if (item.traced) {
+      item.start_ns = r.u64();
+      item.end_ns = r.u64();
+      traced = true;
+    }
+    received_item received = r.item(attachments);
+    item.bytes = received.bytes;
+    item.regions = std::move(received.regions);
+    m.items.push_back(std::move(item));
+  }
+  if (traced) {
+    m.pid = r.u32();
+    m.tid = r.u32();
   }
   r.expect_end();
   return m;
@@ -203,9 +221,19 @@ std::string encode_reply(std::uint64_t id, std::vector<outcome>& outcomes, item_
   writer w(out);
   w.u64(id);
   w.u32(static_cast<std::uint32_t>(outcomes.size()));
+  bool traced = false;
   for (auto& o : outcomes) {
-    w.u8(o.ok ? 1 : 0);
+    w.u8((o.ok ? 1 : 0) | (o.traced ? 2 : 0));
+    if (o.traced) {
+      w.u64(o.start_ns);
+      w.u64(o.end_ns);
+      traced = true;
+    }
     items.put(w, o.bytes);
+  }
+  if (traced) {
+    w.u32(static_cast<std::uint32_t>(getpid()));
+    w.u32(static_cast<std::uint32_t>(gettid()));
   }
   return out;
 }

@@ -10,9 +10,14 @@
 //   init         parent → worker  call body with one argument   (the initializer)
 //   init_ok      worker → parent  empty
 //   init_failed  worker → parent  exception bytes
-//   call         parent → worker  call body: u64 id, invoker ref, u8 has_fn, [fn ref],
-//                                 u32 n, n × item (one serialized argument tuple per call)
-//   reply        worker → parent  u64 id, u32 n, n × (u8 ok, item)  — ok=0: exception bytes
+//   call         parent → worker  call body: u64 id, invoker ref, u8 flags (bit 0: has_fn,
+//                                 bit 1: traced), [fn ref], u32 n, n × item (one serialized
+//                                 argument tuple per call)
+//   reply        worker → parent  u64 id, u32 n, n × (u8 flags, [u64 start, u64 end], item),
+//                                 [u32 pid, u32 tid] — flags bit 0: ok (else the item is
+//                                 exception bytes); bit 1: traced, the call's span on the
+//                                 worker's CLOCK_MONOTONIC (ns) follows, and the reply ends
+//                                 with the process and thread that ran the calls
 //   exit         parent → worker  empty                          (finish and end the process)
 //   shm          either way       u32 kind, u32 0, u64 length    (a frame of that kind whose
 //                                 payload is the frame's first attachment: the process
@@ -41,7 +46,7 @@
 namespace cfutures::detail::wire {
 
 constexpr std::uint32_t magic = 0x54554643;  // "CFUT" in memory order
-constexpr std::uint16_t version = 2;
+constexpr std::uint16_t version = 3;
 constexpr std::size_t header_size = 16;
 constexpr std::uint32_t max_payload = 1u << 30;
 
@@ -134,23 +139,29 @@ struct call_message {
   std::uint64_t id = 0;
   code_ref invoker;
   bool has_fn = false;
+  bool traced = false;  // the caller records a trace: replies carry the calls' spans
   code_ref fn;
   std::vector<received_item> args;  // views into the payload
 };
 
 // The fixed part of a call payload (everything before the argument list's items).
 std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
-                             std::size_t n_args);
+                             std::size_t n_args, bool traced = false);
 call_message decode_call(std::string_view payload, attachment_source& attachments);
 
 struct reply_item {
   bool ok = false;
   std::string_view bytes;
   region_list regions;  // the memory of the shared_buffers in the value
+  bool traced = false;
+  std::uint64_t start_ns = 0;  // the worker's CLOCK_MONOTONIC, when traced
+  std::uint64_t end_ns = 0;
 };
 struct reply_message {
   std::uint64_t id = 0;
   std::vector<reply_item> items;
+  std::uint32_t pid = 0;  // who ran the calls, when any is traced
+  std::uint32_t tid = 0;
 };
 reply_message decode_reply(std::string_view payload, attachment_source& attachments);
 
@@ -183,8 +194,11 @@ std::uint32_t decode_hello(std::string_view payload);
 struct outcome {
   bool ok = false;
   payload bytes;
+  bool traced = false;  // the call's span follows (the call frame asked for it)
+  std::uint64_t start_ns = 0;
+  std::uint64_t end_ns = 0;
 };
-// reply: u64 id, u32 n, n × (u8 ok, item).
+// reply: u64 id, u32 n, n × (u8 flags, [span], item), [u32 pid, u32 tid] of this thread.
 std::string encode_reply(std::uint64_t id, std::vector<outcome>& outcomes, item_sink& items);
 
 // shm: the wrapper of a frame whose body is its first attachment.

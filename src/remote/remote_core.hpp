@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "cfutures/detail/remote_executor.hpp"
+#include "cfutures/stats.hpp"
 #include "remote/protocol.hpp"
 
 namespace cfutures::detail {
@@ -81,6 +82,33 @@ struct running_call {
   std::size_t item = 0;
 };
 
+// The counters behind stats() (executor_stats): the core counts every call as it enters,
+// starts and ends, before its future is published (a waiter that saw it done finds it
+// counted); the transport counts its workers. Relaxed: nothing is published through them.
+//
+//   submitted  push()                     started   take() (PENDING → RUNNING)
+//   completed / failed   received_reply::complete, settle() (every other end: a broken
+//              executor, a death, a timeout, a forced stop)
+//   cancelled  take() (dropped, cancelled while queued), close(cancel_futures), settle(),
+//              the transport's stop of a running call; stats() adds the cancelled calls
+//              still in the queue
+//   ended_started: the completed, failed and cancelled that had started (running =
+//              started - ended_started)
+struct remote_counters {
+  std::atomic<std::size_t> submitted{0}, started{0}, completed{0}, failed{0}, cancelled{0},
+      ended_started{0};
+  std::atomic<std::size_t> workers{0}, workers_started{0}, workers_died{0}, retried{0},
+      timed_out{0};
+  static void add(std::atomic<std::size_t>& c, std::size_t n = 1) noexcept {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
+  static void take_back(std::atomic<std::size_t>& c, std::size_t n = 1) noexcept {
+    c.fetch_sub(n, std::memory_order_relaxed);
+  }
+};
+
+class remote_core;
+
 // A reply matched with the job it answers and decoded; the items' bytes are views into the
 // frame it came in (valid until the transport receives again).
 struct received_reply {
@@ -88,6 +116,8 @@ struct received_reply {
   wire::reply_message reply;
   std::exception_ptr error;  // set: the reply was malformed, the job fails with this
   wire::attachment_source* from = nullptr;
+  remote_core* core = nullptr;   // counts the calls and records their spans
+  std::uint64_t received_ns = 0;  // when traced: when the reply arrived
 
   void complete() noexcept;
 };
@@ -101,6 +131,7 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
     bool splits_chunks = false;            // map's chunks travel as one call per item
     bool lazy_start = true;                // the manager starts with the first call
     const void* origin = nullptr;          // put in every state (shared_wait_helper)
+    const char* executor_name = "process_pool";  // the trace's "executor"
   };
 
   remote_core(const remote_core&) = delete;
@@ -112,13 +143,16 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   bool splits_chunks() const noexcept final { return traits_.splits_chunks; }
 
   void shutdown(bool wait, bool cancel_futures) noexcept { close(wait, cancel_futures, 0); }
+  // The counters, with the queue looked at (stats.hpp).
+  executor_stats stats() noexcept;
   // Detaches the manager thread if the caller is it, or drives for it (the executor is
   // destroyed in a done-callback).
   void detach_if_manager() noexcept;
   void start_manager();
 
  protected:
-  explicit remote_core(traits t) noexcept : traits_(t) {}
+  explicit remote_core(traits t) noexcept;
+  friend struct received_reply;
 
   struct snapshot {
     bool stop = false;
@@ -171,6 +205,14 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   // Fails every held and queued call with the transport's broken error; later submits throw.
   void break_executor(const std::string& why) noexcept;
   bool calls_held() noexcept;
+  // The job's calls end without a reply: failed with `error`, or cancelled (null); each is
+  // counted once (a call already done was counted when it ended; one cancelled while queued,
+  // `from_queue` and never started, is counted here).
+  void settle(remote_job& job, const std::exception_ptr& error, bool from_queue) noexcept;
+  // The name of the function `job` calls: a plain function's symbol, or its invoker's (whose
+  // name holds the lambda's type); "the submitted function" if it has none.
+  std::string function_name(const remote_job& job);
+  remote_counters counters_;
 
   // ---- [transport] hooks ----
   virtual std::size_t slot_count() const noexcept = 0;
@@ -226,6 +268,9 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   // Manager side.
   std::unordered_map<const void*, code_ref> addresses_;
   std::uint64_t next_id_ = 1;
+
+  // Records the trace events of a traced reply's calls.
+  void record_spans(const received_reply& r) noexcept;
 };
 
 }  // namespace cfutures::detail

@@ -5,6 +5,7 @@
 #include <exception>
 #include <unordered_map>
 
+#include "cfutures/detail/trace_span.hpp"
 #include "remote/throw_stacks.hpp"
 
 namespace cfutures::detail {
@@ -100,6 +101,7 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
       continue;
     }
     if (link) link->running(message.id, i);
+    if (message.traced) o.start_ns = trace_now_ns();
     try {
       o.bytes = payload(store);
       encoded_input in = from.input(message.args[i].bytes);
@@ -109,13 +111,19 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
     } catch (...) {
       failed(o, std::current_exception());
     }
+    if (message.traced) {
+      o.end_ns = trace_now_ns();
+      o.traced = true;
+    }
   }
   return outcomes;
 }
 
 int serve(serving_link& link) {
-  // A worker: exceptions its calls throw come back with the stack of their throw.
+  // A worker: exceptions its calls throw come back with the stack of their throw; its calls'
+  // spans go back in its replies, never into a trace file of its own.
   enable_throw_stacks();
+  trace_leave_to_parent();
   incoming_frame f;
   call_timings timings;
   while (link.next(f)) {

@@ -25,7 +25,7 @@
 //  - slots_[i] and started_ are stored with release once the worker object is built and
 //    loaded with acquire before it is used.
 //  - No lost wake-up, no lost task, by seq_cst pairs: notify_work()'s fence with park()'s
-//    fence (queues against parked_count_ / searching_); push_injected()'s submitters_
+//    fence (queues against parked_count_ / searching_); push_injected()'s entered_
 //    increment with shutdown()'s closed_ store and the workers' exit check;
 //    count_taken()'s decrement with reserve_space()'s space_waiters_ increment.
 //  - Counters that only steer decisions (idle_tokens_, all_started_, waiting_, the
@@ -54,6 +54,7 @@
 
 #include "cfutures/detail/futex.hpp"
 #include "cfutures/detail/shared_state.hpp"
+#include "cfutures/stats.hpp"
 #include "cfutures/thread_pool_executor.hpp"
 #include "home_cpu.hpp"
 #include "injection_queue.hpp"
@@ -78,7 +79,27 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
 
   bool help_until(help_target& target, const deadline& until) noexcept override;
 
+  // Stats (thread_pool_core_stats.cpp): the counters below, summed.
+  executor_stats stats() noexcept;
+  void count_cancelled(int delta) noexcept {
+    cancelled_.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
+  }
+
  private:
+  // A worker's counters (executor_stats): written by its own thread only (a load and a
+  // store, no read-modify-write on the hot path), read by stats() with relaxed loads.
+  struct alignas(64) worker_counters {
+    std::atomic<std::size_t> submitted{0};  // into its own ring
+    std::atomic<std::size_t> taken{0};      // tasks it took from a queue
+    std::atomic<std::size_t> completed{0};
+    std::atomic<std::size_t> failed{0};
+    std::atomic<std::size_t> dropped{0};  // taken, then found cancelled (a race)
+    bool counted_take = false;            // the task being run was counted in taken
+    static void bump(std::atomic<std::size_t>& c) noexcept {
+      c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+  };
+
   struct worker final : waiter_sink {
     worker(thread_pool_core& p, std::size_t i);
     void notify(std::uint32_t, bool) noexcept override;  // the awaited future is done
@@ -88,7 +109,8 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
     int home_cpu = -1;            // where it sleeps (home_cpu.hpp); set by the thread starting it
     start_placement placement;    // where its thread first runs (home_cpu.hpp)
     run_context context;          // for the tasks it takes from the queues
-    run_context helping_context;  // for the tasks it runs while waiting (no bookkeeping)
+    run_context helping_context;  // for the tasks it runs while waiting (counting only)
+    worker_counters counters;
     task_ring ring;
     std::atomic<std::uint32_t> wake_word{0};  // futex: 1 once woken
     waiter_node awaited_node;                 // subscribed while parked in help_until
@@ -115,9 +137,11 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   state_base* find_work(worker* self) noexcept;
   state_base* take_injected(worker* self) noexcept;
   bool has_work() const noexcept;
-  void took_task(worker& self) noexcept;
+  bool no_submit_in_flight() const noexcept;
+  void took_task(worker& self, const state_base& task) noexcept;
   void run_task(state_base* task, const run_context& context) noexcept;
-  static void before_publish(void* self) noexcept;
+  static void before_publish(void* self, run_outcome outcome) noexcept;
+  static void count_outcome(void* self, run_outcome outcome) noexcept;
 
   // Parking and waking (thread_pool_core_parking.cpp).
   void idle(worker& self) noexcept;
@@ -168,7 +192,10 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
   // task sit on cache lines of their own (alignas(64)), apart from the words that the other
   // side only reads: sharing a line made each submit wait for a transfer of that line.
   injection_queue injected_;
-  alignas(64) std::atomic<std::size_t> submitters_{0};  // between the closed_ check and a push
+  // Submits between the closed_ check and a push: entered_ - left_ (in tasks; entered_ is
+  // also how many tasks came from outside, for the stats).
+  alignas(64) std::atomic<std::size_t> entered_{0};
+  std::atomic<std::size_t> left_{0};
   std::atomic<int> submitter_cpu_{-1};           // CPU of the last submit from outside the pool
   alignas(64) std::atomic<bool> closed_{false};  // shutdown() was called
   std::atomic<bool> broken_{false};
@@ -201,6 +228,11 @@ class thread_pool_core final : public std::enable_shared_from_this<thread_pool_c
 
   // max_pending back-pressure (only when max_pending_ != 0).
   std::atomic<std::size_t> waiting_{0};  // queued tasks not yet taken
+
+  // Stats of rare events (the hot ones are in worker_counters).
+  alignas(64) std::atomic<std::size_t> rejected_{0};  // entered_ but rejected (closed)
+  std::atomic<std::size_t> cancelled_{0};             // cancelled while queued
+  std::atomic<std::size_t> abandoned_failed_{0};      // failed without running (broken)
   std::atomic<std::size_t> space_waiters_{0};
   std::mutex space_mutex_;
   std::condition_variable space_cv_;

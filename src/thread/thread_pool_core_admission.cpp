@@ -8,8 +8,8 @@
 //                              is full) ─▶ start_workers() ─▶ notify_work()
 //   enqueue_list() (map, 256 at a time, only without max_pending) ─▶ push_injected() ─▶ …
 //
-// A submit racing shutdown: push_injected() counts itself in submitters_ before it checks
-// closed_, and stays counted until its push is done; a worker exits only once it saw closed_
+// A submit racing shutdown: push_injected() counts itself in entered_ before it checks
+// closed_, and in left_ once its push is done; a worker exits only once it saw closed_
 // and no submitter mid-push (thread_pool_core_scheduling.cpp), so a task is either rejected
 // (shutdown_error, or broken_thread_pool) or run, never lost.
 #include <exception>
@@ -28,7 +28,11 @@ void thread_pool_core::enqueue(state_base* task) {
     if (closing()) reject(task, 0);
     if (max_pending_ != 0) waiting_.fetch_add(1, std::memory_order_relaxed);
     bool piling_up = false;
-    if (!self->ring.push(task)) piling_up = push_injected(task, task, 1);
+    if (self->ring.push(task)) {
+      worker_counters::bump(self->counters.submitted);
+    } else {
+      piling_up = push_injected(task, task, 1);
+    }
     start_workers(1);
     notify_work(piling_up);
     return;
@@ -55,14 +59,17 @@ void thread_pool_core::enqueue_list(state_base* first, state_base* last, std::si
 
 bool thread_pool_core::push_injected(state_base* first, state_base* last, std::size_t count) {
   // seq_cst: Dekker with shutdown()'s store to closed_ and a worker's exit check, which
-  // reads closed_ then submitters_: either this push is rejected, or the worker waits for it.
-  submitters_.fetch_add(1, std::memory_order_seq_cst);
+  // reads closed_ then left_ and entered_: either this push is rejected, or the worker
+  // waits for it.
+  entered_.fetch_add(count, std::memory_order_seq_cst);
   if (closing()) {
-    submitters_.fetch_sub(1, std::memory_order_release);
+    rejected_.fetch_add(count, std::memory_order_relaxed);
+    // release: pairs with the exit check's acquire load of left_.
+    left_.fetch_add(count, std::memory_order_release);
     reject(first, count);
   }
   const bool piling_up = injected_.push(first, last);
-  submitters_.fetch_sub(1, std::memory_order_release);
+  left_.fetch_add(count, std::memory_order_release);
   return piling_up;
 }
 
@@ -75,6 +82,10 @@ void thread_pool_core::reject(state_base* first, std::size_t count) {
                  : std::make_exception_ptr(shutdown_error());
   }
   if (max_pending_ != 0) count_taken(count);
+  // Not submitted: their cancellation is not counted (count_cancelled_task).
+  for (state_base* t = first; t; t = t->next_in_queue.load(std::memory_order_relaxed)) {
+    t->origin = nullptr;
+  }
   abandon_all(first, nullptr);
   std::rethrow_exception(reason);
 }

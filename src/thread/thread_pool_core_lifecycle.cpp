@@ -15,7 +15,7 @@
 //               └────initializer throws──▶ broken (a submit throws broken_thread_pool)
 //
 // shutdown: closes the pool to submits (closed_; a submit that passed the check before is
-// counted in submitters_ until its push is done); cancel_futures drains every queue
+// counted in entered_ - left_ until its push is done); cancel_futures drains every queue
 // (futures cancelled) and requests a stop of running stop_token tasks; workers run what is
 // left, then exit once they find nothing; wait joins them. A failing initializer breaks the
 // pool: every queue is drained into broken_thread_pool. A shutdown(wait) called on one of
@@ -64,7 +64,7 @@ thread_pool_core::worker::worker(thread_pool_core& p, std::size_t i)
     : pool(p),
       index(i),
       context{p.stop_.get_token(), &thread_pool_core::before_publish, this},
-      helping_context{p.stop_.get_token()} {}
+      helping_context{p.stop_.get_token(), &thread_pool_core::count_outcome, this} {}
 
 thread_pool_core::thread_pool_core(thread_pool_options options)
     : max_workers_(checked_max_workers(options.max_workers)),
@@ -184,7 +184,17 @@ state_base* thread_pool_core::drain_all() noexcept {
 void thread_pool_core::abandon_all(state_base* list, const std::exception_ptr& reason) noexcept {
   while (list) {
     state_base* task = std::exchange(list, list->next_in_queue.load(std::memory_order_relaxed));
+    // A failure is counted before it is published, and taken back if the future was
+    // cancelled first (then count_cancelled_task counted it). Cancelling counts itself.
+    auto* pool = static_cast<const thread_pool_core*>(task->origin);
+    auto* counted = reason && pool && !task->done()
+                        ? &const_cast<thread_pool_core*>(pool)->abandoned_failed_
+                        : nullptr;
+    if (counted) counted->fetch_add(1, std::memory_order_relaxed);
     task->abandon(reason);
+    if (counted && !task->finished_with_exception()) {
+      counted->fetch_sub(1, std::memory_order_relaxed);
+    }
     task->release();
   }
 }

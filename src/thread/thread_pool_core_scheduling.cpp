@@ -33,9 +33,9 @@ void thread_pool_core::work_loop(worker& self) noexcept {
   for (;;) {
     // Read before looking: once closed and no submit is mid-push, everything queued is
     // visible to find_work.
-    const bool closing_now = closing() && submitters_.load(std::memory_order_seq_cst) == 0;
+    const bool closing_now = closing() && no_submit_in_flight();
     if (state_base* task = find_work(&self)) {
-      took_task(self);
+      took_task(self, *task);
       run_task(task, self.context);
       continue;
     }
@@ -88,7 +88,10 @@ bool thread_pool_core::has_work() const noexcept {
   return false;
 }
 
-void thread_pool_core::took_task(worker& self) noexcept {
+void thread_pool_core::took_task(worker& self, const state_base& task) noexcept {
+  // A task cancelled while queued was counted then: it is not taken (count_outcome).
+  self.counters.counted_take = !task.done();
+  if (self.counters.counted_take) worker_counters::bump(self.counters.taken);
   count_taken(1);
   if (!self.searching) return;
   stop_searching(self);
@@ -105,7 +108,8 @@ void thread_pool_core::run_task(state_base* task, const run_context& context) no
 // Called by a task just before it publishes its result, in the worker's thread: leaves an
 // idle token (thread_pool_core_lifecycle.cpp) and counts the worker as searching if its ring
 // is empty (thread_pool_core_parking.cpp).
-void thread_pool_core::before_publish(void* arg) noexcept {
+void thread_pool_core::before_publish(void* arg, run_outcome outcome) noexcept {
+  count_outcome(arg, outcome);
   auto& self = *static_cast<worker*>(arg);
   thread_pool_core& pool = self.pool;
   if (!pool.all_started_.load(std::memory_order_relaxed)) {
@@ -122,7 +126,7 @@ bool thread_pool_core::help_until(help_target& awaited, const deadline& until) n
   // A queued task runs to its end even if the deadline passes meanwhile.
   while (!awaited.ready() && !until.passed()) {
     if (state_base* task = find_work(&self)) {
-      took_task(self);
+      took_task(self, *task);
       run_task(task, self.helping_context);
       continue;
     }

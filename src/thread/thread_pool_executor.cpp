@@ -43,6 +43,8 @@ void thread_pool_executor::shutdown(shutdown_options options) noexcept {
   core_->shutdown(options.wait, options.cancel_futures);
 }
 
+executor_stats thread_pool_executor::stats() const noexcept { return core_->stats(); }
+
 thread_pool_executor::submit_batch::submit_batch(thread_pool_executor& pool)
     : pool_(&pool), outer_(current_batch_) {
   current_batch_ = this;

@@ -5,7 +5,7 @@ piece-size byte the fuzzer reads first (frame_fuzzer.cpp)."""
 import os
 import struct
 
-MAGIC, VERSION = 0x54554643, 2
+MAGIC, VERSION = 0x54554643, 3
 KINDS = dict(hello=1, init=2, init_ok=3, init_failed=4, call=5, reply=6, exit=7, shm=8)
 
 
@@ -30,10 +30,15 @@ def call(id_, args, fn=None):
     return body
 
 
-def reply(id_, items):
+def reply(id_, items, span=None):
     body = struct.pack("<QI", id_, len(items))
     for ok, b in items:
-        body += struct.pack("<B", ok) + blob(b)
+        body += struct.pack("<B", ok | (2 if span else 0))
+        if span:
+            body += struct.pack("<QQ", *span)
+        body += blob(b)
+    if span:
+        body += struct.pack("<II", 4242, 4243)
     return body
 
 
@@ -44,6 +49,7 @@ seeds = {
     "call_attached_arg": frame("call", call(3, []) [:-4] + struct.pack("<I", 1)
                                + struct.pack("<IQ", 0xFFFFFFFF, 100)),
     "reply_ok": frame("reply", reply(1, [(1, b"\x2a\x00\x00\x00")])),
+    "reply_traced": frame("reply", reply(8, [(1, b"\x2a\x00\x00\x00")], span=(1000, 2000))),
     "reply_error": frame("reply", reply(2, [(0, b"\x01" + b"\x00" * 7 + b"x" * 8)])),
     "init_failed": frame("init_failed", b"\x00" * 24),
     "init_ok_exit": frame("init_ok", b"") + frame("exit", b""),

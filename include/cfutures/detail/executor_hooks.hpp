@@ -101,17 +101,24 @@ void unregister_shared_wait_helper(const void* origin) noexcept;
 // request_stop() of a state marked with `origin`: its shared_wait_helper's stop_running.
 bool stop_through_origin(const void* origin, state_base& state) noexcept;
 
+// How a task's run() ended, as its executor counts it (executor_stats).
+enum class run_outcome : std::uint8_t {
+  dropped,    // found cancelled: not run
+  completed,  // ran and returned
+  failed,     // ran and threw
+};
+
 // Hook 3: what an executor's worker hands to a task it runs.
 struct run_context {
   std::stop_token executor_stop;  // a stop here is forwarded to tasks that take a stop_token
   // Called exactly once by run(), if set: after the call has returned (or was found
   // cancelled), just before its result is published, so the executor can count this worker
-  // as available before anyone sees the result.
-  void (*before_publish)(void* arg) noexcept = nullptr;
+  // as available, and the call in its stats, before anyone sees the result.
+  void (*before_publish)(void* arg, run_outcome outcome) noexcept = nullptr;
   void* arg = nullptr;
 
-  void finishing() const noexcept {
-    if (before_publish) before_publish(arg);
+  void finishing(run_outcome outcome) const noexcept {
+    if (before_publish) before_publish(arg, outcome);
   }
 };
 

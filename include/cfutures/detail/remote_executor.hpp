@@ -83,6 +83,7 @@ struct remote_job {
   call_options options;        // this call's limits (unset: the pool's)
   std::uint64_t id = 0;        // its call frame's id, once sent to a worker
   std::size_t deaths = 0;      // workers that died while running it (its retries so far)
+  std::uint64_t sent_ns = 0;   // traced: when its call frame was made (trace_span.hpp)
   bool started = false;        // its calls are RUNNING already (back from a worker that ended)
 };
 

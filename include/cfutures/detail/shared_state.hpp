@@ -151,6 +151,9 @@ class state_base {
   // refuses (Python: a running call cannot be cancelled); a coroutine's state accepts
   // (coroutine.hpp).
   virtual bool cancel_running_locked() noexcept;
+  // cancel() is about to move PENDING to CANCELLED (+1), or failed to after all (-1): an
+  // executor's task counts it (executor_stats). Called with LOCK held.
+  virtual void cancelling(int) noexcept {}
 
   std::uint32_t word() const noexcept { return word_.load(std::memory_order_acquire); }
 

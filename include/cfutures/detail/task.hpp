@@ -12,11 +12,13 @@
 #include <optional>
 #include <stop_token>
 #include <tuple>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 
 #include "cfutures/detail/ref_ptr.hpp"
 #include "cfutures/detail/shared_state.hpp"
+#include "cfutures/detail/trace_span.hpp"
 #include "cfutures/future.hpp"
 
 namespace cfutures::detail {
@@ -56,6 +58,10 @@ struct stop_slot<true> {
   }
 };
 
+// A thread pool counts a task cancelled while queued (`origin`: the pool; null: a task the
+// pool rejected, not counted). Defined by the thread layer, the only user of task.
+void count_cancelled_task(const void* origin, int delta) noexcept;
+
 template <class R, class Fn, class... Args>
 class task final : public shared_state<R> {
   static constexpr bool takes_stop_token = call_traits<Fn, Args...>::takes_stop_token;
@@ -70,9 +76,10 @@ class task final : public shared_state<R> {
   void run(const run_context& context) noexcept override {
     if (!this->try_start()) {
       call_.reset();
-      context.finishing();
+      context.finishing(run_outcome::dropped);
       return;
     }
+    const thread_pool_span span;  // trace.hpp: one branch while no trace runs
     bool failed = false;
     try {
       if constexpr (std::is_void_v<R>) {
@@ -84,8 +91,10 @@ class task final : public shared_state<R> {
       this->error_ = std::current_exception();
       failed = true;
     }
+    if (span.on()) [[unlikely]]
+      span.record(typeid(Fn), code_of());
     call_.reset();
-    context.finishing();
+    context.finishing(failed ? run_outcome::failed : run_outcome::completed);
     this->lock();
     this->publish_locked(status::finished, failed);
   }
@@ -95,7 +104,19 @@ class task final : public shared_state<R> {
     call_.reset();
   }
 
+ protected:
+  void cancelling(int delta) noexcept override { count_cancelled_task(this->origin, delta); }
+
  private:
+  // A function pointer's address, for the trace's name (the callable's type otherwise).
+  const void* code_of() const noexcept {
+    if constexpr (std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>) {
+      return call_ ? reinterpret_cast<const void*>(std::get<0>(*call_)) : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+
   decltype(auto) invoke(const std::stop_token& executor_stop) {
     return std::apply(
         [&](Fn& fn, Args&... args) -> decltype(auto) {
