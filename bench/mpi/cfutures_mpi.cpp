@@ -20,6 +20,7 @@
 #include <cfutures/mpi.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
   cfutures::serve_if_worker(argc, argv);  // the pool's spawned workers serve here
   if (argc > 1 && std::strcmp(argv[1], "--pool") == 0) {
     // MPI first, as mpi4py's import does: the start-up is the spawn's, not MPI_Init's.
+    setenv("PMIX_MCA_gds", "hash", 0);  // docs/mpi.md: spawns that never hang
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     {

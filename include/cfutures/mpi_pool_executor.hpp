@@ -33,7 +33,11 @@
 //   may be created again after an earlier one was destroyed, and pools may coexist.
 // MPI environment: as comm_executor: initialised with MPI_THREAD_MULTIPLE by the library if
 //   the program did not (finalised at exit), else the program's level (below MULTIPLE the
-//   manager thread is the only one to call MPI while the pool runs).
+//   manager thread is the only one to call MPI while the pool runs). Before initialising MPI
+//   the library sets PMIX_MCA_gds=hash unless the environment chose a PMIx store: with
+//   Debian 12's Open MPI 4.1 + PMIx 4.2 the default store makes MPI_Comm_spawn hang now and
+//   then (openpmix#2735); the workers get the store this process uses. A program that calls
+//   MPI_Init itself should set it first (docs/mpi.md).
 // Lost workers (Open MPI 4.1, no ULFM): a worker that dies ends the whole job, this process
 //   included — under mpiexec, mpiexec kills every process and names the lost rank and its
 //   node (measured across hosts: under a second); in a singleton, Open MPI's daemon aborts

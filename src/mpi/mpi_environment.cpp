@@ -40,6 +40,8 @@ void warn_if_below_serialized(int level) {
 
 }  // namespace
 
+void prefer_safe_pmix_store() { setenv("PMIX_MCA_gds", "hash", 0); }
+
 std::string mpi_error_text(const char* what, int code) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
@@ -68,6 +70,7 @@ int ensure_mpi_ready() {
     std::call_once(warned, [&] { warn_if_below_serialized(level); });
     return level;
   }
+  prefer_safe_pmix_store();
   check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &level), "MPI_Init_thread");
   std::atexit(finalize_at_exit);
   return level;

@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -82,7 +83,11 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
   char flag[64];
   std::strncpy(flag, spawned_worker_flag, sizeof flag - 1);
   flag[sizeof flag - 1] = '\0';
-  char* args[] = {flag, nullptr};
+  // The workers use the PMIx store this process uses (prefer_safe_pmix_store): a spawned rank
+  // whose store differs from its parent's cannot connect to it ("No permission" in dpm.c).
+  const char* store = std::getenv("PMIX_MCA_gds");
+  std::string store_arg = std::string(pmix_store_flag) + (store ? store : "");
+  char* args[] = {flag, store ? store_arg.data() : nullptr, nullptr};
   std::vector<int> codes(n, MPI_SUCCESS);
   self_comm self;
   spawned_ranks r;
@@ -117,6 +122,10 @@ void serve_if_spawned(int argc, char** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   int level = 0;
+  for (int i = 1; i < argc && argv[i]; ++i) {
+    if (std::strncmp(argv[i], pmix_store_flag, std::strlen(pmix_store_flag)) == 0)
+      setenv("PMIX_MCA_gds", argv[i] + std::strlen(pmix_store_flag), 1);
+  }
   if (!initialized && MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &level) != MPI_SUCCESS) {
     std::fputs("cfutures::mpi::pool_executor worker: MPI_Init_thread failed\n", stderr);
     end_worker(2);

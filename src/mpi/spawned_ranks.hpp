@@ -28,6 +28,8 @@ namespace cfutures::detail {
 
 // The argument a spawned worker is started with.
 inline constexpr const char* spawned_worker_flag = "--cfutures-mpi-pool-worker";
+// Followed by the PMIx store (PMIX_MCA_gds) the spawning process uses, when it chose one.
+inline constexpr const char* pmix_store_flag = "--cfutures-pmix-gds=";
 
 struct spawned_ranks {
   MPI_Comm intercomm = MPI_COMM_NULL;  // to the spawned processes

@@ -43,7 +43,6 @@ struct mpi_pool_traits {
   }
 };
 
-// mpi_pool_traits is left out until the hang seen after the round-2 merges is fixed (issue 20).
-using executor_types = ::testing::Types<mpi_world_traits, mpi_self_traits>;
+using executor_types = ::testing::Types<mpi_world_traits, mpi_self_traits, mpi_pool_traits>;
 
 }  // namespace conformance

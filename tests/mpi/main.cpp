@@ -8,11 +8,16 @@
 
 #include <cfutures/process_pool_executor.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "rank_harness.hpp"
 
 int main(int argc, char** argv) {
   cfutures::serve_if_worker(argc, argv);  // a pool_executor's spawned worker serves here
+  // A program that initialises MPI itself chooses PMIx's "hash" store as docs/mpi.md says
+  // (Open MPI 4.1 + PMIx 4 hang now and then in MPI_Comm_spawn otherwise); pool_executor
+  // gives its workers the same store.
+  setenv("PMIX_MCA_gds", "hash", 0);
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   int rank = 0;

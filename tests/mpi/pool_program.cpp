@@ -161,8 +161,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> hosts;
   bool plain_init = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--mpi-init") == 0)
+    if (std::strcmp(argv[i], "--mpi-init") == 0) {
+      setenv("PMIX_MCA_gds", "hash", 0);  // what docs/mpi.md asks of such a program
       plain_init = MPI_Init(nullptr, nullptr) == MPI_SUCCESS;
+    }
     if (std::strcmp(argv[i], "--hosts") == 0 && i + 1 < argc) hosts = split(argv[i + 1]);
     if (std::strcmp(argv[i], "--die") == 0) {
       cfutures::mpi::pool_executor pool({.max_workers = 2});

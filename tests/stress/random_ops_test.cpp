@@ -1,5 +1,6 @@
 // Randomized stress (issue 6): 4 threads submit, cancel, wait, iterate as_completed and map,
-// request stops and shut down at random moments, against every executor. Afterwards every
+// request stops and shut down at random moments, against every executor. The executor's
+// stats() must then add up (submitted == completed + failed + cancelled). Afterwards every
 // future is in exactly one terminal state with the right value or exception, and every
 // done-callback ran exactly once. A watchdog turns a deadlock into a failure with a dump.
 // CFUTURES_STRESS_OPS sets the number of operations per executor (default 2000; the long
@@ -134,6 +135,31 @@ TYPED_TEST(RandomOperations, EveryFutureEndsOnceAndEveryCallbackRunsOnce) {
       });
     }
     for (auto& t : threads) t.join();
+    // stats() at quiescence (stats.hpp): every future counted once, in its final state.
+    ex->shutdown({.wait = true});
+    const cfutures::executor_stats s = ex->stats();
+    std::size_t completed = 0, failed = 0, cancelled = 0;
+    for (const auto& t : book.all()) {
+      ASSERT_TRUE(t->future.done());
+      if (t->future.cancelled()) {
+        ++cancelled;
+      } else if (t->future.exception()) {
+        ++failed;
+      } else {
+        ++completed;
+      }
+    }
+    EXPECT_EQ(s.submitted, s.completed + s.failed + s.cancelled) << TypeParam::name();
+    EXPECT_EQ(s.queued, 0u) << TypeParam::name();
+    EXPECT_EQ(s.running, 0u) << TypeParam::name();
+    EXPECT_EQ(s.workers, 0u) << TypeParam::name();
+    // map()'s calls are counted too, and are not in the ledger.
+    EXPECT_GE(s.submitted, book.all().size()) << TypeParam::name();
+    EXPECT_GE(s.completed, completed) << TypeParam::name();
+    EXPECT_GE(s.failed, failed) << TypeParam::name();
+    EXPECT_GE(s.cancelled, cancelled) << TypeParam::name();
+    std::printf("%s stats: %zu submitted, %zu completed, %zu failed, %zu cancelled\n",
+                TypeParam::name().c_str(), s.submitted, s.completed, s.failed, s.cancelled);
   }  // the destructor waits for whatever is still queued
   conformance::eventually(
       [&] {
