@@ -14,9 +14,9 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCFUTURES_WITH_MPI=OFF \
   -DCFUTURES_BUILD_TESTS=OFF -DCFUTURES_BUILD_EXAMPLES=OFF
 cmake --build "$build" -j "$jobs"
 (cd "$build" && cpack -G DEB)
-deb=$(ls "$build"/packages/libcfutures-dev_*.deb)
-dpkg-deb --contents "$deb" | grep -E 'cfutures.pc|cfuturesConfig.cmake|libcfutures_core.a|future.hpp' 
-apt-get install -y --no-install-recommends "./$deb"
+deb=$(realpath "$build"/packages/libcfutures-dev_*.deb)
+dpkg-deb --contents "$deb" | grep -E "cfutures.pc|cfuturesConfig.cmake|libcfutures_core.a|progress.hpp"
+apt-get install -y --no-install-recommends "$deb"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
