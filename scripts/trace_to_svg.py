@@ -37,7 +37,7 @@ def main():
     lanes = collections.OrderedDict()
     for e in sorted(calls, key=lambda e: (e["pid"], e["tid"])):
         lanes.setdefault((e["pid"], e["tid"]), []).append(e)
-    label_w, lane_h, top = 260, 18, 40
+    label_w, lane_h, top = 340, 18, 40
     plot_w = args.width - label_w - 20
     scale = plot_w / max(end - start, 1.0)
     height = top + lane_h * len(lanes) + 40
@@ -52,8 +52,8 @@ def main():
         thread = threads.get((pid, tid), f"tid {tid}")
         out.append(f'<rect x="0" y="{y}" width="{args.width}" height="{lane_h}" '
                    f'fill="{"#f4f4f4" if i % 2 else "#ffffff"}"/>')
-        out.append(f'<text x="6" y="{y + 13}">{html.escape(name[:26])} · '
-                   f'{html.escape(thread[:14])}</text>')
+        out.append(f'<text x="6" y="{y + 13}">{html.escape(name[:38])} · '
+                   f'{html.escape(thread[:16])}</text>')
         for e in lane:
             x = label_w + (max(e["ts"], start) - start) * scale
             w = max(1.0, min(e["dur"], end - e["ts"]) * scale)

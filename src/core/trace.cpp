@@ -12,6 +12,7 @@
 // the file is the parent's): a pthread_atfork handler leaves the state to the parent.
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -175,12 +176,9 @@ void start_locked(trace_state& s, std::string path, int fd) {
   // under the lock.
   trace_session_.store(++s.last_session == 0 ? ++s.last_session : s.last_session,
                        std::memory_order_relaxed);
-  std::string program = "caller";
-  if (std::FILE* f = std::fopen("/proc/self/comm", "r")) {
-    char name[64] = {};
-    if (std::fgets(name, sizeof name, f)) program.assign(name, std::strcspn(name, "\n"));
-    std::fclose(f);
-  }
+  // The program's whole file name (glibc's; /proc/self/comm cuts it at 15 characters).
+  const std::string program =
+      *program_invocation_short_name ? program_invocation_short_name : "caller";
   metadata(s, "process_name", getpid(), 0, program + " (pid " + std::to_string(getpid()) + ")");
   s.named_pids.insert(getpid());
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cfutures/detail/huge_pages.hpp"
 #include "mpi/mpi_environment.hpp"
 
 namespace cfutures::detail::mpi_messages {
@@ -124,6 +125,7 @@ char* receive_buffer::reserve(std::size_t size) {
   if (size > capacity_) {
     data_ = std::make_unique_for_overwrite<char[]>(size);
     capacity_ = size;
+    advise_huge_pages(data_.get(), size);
   }
   return data_.get();
 }

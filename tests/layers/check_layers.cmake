@@ -25,7 +25,7 @@ set(layer_core future promise any_future errors callback_errors wait compose
     detail/deadline detail/futex detail/multi_waiter detail/ref_ptr detail/shared_state
     detail/executor_hooks detail/combinators detail/composed_state detail/coroutine detail/then
     detail/trampoline progress detail/progress_bar detail/state_set
-    detail/bulk_allocator stats trace detail/trace_span)
+    detail/bulk_allocator stats trace detail/trace_span detail/huge_pages)
 set(layer_executor executor dataflow detail/map_range detail/executor_map detail/dataflow
     detail/completion_order)
 set(layer_thread thread_pool_executor detail/task)

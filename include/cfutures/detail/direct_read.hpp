@@ -8,7 +8,8 @@
 // (decode_from, remote_call.hpp: arguments in a worker, results in the caller, often straight
 // from shared memory), it marks the archive it reads with as reading from a memory_source;
 // the loads below then build the value with one copy from those bytes (string::assign,
-// vector::assign), allocating exactly what the bytes hold.
+// vector::assign), allocating exactly what the bytes hold, in huge pages when large
+// (huge_pages.hpp).
 //
 // Direct elements (direct_element): arithmetic types but bool, and std::byte. A
 // std::vector<std::byte> is also saved in one block (cereal writes it byte by byte, as an
@@ -42,6 +43,8 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include "cfutures/detail/huge_pages.hpp"
 
 namespace cfutures::detail {
 
@@ -113,6 +116,7 @@ class memory_source : public std::streambuf {
   // Replaces `out` with the next n bytes (one copy).
   void take(std::string& out, std::uint64_t n) {
     expect(n, 1);
+    reserve_for_fill(out, static_cast<std::size_t>(n));
     out.assign(gptr(), static_cast<std::size_t>(n));
     skip(n);
   }
@@ -123,6 +127,7 @@ class memory_source : public std::streambuf {
     expect(count, sizeof(T));
     const std::size_t bytes = static_cast<std::size_t>(count) * sizeof(T);
     const char* from = gptr();
+    reserve_for_fill(out, static_cast<std::size_t>(count));
     if (reinterpret_cast<std::uintptr_t>(from) % alignof(T) == 0) {
       const T* first = reinterpret_cast<const T*>(from);
       out.assign(first, first + count);

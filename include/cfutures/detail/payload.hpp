@@ -14,6 +14,7 @@
 // process pool as memfds, MPI as messages of their bytes.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "cfutures/detail/huge_pages.hpp"
 #include "cfutures/detail/ref_ptr.hpp"
 #include "cfutures/detail/shared_region.hpp"
 
@@ -111,6 +113,7 @@ class payload {
   }
   void append(const char* p, std::size_t n) {
     if (!shared() && (small_.size() + n <= inline_limit || store_ == nullptr)) {
+      if (small_.size() + n > small_.capacity() && small_.size() + n >= huge_page) grow(n);
       small_.append(p, n);
     } else {
       store_->append(block_, used_, small_, p, n);
@@ -129,6 +132,16 @@ class payload {
   }
 
  private:
+  // Moves the bytes held in memory to a buffer twice as large, in huge pages (a payload that
+  // stays in memory past 2 MiB: MPI's).
+  void grow(std::size_t n) {
+    std::string larger;
+    larger.reserve(std::max(2 * small_.capacity(), small_.size() + n));
+    advise_huge_pages(larger.data(), larger.capacity());
+    larger.assign(small_);
+    small_.swap(larger);
+  }
+
   block_store* store_ = nullptr;
   std::string small_;
   shared_block block_;
