@@ -21,7 +21,10 @@
 // nothing, and so does a pool that is destroyed. A process-pool worker keeps the mapping of
 // a buffer it was sent between calls (so that many calls over one buffer map it once) only
 // while a handle to it lives in another process. With start_method::fork a worker does not
-// inherit the buffers of its parent: it sees those it is sent, as with spawn.
+// inherit the buffers of its parent: it sees those it is sent, as with spawn. The executor
+// holds a call's arguments until its message is released, which can be a moment after the
+// call's future completes: a buffer whose last handle went into a call may stay mapped in
+// the caller briefly after result() returns (as CPython's work item holds its arguments).
 //
 // Thread safety: as std::shared_ptr: distinct handles (copies) may be used from any threads
 // at once; the elements are plain memory, whose concurrent writes the user orders.
