@@ -1,5 +1,6 @@
 // detail::bulk_allocate / bulk_free (detail/bulk_allocator.hpp): large arrays mapped in
-// huge pages populated at once, small ones from operator new.
+// huge pages populated at once, small ones from operator new; and advise_huge_pages
+// (detail/huge_pages.hpp), which they and the large values' buffers use.
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -14,9 +15,18 @@ namespace {
 // From this size on, a mapping of its own (glibc's malloc maps these too, unpopulated).
 constexpr std::size_t large = std::size_t{128} << 10;
 
-std::size_t rounded(std::size_t bytes) { return (bytes + huge_page - 1) & ~(huge_page - 1); }
+std::uintptr_t huge_page_up(std::uintptr_t at) { return (at + huge_page - 1) & ~(huge_page - 1); }
+std::uintptr_t huge_page_down(std::uintptr_t at) { return at & ~(huge_page - 1); }
+std::size_t rounded(std::size_t bytes) { return huge_page_up(bytes); }
 
 }  // namespace
+
+void advise_huge_pages(void* p, std::size_t n) noexcept {
+  if (n < huge_page) return;
+  const std::uintptr_t first = huge_page_up(reinterpret_cast<std::uintptr_t>(p));
+  const std::uintptr_t last = huge_page_down(reinterpret_cast<std::uintptr_t>(p) + n);
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+}
 
 // A large array takes whole 2 MiB pages: mapped 2 MiB-aligned, rounded up to 2 MiB, advised
 // as transparent huge pages, then populated. Populating 4 KiB pages costs about 10 µs each on
@@ -30,8 +40,7 @@ void* bulk_allocate(std::size_t bytes) {
                  -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   auto* begin = static_cast<char*>(p);
-  auto* aligned = reinterpret_cast<char*>(
-      (reinterpret_cast<std::uintptr_t>(begin) + huge_page - 1) & ~(huge_page - 1));
+  auto* aligned = reinterpret_cast<char*>(huge_page_up(reinterpret_cast<std::uintptr_t>(begin)));
   if (aligned > begin) munmap(begin, static_cast<std::size_t>(aligned - begin));
   char* end = begin + size + huge_page;
   if (end > aligned + size) munmap(aligned + size, static_cast<std::size_t>(end - (aligned + size)));

@@ -116,16 +116,18 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
 
 void serve_if_spawned(int argc, char** argv) {
   bool flagged = false;
-  for (int i = 1; i < argc && argv[i]; ++i)
+  const char* store = nullptr;  // the spawning process's PMIx store, if it chose one
+  const std::size_t store_flag_length = std::strlen(pmix_store_flag);
+  for (int i = 1; i < argc && argv[i]; ++i) {
     flagged = flagged || std::strcmp(argv[i], spawned_worker_flag) == 0;
+    if (std::strncmp(argv[i], pmix_store_flag, store_flag_length) == 0)
+      store = argv[i] + store_flag_length;
+  }
   if (!flagged) return;
+  if (store) setenv("PMIX_MCA_gds", store, 1);
   int initialized = 0;
   MPI_Initialized(&initialized);
   int level = 0;
-  for (int i = 1; i < argc && argv[i]; ++i) {
-    if (std::strncmp(argv[i], pmix_store_flag, std::strlen(pmix_store_flag)) == 0)
-      setenv("PMIX_MCA_gds", argv[i] + std::strlen(pmix_store_flag), 1);
-  }
   if (!initialized && MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &level) != MPI_SUCCESS) {
     std::fputs("cfutures::mpi::pool_executor worker: MPI_Init_thread failed\n", stderr);
     end_worker(2);

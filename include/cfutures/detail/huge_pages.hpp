@@ -14,24 +14,15 @@
 // huge_page bytes, none below. Throws: nothing.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
-#include <cstdint>
 
 namespace cfutures::detail {
 
 inline constexpr std::size_t huge_page = std::size_t{2} << 20;
 
-// Advises the whole 2 MiB pages inside [p, p + n) (none when n < huge_page).
-inline void advise_huge_pages(void* p, std::size_t n) noexcept {
-  if (n < huge_page) return;
-  const auto first = (reinterpret_cast<std::uintptr_t>(p) + huge_page - 1) & ~(huge_page - 1);
-  const auto last = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge_page - 1);
-  if (last > first) {
-    madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-  }
-}
+// Advises the whole 2 MiB pages inside [p, p + n) (none when n < huge_page). Defined in
+// src/core/bulk_memory.cpp, so that this header does not bring <sys/mman.h> to its users.
+void advise_huge_pages(void* p, std::size_t n) noexcept;
 
 // Makes `out` (empty afterwards) hold storage for `count` elements, advised when large, so
 // that the assign() that follows fills huge pages. Works for std::string and std::vector.
