@@ -256,8 +256,11 @@ class as_completed_range {
       return;
     }
     while (next_ready_ == ready_.size()) {
+      // Counts what was taken, not ready_count(): a future that finishes between the two
+      // would be counted without being taken, and the wait below would miss it.
+      const std::size_t before = ready_.size();
       waiter_->take_ready(ready_);
-      taken_from_waiter_ = waiter_->ready_count();
+      taken_from_waiter_ += ready_.size() - before;
       if (next_ready_ < ready_.size()) break;
       if (!waiter_->wait_for_count(taken_from_waiter_ + 1, false, until_)) {
         throw timeout_error(detail::unfinished_message(items_.size() - yielded_, items_.size()));

@@ -2,6 +2,7 @@
 #include "remote/remote_core.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <iterator>
 #include <mutex>
 
@@ -60,7 +61,10 @@ void remote_core::close(bool wait, bool cancel_futures, int signal) noexcept {
   wake_manager();
   for (auto& job : dropped) settle(job, nullptr, true);
   if (!running.empty()) {
-    const std::exception_ptr error = broken_error_or_oom("the pool's workers were terminated");
+    const std::exception_ptr error =
+        broken_error_or_oom(std::string("the pool's workers were ended by ") +
+                            (signal == SIGKILL ? "kill_workers() (signal SIGKILL)"
+                                               : "terminate_workers() (signal SIGTERM)"));
     for (auto& job : running) settle(job, error, true);
   }
   // From a done-callback (in the manager or in a thread acting for it), the manager needs

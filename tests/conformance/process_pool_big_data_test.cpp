@@ -76,13 +76,6 @@ TEST_P(ProcessPoolBigDataTest, LargePayloadsThroughSharedMemoryRoundTripExactly)
 // More shared values in one message than one sendmsg can carry descriptors (253): a chunk
 // of 300 calls whose arguments and results are all over 64 KiB.
 TEST_P(ProcessPoolBigDataTest, MoreSharedValuesInOneMessageThanOneSendCanCarry) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  // The worker is forked while the copy helper thread may allocate (300 values over 64 KiB
-  // are being encoded): under a sanitizer's allocator, which is not fork-safe, it can hang
-  // in its first allocation (tests/stress/stress_support.hpp). Seen once under ASan in a
-  // full ctest run (passed 3 of 3 alone). The spawn and forkserver variants run everywhere.
-  if (GetParam() == start_method::fork) GTEST_SKIP() << "a sanitizer's allocator is not fork-safe";
-#endif
   nothing_left_behind leaks;
   {
     process_pool_executor pool(options(1));

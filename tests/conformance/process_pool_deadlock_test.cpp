@@ -80,9 +80,7 @@ class ProcessPoolWorkerDiesTest
     : public ::testing::TestWithParam<std::tuple<start_method, death_case>> {};
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPoolWorkerDiesTest,
-                         ::testing::Combine(::testing::Values(start_method::fork,
-                                                              start_method::spawn,
-                                                              start_method::forkserver),
+                         ::testing::Combine(::testing::Values(CFUTURES_TESTED_START_METHODS),
                                             ::testing::ValuesIn(death_cases)),
                          [](const auto& info) {
                            return method_name(std::get<0>(info.param)) + "_" +

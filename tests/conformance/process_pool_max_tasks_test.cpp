@@ -37,13 +37,6 @@ TEST_P(ProcessPoolMaxTasksTest, MaxTasksPerChildOneRunsEveryCallInAFreshProcess)
 
 // The pool keeps its size: after workers were replaced, max_workers calls still run at once.
 TEST_P(ProcessPoolMaxTasksTest, MaxTasksPerChildKeepsThePoolSize) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  // Workers are forked again and again (one call each) while this thread allocates (reading
-  // /proc for live_children): under a sanitizer's allocator, which is not fork-safe, a new
-  // worker can hang in its first allocation (tests/stress/stress_support.hpp). Seen under
-  // ASan in a full ctest run, 2 of 3 runs. The spawn variant runs everywhere.
-  if (GetParam() == start_method::fork) GTEST_SKIP() << "a sanitizer's allocator is not fork-safe";
-#endif
   nothing_left_behind leaks;
   scratch_dir scratch;
   process_pool_options o = options(3);

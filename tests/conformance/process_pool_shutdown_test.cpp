@@ -45,15 +45,15 @@ class ProcessPoolForceTest : public ::testing::TestWithParam<std::tuple<start_me
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    StartMethods, ProcessPoolForceTest,
-    ::testing::Combine(::testing::Values(start_method::fork, start_method::spawn,
-                                         start_method::forkserver),
-                       ::testing::Values(force::terminate, force::kill)),
-    [](const auto& info) {
-      return method_name(std::get<0>(info.param)) +
-             (std::get<1>(info.param) == force::terminate ? "_terminate_workers" : "_kill_workers");
-    });
+INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPoolForceTest,
+                         ::testing::Combine(::testing::Values(CFUTURES_TESTED_START_METHODS),
+                                            ::testing::Values(force::terminate, force::kill)),
+                         [](const auto& info) {
+                           return method_name(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) == force::terminate
+                                       ? "_terminate_workers"
+                                       : "_kill_workers");
+                         });
 
 // Python 3.14's test_force_shutdown_workers: running calls fail with broken_process_pool,
 // queued ones are cancelled, no call finishes, and the pool is broken.

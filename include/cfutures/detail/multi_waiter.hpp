@@ -43,7 +43,8 @@ class multi_waiter final : public waiter_sink {
 
   // Moves the indices that became ready since the last call into `out` (appending).
   void take_ready(std::vector<std::uint32_t, bulk_allocator<std::uint32_t>>& out);
-  std::size_t ready_count() const noexcept { return ready_total_.load(std::memory_order_acquire); }
+  // seq_cst: wait_for_count reads it after its seq_cst store to sleeping_ (Dekker with notify).
+  std::size_t ready_count() const noexcept { return ready_total_.load(std::memory_order_seq_cst); }
   bool exception_seen() const noexcept { return exception_seen_.load(std::memory_order_acquire); }
 
   // Blocks until ready_count() >= count, or (with or_exception) a future finished with an
