@@ -14,8 +14,9 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "cfutures developers <cfutures@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-# cereal is in the headers; libdw is linked by the remote layer; pkg-config reads cfutures.pc.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcereal-dev, libdw-dev, pkg-config")
+# cereal is in the headers; libdw1 is loaded at run time to name stack frames (not linked);
+# pkg-config reads cfutures.pc.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcereal-dev, libdw1, pkg-config")
 if(CFUTURES_WITH_MPI)
   string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenmpi-dev")
 endif()

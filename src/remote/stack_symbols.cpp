@@ -1,4 +1,5 @@
-// Names of stack frames through libdw: see stack_symbols.hpp.
+// Names of stack frames through libdw (loaded on first use, libdw_library.hpp): see
+// stack_symbols.hpp.
 //
 // A frame is (module file, offset in the file). Each module is reported to a libdw session of
 // its own at its link-time addresses; the offset becomes an address through the program
@@ -10,13 +11,12 @@
 
 #include <cxxabi.h>
 #include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
-#include <gelf.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+
+#include "remote/libdw_library.hpp"
 
 namespace cfutures::detail {
 namespace {
@@ -45,13 +45,14 @@ std::string at(const char* file, int line) {
 
 // The address of `offset` (a position in the module's file) in the session's address space.
 bool address_of(Dwfl_Module* module, std::uint64_t offset, GElf_Addr& address) {
+  const libdw_library& dw = *libdw();  // loaded: the module was opened
   GElf_Addr bias = 0;
-  Elf* elf = dwfl_module_getelf(module, &bias);
+  Elf* elf = dw.dwfl_module_getelf(module, &bias);
   std::size_t count = 0;
-  if (elf == nullptr || elf_getphdrnum(elf, &count) != 0) return false;
+  if (elf == nullptr || dw.elf_getphdrnum(elf, &count) != 0) return false;
   for (std::size_t i = 0; i < count; ++i) {
     GElf_Phdr header;
-    if (gelf_getphdr(elf, static_cast<int>(i), &header) == nullptr) continue;
+    if (dw.gelf_getphdr(elf, static_cast<int>(i), &header) == nullptr) continue;
     if (header.p_type != PT_LOAD) continue;
     if (offset >= header.p_offset && offset < header.p_offset + header.p_filesz) {
       address = header.p_vaddr + (offset - header.p_offset) + bias;
@@ -63,10 +64,11 @@ bool address_of(Dwfl_Module* module, std::uint64_t offset, GElf_Addr& address) {
 
 // The demangled name of an inlined function's DIE (its linkage name where recorded).
 std::string inlined_name(Dwarf_Die* die) {
+  const libdw_library& dw = *libdw();
   Dwarf_Attribute attribute;
   for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name}) {
-    if (dwarf_attr_integrate(die, name, &attribute) != nullptr) {
-      if (const char* text = dwarf_formstring(&attribute)) return demangle(text);
+    if (dw.dwarf_attr_integrate(die, name, &attribute) != nullptr) {
+      if (const char* text = dw.dwarf_formstring(&attribute)) return demangle(text);
     }
   }
   return "??";
@@ -76,24 +78,25 @@ std::string inlined_name(Dwarf_Die* die) {
 // line is where the outermost (real) function was. False without DWARF for the address.
 bool inlined_frames(Dwfl_Module* module, GElf_Addr address, const char* file, int line,
                     std::vector<std::string>& out, std::string& outer_at) {
+  const libdw_library& dw = *libdw();
   Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(module, address, &bias);
+  Dwarf_Die* cu = dw.dwfl_module_addrdie(module, address, &bias);
   if (cu == nullptr) return false;
   // The innermost scope at the address, then its enclosing DIEs as the tree nests them
   // (dwarf_getscopes would follow an inlined function into its abstract definition).
   Dwarf_Die* scopes = nullptr;
-  if (dwarf_getscopes(cu, address - bias, &scopes) <= 0) return false;
+  if (dw.dwarf_getscopes(cu, address - bias, &scopes) <= 0) return false;
   Dwarf_Die innermost = scopes[0];
   std::free(scopes);
   scopes = nullptr;
-  const int count = dwarf_getscopes_die(&innermost, &scopes);
+  const int count = dw.dwarf_getscopes_die(&innermost, &scopes);
   if (count <= 0) return false;
   Dwarf_Files* files = nullptr;
   std::size_t file_count = 0;
-  if (dwarf_getsrcfiles(cu, &files, &file_count) != 0) files = nullptr;
+  if (dw.dwarf_getsrcfiles(cu, &files, &file_count) != 0) files = nullptr;
   std::string where = at(file, line);
   for (int i = 0; i < count; ++i) {
-    const int tag = dwarf_tag(&scopes[i]);
+    const int tag = dw.dwarf_tag(&scopes[i]);
     if (tag == DW_TAG_subprogram) break;
     if (tag != DW_TAG_inlined_subroutine) continue;
     out.push_back(inlined_name(&scopes[i]) + where + " [inlined]");
@@ -101,11 +104,11 @@ bool inlined_frames(Dwfl_Module* module, GElf_Addr address, const char* file, in
     Dwarf_Word call_file = 0;
     Dwarf_Word call_line = 0;
     const bool has_file =
-        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attribute), &call_file) == 0;
+        dw.dwarf_formudata(dw.dwarf_attr(&scopes[i], DW_AT_call_file, &attribute), &call_file) == 0;
     const bool has_line =
-        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attribute), &call_line) == 0;
+        dw.dwarf_formudata(dw.dwarf_attr(&scopes[i], DW_AT_call_line, &attribute), &call_line) == 0;
     const char* name = has_file && files != nullptr && call_file < file_count
-                           ? dwarf_filesrc(files, call_file, nullptr, nullptr)
+                           ? dw.dwarf_filesrc(files, call_file, nullptr, nullptr)
                            : nullptr;
     where = has_line ? at(name, static_cast<int>(call_line)) : std::string();
   }
@@ -117,25 +120,33 @@ bool inlined_frames(Dwfl_Module* module, GElf_Addr address, const char* file, in
 }  // namespace
 
 stack_symbolizer::~stack_symbolizer() {
-  for (auto& [path, entry] : modules_) dwfl_end(entry.session);
+  for (auto& [path, entry] : modules_) {
+    if (entry.session != nullptr) libdw()->dwfl_end(entry.session);
+  }
 }
 
 Dwfl_Module* stack_symbolizer::open(const std::string& path) {
   auto found = modules_.find(path);
   if (found != modules_.end()) return found->second.module;
+  opened entry;
+  const libdw_library* loaded = libdw();
+  if (loaded == nullptr) {  // frames are named by module and offset
+    modules_.emplace(path, entry);
+    return nullptr;
+  }
+  const libdw_library& dw = *loaded;
   static char* debuginfo_path = nullptr;
   static const Dwfl_Callbacks callbacks = {
-      dwfl_build_id_find_elf,
-      dwfl_standard_find_debuginfo,
-      dwfl_offline_section_address,
+      dw.dwfl_build_id_find_elf,
+      dw.dwfl_standard_find_debuginfo,
+      dw.dwfl_offline_section_address,
       &debuginfo_path,
   };
-  opened entry;
-  entry.session = dwfl_begin(&callbacks);
+  entry.session = dw.dwfl_begin(&callbacks);
   if (entry.session != nullptr) {
-    dwfl_report_begin(entry.session);
-    entry.module = dwfl_report_elf(entry.session, path.c_str(), path.c_str(), -1, 0, true);
-    dwfl_report_end(entry.session, nullptr, nullptr);
+    dw.dwfl_report_begin(entry.session);
+    entry.module = dw.dwfl_report_elf(entry.session, path.c_str(), path.c_str(), -1, 0, true);
+    dw.dwfl_report_end(entry.session, nullptr, nullptr);
   }
   modules_.emplace(path, entry);
   return entry.module;
@@ -148,16 +159,17 @@ std::vector<std::string> stack_symbolizer::name(const std::string& path, std::ui
   if (module == nullptr || !address_of(module, offset, address)) {
     return {"?? (" + path + "+" + hex(offset) + ")"};
   }
+  const libdw_library& dw = *libdw();
   if (!exact && address > 0) --address;
   GElf_Off symbol_offset = 0;
   GElf_Sym symbol;
   const char* symbol_name =
-      dwfl_module_addrinfo(module, address, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
+      dw.dwfl_module_addrinfo(module, address, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
   const char* file = nullptr;
   int line = 0;
   Dwarf_Addr line_address = 0;
-  if (Dwfl_Line* source = dwfl_module_getsrc(module, address)) {
-    file = dwfl_lineinfo(source, &line_address, &line, nullptr, nullptr, nullptr);
+  if (Dwfl_Line* source = dw.dwfl_module_getsrc(module, address)) {
+    file = dw.dwfl_lineinfo(source, &line_address, &line, nullptr, nullptr, nullptr);
   }
   // A line of code before the symbol's start belongs to another function (code without
   // debug info, as _start, gets the last line of the unit before it).
