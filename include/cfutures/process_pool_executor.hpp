@@ -95,7 +95,8 @@
 //     that need them.
 //   - terminate_workers() / kill_workers() (Python 3.14): shutdown({.wait = false,
 //     .cancel_futures = true}), then SIGTERM / SIGKILL every worker: running calls fail with
-//     broken_process_pool, and the pool is broken.
+//     broken_process_pool, whose message names the method and the signal, and the pool is
+//     broken.
 //   - Workers start on demand, up to max_workers: one more whenever a call is queued and no
 //     worker is free (CPython does so for spawn).
 //   - Done-callbacks of process-pool futures run in the thread that received the reply: the
