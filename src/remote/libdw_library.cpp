@@ -4,8 +4,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
-
 namespace cfutures::detail {
 namespace {
 

@@ -15,8 +15,8 @@
 //   TYPED_TEST_SUITE(SomeTest, conformance::executor_types, conformance::executor_names);
 //
 // The suite runs against the thread pool and the process pool with every start method
-// (fork, spawn, forkserver); adding an executor means adding a traits type to `executor_types`.
-// Every task a typed test submits is a plain function from tasks.hpp (or a captureless lambda)
+// (fork, spawn, forkserver); adding an executor means adding a traits type to `executor_types`. Every
+// task a typed test submits is a plain function from tasks.hpp (or a captureless lambda)
 // taking and returning serializable values — the process pools run it in another process —
 // and cross-task coordination goes through files (test_support.hpp). Tests that need shared
 // memory, or that check what only threads do, belong in thread_pool_test.cpp; what only
@@ -25,11 +25,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cfutures/cfutures.hpp>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <cfutures/cfutures.hpp>
 
 #include "tasks.hpp"
 #include "test_support.hpp"
@@ -74,16 +75,12 @@ using process_pool_forkserver_traits = process_pool_traits<cfutures::start_metho
 
 // The executors every typed suite runs against. Another test binary may compile the typed
 // suites against executors of its own (tests/mpi): it defines CONFORMANCE_EXECUTORS_HEADER,
-// a header that declares conformance::executor_types instead.
-//
-// Under ASan and TSan the fork pool is left out: a sanitizer's allocator is not fork-safe (a
-// worker forked while another thread of the test allocates can inherit its lock and hang;
-// tests/stress/stress_support.hpp). Seen in CI's TSan stage: a fork pool's call never
-// answered. The release run covers the fork pool; spawn and forkserver run everywhere.
+// a header that declares conformance::executor_types instead. Without the fork pool where
+// forked workers can hang (test_support.hpp).
 #ifndef CONFORMANCE_EXECUTORS_HEADER
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-using executor_types =
-    ::testing::Types<thread_pool_traits, process_pool_spawn_traits, process_pool_forkserver_traits>;
+#if CFUTURES_FORKED_WORKERS_CAN_HANG
+using executor_types = ::testing::Types<thread_pool_traits, process_pool_spawn_traits,
+                                        process_pool_forkserver_traits>;
 #else
 using executor_types = ::testing::Types<thread_pool_traits, process_pool_fork_traits,
                                         process_pool_spawn_traits, process_pool_forkserver_traits>;
@@ -128,8 +125,9 @@ class executor_test_base : public ::testing::Test {
                                                        std::string_view tag = "blocker_") {
     std::vector<cfutures::future<int>> blockers;
     for (std::size_t i = 0; i < worker_count; ++i) {
-      blockers.push_back(executor->submit(
-          tasks::signal_and_wait, scratch.path(std::string(tag) + std::to_string(i)), g.path()));
+      blockers.push_back(executor->submit(tasks::signal_and_wait,
+                                          scratch.path(std::string(tag) + std::to_string(i)),
+                                          g.path()));
     }
     EXPECT_TRUE(scratch.wait_for_count(tag, worker_count))
         << "the " << worker_count << " workers did not all start a call";

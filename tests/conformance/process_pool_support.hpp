@@ -276,9 +276,8 @@ class process_pool_test_base : public ::testing::TestWithParam<start_method> {
 }  // namespace conformance
 
 // Instantiates the parameterized suite `suite` for every start method, named fork, spawn
-// and forkserver; under ASan and TSan without fork, whose workers can inherit the
-// sanitizer's allocator lock and hang (executor_traits.hpp).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// and forkserver; without fork where forked workers can hang (test_support.hpp).
+#if CFUTURES_FORKED_WORKERS_CAN_HANG
 #define CFUTURES_TESTED_START_METHODS \
   cfutures::start_method::spawn, cfutures::start_method::forkserver
 #else

@@ -24,18 +24,9 @@ inline constexpr bool long_form = true;
 inline constexpr bool long_form = false;
 #endif
 
-// Whether a forked worker can hang in this build. GCC 12's AddressSanitizer and
-// ThreadSanitizer do not hold their allocators' locks across fork(): a worker forked while
-// another thread of the parent allocates can inherit one of them locked and hang in its first
-// allocation (seen in hung children's stacks: SizeClassAllocator64::GetFromAllocator, under
-// ASan and under TSan). glibc's malloc, used by every other build, is fork-safe. The stress
-// tests fork from several threads at once, so in these builds they use spawn pools only; the
-// release run covers their fork pools, and the conformance suite runs fork pools everywhere.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool forked_workers_can_hang = true;
-#else
-inline constexpr bool forked_workers_can_hang = false;
-#endif
+// Whether a forked worker can hang in this build (ASan, TSan: test_support.hpp). The stress
+// tests then use spawn pools in place of fork pools.
+using conformance::forked_workers_can_hang;
 
 // Base of the typed stress suites: their fork-pool variants are skipped where forked workers
 // can hang (above).
