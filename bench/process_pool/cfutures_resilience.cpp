@@ -12,6 +12,10 @@
 //   batch_1pct_crash_per_s the same batch with 1 % of the calls killing their worker
 //   crash_batch_ratio      the second over the first (the target: at least 0.5)
 //   *_forkserver           the batch rows with forkserver
+//   *_100us                the batch rows (fork) with 4 000 calls of 100 µs of work each
+//                          (still shorter than one CPython round trip): a trivial call is
+//                          ~3 µs, so 1 % of them crashing asks for a new process every
+//                          ~0.3 ms of work, more than process creation on 2 vCPUs can give
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +35,12 @@ int identity(int x) { return x; }
 int identity_or_die(int x, bool die) {
   if (die) ::kill(::getpid(), SIGKILL);
   return x;
+}
+int work_100us_or_die(int x, bool die) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  return identity_or_die(x, die);
 }
 
 std::int64_t monotonic_ns() {
@@ -80,16 +90,18 @@ double round_trip_ms() {
   return seconds_since(start) * 1e3 / n;
 }
 
-double batch_per_s(int crash_every, cfutures::start_method method) {
+double batch_per_s(int crash_every, cfutures::start_method method, bool work = false) {
   cfutures::process_pool_executor pool(
       {.max_workers = 2, .method = method, .on_worker_death = cfutures::worker_death::fail_call});
   pool.submit(identity, 0).result();
-  constexpr int n = 20000;
+  const int n = work ? 4000 : 20000;
   const auto start = clock_type::now();
   std::vector<cfutures::future<int>> fs;
   fs.reserve(n);
   for (int i = 0; i < n; ++i) {
-    fs.push_back(pool.submit(identity_or_die, i, crash_every > 0 && i % crash_every == 7));
+    const bool die = crash_every > 0 && i % crash_every == 7;
+    fs.push_back(work ? pool.submit(work_100us_or_die, i, die)
+                      : pool.submit(identity_or_die, i, die));
   }
   for (auto& f : fs) (void)f.exception();
   return n / seconds_since(start);
@@ -115,4 +127,9 @@ int main(int argc, char** argv) {
     std::printf("batch_1pct_crash_per_s%s %.1f calls/s\n", suffix, crashing);
     std::printf("crash_batch_ratio%s %.3f x\n", suffix, crashing / clean);
   }
+  const double clean = batch_per_s(0, start_method::fork, true);
+  const double crashing = batch_per_s(100, start_method::fork, true);
+  std::printf("batch_per_s_100us %.1f calls/s\n", clean);
+  std::printf("batch_1pct_crash_per_s_100us %.1f calls/s\n", crashing);
+  std::printf("crash_batch_ratio_100us %.3f x\n", crashing / clean);
 }

@@ -1,9 +1,14 @@
 // detail::bulk_allocate / bulk_free (detail/bulk_allocator.hpp): large arrays mapped in
-// huge pages populated at once, small ones from operator new; and advise_huge_pages
-// (detail/huge_pages.hpp), which they and the large values' buffers use.
+// huge pages populated at once, small ones from operator new; and advise_huge_pages and
+// keep_large_buffers_in_heap (detail/huge_pages.hpp), which they and the large values'
+// buffers use.
+#include <malloc.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "cfutures/detail/bulk_allocator.hpp"
@@ -19,7 +24,27 @@ std::uintptr_t huge_page_up(std::uintptr_t at) { return (at + huge_page - 1) & ~
 std::uintptr_t huge_page_down(std::uintptr_t at) { return at & ~(huge_page - 1); }
 std::size_t rounded(std::size_t bytes) { return huge_page_up(bytes); }
 
+// keep_large_buffers_in_heap: glibc accepts at most half its 64 MiB heap size as threshold.
+constexpr int heap_buffer_limit = 32 << 20;
+constexpr int kept_free_heap = 64 << 20;
+
 }  // namespace
+
+void keep_large_buffers_in_heap() noexcept {
+#ifdef __GLIBC__
+  // A flag rather than a guarded static: a child forked while another thread is here must
+  // not find a guard locked forever (it merely keeps glibc's defaults).
+  static std::atomic<bool> asked{false};
+  if (asked.exchange(true)) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      (tunables && std::strstr(tunables, "glibc.malloc."))) {
+    return;  // the user chose
+  }
+  mallopt(M_MMAP_THRESHOLD, heap_buffer_limit);
+  mallopt(M_TRIM_THRESHOLD, kept_free_heap);
+#endif
+}
 
 void advise_huge_pages(void* p, std::size_t n) noexcept {
   if (n < huge_page) return;

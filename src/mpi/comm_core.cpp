@@ -5,16 +5,20 @@
 #include <chrono>
 #include <thread>
 
+#include "cfutures/detail/futex.hpp"
+#include "mpi/backoff.hpp"
 #include "mpi/mpi_environment.hpp"
 #include "mpi/rank_server.hpp"
 
 namespace cfutures::detail {
 namespace {
 
-// After its last activity the manager probes without blocking this long (see
-// comm_core.hpp): replies that follow quickly are taken without a round through MPI_Mprobe
-// and without the submitters having to send a wake.
+// After its last activity the manager polls posted_ this long before it sleeps on it (no call
+// out), or probes for replies without pausing (backoff.hpp) — long enough that a reply is
+// taken at MPI's latency even when the manager lost its CPU meanwhile (the job's processes
+// outnumber the cores).
 constexpr std::chrono::microseconds spin_window(100);
+constexpr std::chrono::microseconds reply_spin_window(1000);
 
 broken_executor broken(const std::string& why) {
   return broken_executor("the MPI executor cannot run work any more (" + why + ")");
@@ -64,14 +68,14 @@ std::exception_ptr comm_core::broken_error(const std::string& why) const {
 
 void comm_core::throw_broken(const std::string& why) const { throw broken(why); }
 
-// Pairs with wait_for_message(): post first, then take sleeping_; whoever takes it sends the
-// one wake the manager then owes itself.
+// Pairs with wait_for_message(): posted_ first, then pausing_ (seq_cst both sides: either the
+// manager sees the post before it sleeps, or this sees it pausing and wakes it).
 void comm_core::post() noexcept {
   posted_.fetch_add(1);
   posted_.notify_one();
-  if (serialized_) return;
-  if (sleeping_.load() && sleeping_.exchange(false)) {
-    MPI_Send(nullptr, 0, MPI_BYTE, root_, mpi_messages::tag_wake, comm_);
+  if (pausing_.load()) {
+    wake_word_.fetch_add(1);
+    futex_wake_one(wake_word_);
   }
 }
 
@@ -133,8 +137,9 @@ bool comm_core::ranks_all_busy() const {
 
 // Waits for a message (returns true, with it matched) or a post (returns false). With no
 // call out, only a post can come: it polls posted_ for spin_window, then sleeps on it (a
-// futex), never touching MPI. Otherwise it probes without blocking for spin_window, then
-// blocks in MPI_Mprobe until a reply or a wake.
+// futex), never touching MPI. Otherwise it probes with backoff (backoff.hpp), its pauses
+// ended early by a post — except below MPI_THREAD_MULTIPLE with every rank busy, where a
+// post cannot be acted on before a reply anyway.
 bool comm_core::wait_for_message(MPI_Message& message, MPI_Status& status) {
   const auto spin_until = std::chrono::steady_clock::now() + spin_window;
   if (!calls_held()) {  // no reply can come: wait for a post, without MPI
@@ -147,46 +152,34 @@ bool comm_core::wait_for_message(MPI_Message& message, MPI_Status& status) {
     }
     return false;
   }
-  if (serialized_) return wait_serialized(message, status);
+  const bool posts_count = !serialized_ || !ranks_all_busy();
+  mpi_backoff backoff(reply_spin_window);
   for (;;) {
     int found = 0;
     check_mpi(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &found, &message, &status),
               "MPI_Improbe");
     if (found) return true;
-    if (posted_.load(std::memory_order_relaxed) != seen_posted_) return false;
-    if (std::chrono::steady_clock::now() >= spin_until) break;
-  }
-  sleeping_.store(true);
-  if (posted_.load() != seen_posted_) {
-    if (!sleeping_.exchange(false)) ++owed_wakes_;
-    return false;
-  }
-  check_mpi(MPI_Mprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &message, &status), "MPI_Mprobe");
-  if (!sleeping_.exchange(false)) ++owed_wakes_;
-  return true;
-}
-
-// wait_for_message below MPI_THREAD_MULTIPLE, with calls out (comm_core.hpp).
-bool comm_core::wait_serialized(MPI_Message& message, MPI_Status& status) {
-  if (ranks_all_busy()) {
-    check_mpi(MPI_Mprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &message, &status), "MPI_Mprobe");
-    return true;
-  }
-  for (;;) {
-    int found = 0;
-    check_mpi(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &found, &message, &status),
-              "MPI_Improbe");
-    if (found) return true;
-    if (posted_.load() != seen_posted_) return false;
+    if (posts_count && posted_.load() != seen_posted_) return false;
+    const std::chrono::microseconds pause = backoff.next();
+    if (pause.count() == 0) continue;
+    if (!posts_count) {
+      std::this_thread::sleep_for(pause);
+      continue;
+    }
+    const std::uint32_t word = wake_word_.load();
+    pausing_.store(true);
+    if (posted_.load() != seen_posted_) {
+      pausing_.store(false);
+      return false;
+    }
+    const clock::time_point until = clock::now() + pause;
+    futex_wait(wake_word_, word, &until);
+    pausing_.store(false);
   }
 }
 
 void comm_core::handle_message(MPI_Message& message, const MPI_Status& status) {
   const std::string_view bytes = mpi_messages::receive_matched(message, status, buffer_);
-  if (status.MPI_TAG == mpi_messages::tag_wake) {
-    --owed_wakes_;
-    return;
-  }
   const auto w = std::find_if(ranks_.begin(), ranks_.end(),
                               [&](const worker_rank& r) { return r.rank == status.MPI_SOURCE; });
   if (w == ranks_.end() || w->slot.held.empty() || status.MPI_TAG != mpi_messages::tag_frame) {
@@ -219,8 +212,7 @@ bool comm_core::wait_and_receive(const snapshot&, bool) {
   return false;
 }
 
-// Tells every rank to return from its constructor, and receives the wakes still owed, so
-// that the communicator is freed with no message pending.
+// Tells every rank to return from its constructor.
 void comm_core::finish() noexcept {
   mpi_messages::outgoing_frame exit_frame;
   exit_frame.seal(wire::kind::exit);
@@ -230,9 +222,6 @@ void comm_core::finish() noexcept {
     } catch (const std::exception&) {
       // That rank cannot be reached; the others are still told.
     }
-  }
-  for (; owed_wakes_ > 0; --owed_wakes_) {
-    MPI_Recv(nullptr, 0, MPI_BYTE, root_, mpi_messages::tag_wake, comm_, MPI_STATUS_IGNORE);
   }
   counters_.workers.store(0, std::memory_order_relaxed);  // the ranks serve no more
 }

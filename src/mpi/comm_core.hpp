@@ -9,10 +9,8 @@
 //     (in memory, never shared
 //     memory), push remote_job
 //     on the queue; bump posted_
-//     (futex wake), and if the
-//     manager blocks in
-//     MPI_Mprobe: wake (empty
-//     message to itself) ────────▶ for each idle rank, while jobs are queued:
+//     and wake_word_ (futex
+//     wakes) ────────────────────▶ for each idle rank, while jobs are queued:
 //                                    try_start() the job's calls (RUNNING from
 //                                    here; cancelled calls are dropped), then
 //                                    MPI_Send call {id, invoker, fn, args} ────▶ run_calls
@@ -20,8 +18,8 @@
 //                                  no call out: polls posted_ for 100 µs,
 //                                    then sleeps on it (futex), MPI untouched;
 //                                  calls out: MPI_Improbe(ANY_SOURCE) for
-//                                    100 µs, then MPI_Mprobe (blocks):
-//                                    wake ─ nothing to receive but the wake
+//                                    100 µs, then with pauses (backoff.hpp)
+//                                    that a post ends at once:
 //                                    reply from rank r ◀─────────────────────── reply
 //                                      r is idle again: its next call leaves,
 //                                      then set_result / set_exception (done-
@@ -36,17 +34,16 @@
 // On a communicator of one rank there is no other rank: the manager runs each call itself
 // (answer_call, as a rank would), one at a time.
 //
-// Wake-ups without lost or stray messages: the manager sets sleeping_ before it blocks; a
-// submitter that takes sleeping_ (exchange to false) sends exactly one wake. When the manager
-// finds sleeping_ already taken, it owes itself the receipt of that wake (owed_wakes_), and
-// receives every owed one before it ends, so the communicator is freed with nothing pending.
+// Wake-ups without a lost post: the manager reads wake_word_, sets pausing_, checks posted_,
+// and sleeps only while wake_word_ still holds the value read; a submitter bumps posted_ and,
+// if pausing_ is set, wake_word_, then wakes it (a submit costs no system call otherwise). Nothing is sent over MPI to wake the manager (before round 2's
+// issue 18 a wake was an empty message to itself, as the manager blocked in MPI_Mprobe —
+// which Open MPI implements by polling, taking a CPU from the ranks).
 //
 // Below MPI_THREAD_MULTIPLE (the program initialised MPI so; mpi4py serializes likewise) only
-// the manager thread calls MPI on the root while the executor runs, and no wake is ever sent:
-// with no call out it waits as above (posted_, no MPI); with every rank busy, it blocks in
-// MPI_Mprobe (a post cannot be acted on before a reply anyway); with calls out and a rank idle, it
-// polls MPI_Improbe and posted_ in turn (MPI yields between its polls when the job oversubscribes
-// the cores), so a submit still reaches the idle rank.
+// the manager thread calls MPI on the root while the executor runs: the waits are the same,
+// but with every rank busy the manager's pauses are plain sleeps (a post cannot be acted on
+// before a reply anyway).
 //
 // Only the manager thread touches ranks_ and the members after it.
 #pragma once
@@ -55,6 +52,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <vector>
@@ -98,7 +96,6 @@ class comm_core final : public remote_core {
   mpi_messages::outgoing_frame call_frame(remote_job& job, bool attach_large);
   void run_here();
   bool ranks_all_busy() const;
-  bool wait_serialized(MPI_Message& message, MPI_Status& status);
   bool wait_for_message(MPI_Message& message, MPI_Status& status);
   void handle_message(MPI_Message& message, const MPI_Status& status);
   void post() noexcept;
@@ -109,8 +106,9 @@ class comm_core final : public remote_core {
   const bool serialized_;
   int size_ = 1;
 
-  std::atomic<bool> sleeping_{false};  // the manager is (about to be) blocked in MPI_Mprobe
-  int owed_wakes_ = 0;                 // manager thread only, as everything below
+  std::atomic<bool> pausing_{false};         // the manager is (about to be) in a pause
+  std::atomic<std::uint32_t> wake_word_{0};  // bumped by post() then: the pauses sleep on it
+  // Manager thread only, as everything below.
   std::vector<worker_rank> ranks_;
   mpi_messages::receive_buffer buffer_;
   mpi_messages::incoming_attachments attachments_;

@@ -9,9 +9,9 @@
 //                   value is not copied into the frame, and MPI moves it with one copy
 //                   between ranks of one machine (Open MPI's CMA); the memory of a
 //                   shared_buffer is one such message, sent from the buffer and received
-//                   into a new shared_buffer of the receiving rank;
-//   tag_wake:       an empty message from the root to itself, which wakes its manager
-//                   thread out of MPI_Mprobe when a submit arrives.
+//                   into a new shared_buffer of the receiving rank; a rank's large string
+//                   or vector result is one such message sent from the value itself (a
+//                   borrowed run, payload.hpp), put back in place in the receive buffer;
 // A memfd cannot cross to another machine: payloads are encoded in memory (the MPI
 // transport gives the remote core no block_store), never in shared memory.
 #pragma once
@@ -29,7 +29,6 @@
 namespace cfutures::detail::mpi_messages {
 
 constexpr int tag_frame = 1;
-constexpr int tag_wake = 2;
 constexpr int tag_attachment = 3;
 constexpr std::size_t attach_above = 64 << 10;
 
@@ -41,7 +40,8 @@ class outgoing_frame final : public wire::item_sink {
   explicit outgoing_frame(bool attach_large = true);
   std::string& bytes() noexcept { return bytes_; }
   // An item of the body being written through `w`: inline, or (large) an attachment sent
-  // from `item`'s own bytes, which must live until send().
+  // from `item`'s own bytes, and its borrowed runs from theirs; `item` must live until
+  // send().
   void put(wire::writer& w, detail::payload& item) override;
   void seal(wire::kind kind);
   // Sends the frame and its attachments to `rank`; throws cfutures::error when MPI fails.
@@ -79,11 +79,16 @@ class incoming_attachments final : public wire::attachment_source {
   // A frame built in this process: its shared_buffers' memory is `regions` itself.
   void expect_local(const region_list& regions) noexcept;
   std::string_view next_attachment(std::uint64_t length) override;
+  std::string_view assemble(std::string_view around, const std::vector<wire::run_ref>& runs,
+                            std::uint64_t total) override;
   // The next shared_buffer's memory: received into a new region (or, in a local frame, the
   // sender's own).
   ref_ptr<shared_region> next_region(std::uint64_t size) override;
 
  private:
+  // Receives the next attachment into `into`; protocol_error unless it is `length` bytes.
+  void receive_exactly(char* into, std::uint64_t length);
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int source_ = -1;
   const region_list* local_ = nullptr;

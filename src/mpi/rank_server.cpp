@@ -46,6 +46,7 @@ class rank_link final : public serving_link {
   bool has_output() const noexcept override { return false; }
   std::chrono::steady_clock::time_point output_since() const noexcept override { return {}; }
   block_store* results_store() const noexcept override { return nullptr; }  // bytes cross hosts
+  bool borrows_results() const noexcept override { return true; }
 
  private:
   MPI_Comm comm_;

@@ -7,7 +7,9 @@
 //   call {id, invoker, fn, n × args} ─────────▶ run_calls, in order
 //     [+ large args as attachments]
 //                                    ◀───────── reply {id, n × (ok, result | exception)}
-//                                                 [+ large results as attachments]
+//                                                 [+ large results as attachments; a
+//                                                  string or vector result sent from
+//                                                  the value itself]
 //                                               ... (one call message at a time)
 //   exit ─────────────────────────────────────▶ returns: the constructor ends
 #pragma once

@@ -2,19 +2,17 @@
 #include "process/shm_blocks.hpp"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
+#include "cfutures/detail/huge_pages.hpp"
 #include "cfutures/detail/remote_call.hpp"
 #include "cfutures/errors.hpp"
 #include "process/copy_helper.hpp"
@@ -29,9 +27,6 @@ constexpr std::size_t max_remembered_mappings = 4;
 constexpr std::size_t max_remembered_size = std::size_t{64} << 20;
 // Blocks larger than this are freed rather than pooled (their memory goes back at once).
 constexpr std::size_t max_pooled_capacity = std::size_t{256} << 20;
-// keep_large_buffers_in_heap: glibc accepts at most half its 64 MiB heap size as threshold.
-constexpr int heap_buffer_limit = 32 << 20;
-constexpr int kept_free_heap = 64 << 20;
 
 [[noreturn]] void fail(const char* what) {
   throw error(std::string(what) + ": " + std::strerror(errno));
@@ -86,22 +81,6 @@ void map_all(shared_block& b) {
 }
 
 }  // namespace
-
-void keep_large_buffers_in_heap() noexcept {
-#ifdef __GLIBC__
-  // A flag rather than a guarded static: a child forked while another thread is here must
-  // not find a guard locked forever (it merely keeps glibc's defaults).
-  static std::atomic<bool> asked{false};
-  if (asked.exchange(true)) return;
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
-      (tunables && std::strstr(tunables, "glibc.malloc."))) {
-    return;  // the user chose
-  }
-  mallopt(M_MMAP_THRESHOLD, heap_buffer_limit);
-  mallopt(M_TRIM_THRESHOLD, kept_free_heap);
-#endif
-}
 
 shared_block acquire_block(std::size_t capacity, std::size_t populate) {
   {

@@ -12,8 +12,9 @@
 // block that brought them; a reply before the future completes, so that the caller's next
 // arguments reuse that block. A large echo thus ping-pongs one block between two processes
 // that both keep it mapped. The first large payload of a process also asks glibc's malloc to
-// keep buffers of up to 32 MiB in its heap (keep_large_buffers_in_heap): the values decoded
-// from payloads then reuse warm memory instead of fresh pages that fault again every call.
+// keep buffers of up to 32 MiB in its heap (keep_large_buffers_in_heap, huge_pages.hpp): the
+// values decoded from payloads then reuse warm memory instead of fresh pages that fault again
+// every call.
 // The copy into a block, from 4 MiB, is shared with the process's copy helper thread
 // (copy_helper.hpp).
 #pragma once
@@ -47,10 +48,5 @@ void release_block_pool() noexcept;
 // In a forked child: forgets (unmaps and closes) the pool inherited from the parent, whose
 // blocks the parent still owns.
 void forget_inherited_blocks() noexcept;
-
-// glibc only (elsewhere nothing): allocations of up to 32 MiB come from the heap and up to
-// 64 MiB of freed heap is kept (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD), unless the user set
-// either through the environment. Once per process; called with the first large payload.
-void keep_large_buffers_in_heap() noexcept;
 
 }  // namespace cfutures::detail

@@ -80,6 +80,10 @@ std::string_view reader::bytes() {
 ref_ptr<shared_region> attachment_source::next_region(std::uint64_t) {
   throw protocol_error("bad message: a shared buffer where none can be");
 }
+std::string_view attachment_source::assemble(std::string_view, const std::vector<run_ref>&,
+                                             std::uint64_t) {
+  throw protocol_error("bad message: borrowed runs where none can be");
+}
 
 received_item reader::item(attachment_source& attachments) {
   received_item out;
@@ -93,16 +97,43 @@ received_item reader::item(attachment_source& attachments) {
     for (const std::uint64_t size : sizes) out.regions.push_back(attachments.next_region(size));
     n = u32();
   }
+  out.bytes = n == assembled_item ? assembled(attachments) : item_bytes(n, attachments);
+  return out;
+}
+
+std::string_view reader::item_bytes(std::uint32_t n, attachment_source& attachments) {
   if (n != attached_item) {
     if (in_.size() - pos_ < n) throw protocol_error("bad message: length past the end");
-    out.bytes = in_.substr(pos_, n);
+    const std::string_view bytes = in_.substr(pos_, n);
     pos_ += n;
-    return out;
+    return bytes;
   }
   const std::uint64_t length = u64();
   if (length > max_payload) throw protocol_error("bad message: shared item over the limit");
-  out.bytes = attachments.next_attachment(length);
-  return out;
+  return attachments.next_attachment(length);
+}
+
+std::string_view reader::assembled(attachment_source& attachments) {
+  const std::uint32_t count = u32();
+  if (count == 0 || count > (in_.size() - pos_) / 16) {
+    throw protocol_error("bad message: borrowed run count out of range");
+  }
+  std::vector<run_ref> runs(count);
+  for (auto& run : runs) {
+    run.at = u64();
+    run.size = u64();
+  }
+  const std::string_view around = item_bytes(u32(), attachments);
+  std::uint64_t total = around.size();
+  std::uint64_t at = 0;
+  for (const run_ref& run : runs) {
+    if (run.at < at || run.at > around.size() || run.size > max_payload - total) {
+      throw protocol_error("bad message: borrowed runs out of order or over the limit");
+    }
+    at = run.at;
+    total += run.size;
+  }
+  return attachments.assemble(around, runs, total);
 }
 
 void put_regions(writer& w, const payload& item) {

@@ -89,6 +89,17 @@ class writer {
 
 constexpr std::uint32_t attached_item = 0xffffffff;
 constexpr std::uint32_t regions_item = 0xfffffffe;
+// An item with borrowed runs (payload.hpp), as MPI sends it: after its regions,
+//   u32 assembled_item, u32 n, n × (u64 at, u64 size), then the bytes around the runs as
+//   an item's bytes (inline or attached); the runs follow as attachments, in order.
+constexpr std::uint32_t assembled_item = 0xfffffffd;
+
+// A borrowed run as the receiver reads it: `size` bytes that go `at` bytes into the bytes
+// around the runs.
+struct run_ref {
+  std::uint64_t at = 0;
+  std::uint64_t size = 0;
+};
 
 // Writes the head of an item whose value names shared_buffers (nothing if none): their
 // count and sizes.
@@ -105,6 +116,12 @@ class attachment_source {
   // The next attachment as a shared_buffer's memory of `size` bytes (protocol_error where a
   // transport carries none).
   virtual ref_ptr<shared_region> next_region(std::uint64_t size);
+  // An item sent with borrowed runs: `around` with the next runs.size() attachments put in
+  // at their places, as one contiguous encoding of total bytes (protocol_error where a
+  // transport carries none: only MPI sends them). `runs` are checked: in order, within
+  // `around`, adding up to total.
+  virtual std::string_view assemble(std::string_view around, const std::vector<run_ref>& runs,
+                                    std::uint64_t total);
   // An item of this frame as a value to decode (its consumed() may give memory back).
   virtual encoded_input input(std::string_view bytes) noexcept { return {bytes}; }
 
@@ -130,6 +147,9 @@ class reader {
   void expect_end() const;
 
  private:
+  // The bytes of an item whose first u32 was n: inline, or its attachment.
+  std::string_view item_bytes(std::uint32_t n, attachment_source& attachments);
+  std::string_view assembled(attachment_source& attachments);
   void raw(void* p, std::size_t n);
   std::string_view in_;
   std::size_t pos_ = 0;

@@ -103,7 +103,7 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
     if (link) link->running(message.id, i);
     if (message.traced) o.start_ns = trace_now_ns();
     try {
-      o.bytes = payload(store);
+      o.bytes = link && link->borrows_results() ? payload::borrowing() : payload(store);
       encoded_input in = from.input(message.args[i].bytes);
       in.regions = &message.args[i].regions;
       call.entry(call.fn, in, o.bytes);

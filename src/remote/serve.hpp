@@ -45,6 +45,9 @@ class serving_link {
   virtual std::chrono::steady_clock::time_point output_since() const noexcept = 0;
   // Where results are encoded once large (null: in memory).
   virtual block_store* results_store() const noexcept = 0;
+  // Whether results are encoded into borrowing payloads (payload.hpp): the link sends a
+  // large string or vector result from the value's own memory (MPI).
+  virtual bool borrows_results() const noexcept { return false; }
   // Told before each call runs (item `item` of call frame `id`), and once a frame's calls
   // are done: the process pool shares it with its parent (worker_status.hpp).
   virtual void running(std::uint64_t, std::size_t) noexcept {}

@@ -59,6 +59,10 @@ seeds = {
     "two_frames": frame("reply", reply(5, [(1, b"")])) + frame("call", call(6, [b"q"])),
     # A result whose container count says 2^40 elements, with 8 bytes behind it.
     "lying_container": frame("reply", reply(7, [(1, struct.pack("<Q", 1 << 40) + b"\x01" * 8)])),
+    # MPI's result with a borrowed run: a 1000-byte string's count, its bytes to come apart.
+    "reply_assembled": frame("reply", struct.pack("<QIB", 9, 1, 1)
+                             + struct.pack("<IIQQ", 0xFFFFFFFD, 1, 8, 1000)
+                             + blob(struct.pack("<Q", 1000))),
 }
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")

@@ -10,6 +10,7 @@
 #include <cfutures/mpi.hpp>
 #include <cstddef>
 #include <numeric>
+#include <utility>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -139,6 +140,58 @@ TEST(CommExecutor, LargeValuesCrossInline) {
   EXPECT_EQ(ex.submit(echo, big).result(60s), big);
   cfutures::mpi::comm_executor alone(MPI_COMM_SELF);
   EXPECT_EQ(alone.submit(echo, big).result(60s), big);
+}
+
+std::string patterned_string(std::size_t n, int seed) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) % 251);
+  return s;
+}
+std::vector<double> ramp(std::size_t n, double step) {
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i) * step;
+  return v;
+}
+std::vector<std::byte> byte_pattern(std::size_t n) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(i * 7 + 1);
+  return v;
+}
+std::pair<std::string, std::vector<double>> both(std::size_t n) {
+  return {patterned_string(n, 1), ramp(n / 8, 0.25)};
+}
+
+// A rank sends a large string or vector result from the value itself (a borrowed run,
+// payload.hpp), put back in place by the root: every size around the 64 KiB threshold, calls
+// out on every rank at once, a result that is not borrowed between them (a pair), and map's
+// chunks — so a stream out of step would show as a wrong value or a protocol error.
+TEST(CommExecutor, LargeStringAndVectorResultsCrossFromTheValueItself) {
+  world_executor ex;
+  constexpr std::size_t limit = 64 << 10;
+  for (const std::size_t n : {std::size_t{0}, limit - 1, limit, 16 * limit + 3}) {
+    std::vector<cfutures::future<std::string>> strings;
+    std::vector<cfutures::future<std::vector<double>>> ramps;
+    for (int seed = 0; seed < 4; ++seed) {
+      strings.push_back(ex.submit(patterned_string, n, seed));
+      ramps.push_back(ex.submit(ramp, n / 8 + 1, 0.5 + seed));
+    }
+    auto bytes = ex.submit(byte_pattern, n);
+    auto pair = ex.submit(both, n);
+    for (int seed = 0; seed < 4; ++seed) {
+      EXPECT_EQ(strings[seed].result(60s), patterned_string(n, seed)) << n;
+      EXPECT_EQ(ramps[seed].result(60s), ramp(n / 8 + 1, 0.5 + seed)) << n;
+    }
+    EXPECT_EQ(bytes.result(60s), byte_pattern(n)) << n;
+    EXPECT_EQ(pair.result(60s), both(n)) << n;
+  }
+  const std::vector<int> seeds{0, 1, 2, 3, 4, 5, 6};
+  std::vector<std::string> mapped;
+  for (auto s : ex.map([](int seed) { return patterned_string(3 * limit, seed); }, seeds,
+                       cfutures::map_options{.chunksize = 2})) {
+    mapped.push_back(std::move(s));
+  }
+  ASSERT_EQ(mapped.size(), seeds.size());
+  for (int seed : seeds) EXPECT_EQ(mapped[seed], patterned_string(3 * limit, seed));
 }
 
 cfutures::shared_buffer<double> scaled(cfutures::shared_buffer<double> b, double by) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <new>
 #include <string>
 #include <tuple>
@@ -162,6 +163,47 @@ TEST(SerializationDirectRead, ByteVectorsKeepCerealsFormat) {
   put_u64(expected, 0, value.size());
   expected += std::string("\x01\xfe\x00", 3);
   EXPECT_EQ(encode(value), expected);
+}
+
+// A result that a borrowing payload (MPI's) sends from its own memory encodes to the same
+// bytes as cereal's, once the runs are put back in place: a small one is copied, a large one
+// is borrowed from the value the payload keeps.
+template <class R>
+void expect_borrowed_like_cereal(const R& value, bool large) {
+  using cfutures::detail::payload;
+  payload out = payload::borrowing();
+  auto kept = std::make_shared<const R>(value);
+  const char* const elements = reinterpret_cast<const char*>(kept->data());
+  cfutures::detail::write_borrowing(out, std::move(kept));
+  ASSERT_EQ(out.borrowed().size(), large ? 1u : 0u);
+  std::string whole(out.view());
+  if (large) {
+    const auto& run = out.borrowed().front();
+    EXPECT_EQ(run.data, elements);  // the value's own memory, not a copy
+    EXPECT_EQ(run.at, sizeof(std::uint64_t));
+    whole.insert(run.at, run.data, run.size);
+  }
+  EXPECT_EQ(whole, encode(value));
+  R back;
+  read_values(whole, back);
+  EXPECT_EQ(back, value);
+}
+
+TEST(SerializationBorrowedResults, EncodeAsCerealDoes) {
+  constexpr std::size_t limit = cfutures::detail::payload::borrow_above;
+  for (const std::size_t n : {std::size_t{0}, limit - 1, limit, 3 * limit + 5}) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 131 % 251);
+    expect_borrowed_like_cereal(s, n >= limit);
+    expect_borrowed_like_cereal(patterned<double>(n / 8), n / 8 * 8 >= limit);
+    std::vector<std::byte> bytes(n);
+    for (std::size_t i = 0; i < n; ++i) bytes[i] = static_cast<std::byte>(i * 7);
+    expect_borrowed_like_cereal(bytes, n >= limit);
+  }
+  static_assert(cfutures::detail::borrowable_result_v<std::vector<std::int16_t>>);
+  static_assert(!cfutures::detail::borrowable_result_v<std::vector<std::string>>);
+  static_assert(!cfutures::detail::borrowable_result_v<std::vector<bool>>);
+  static_assert(!cfutures::detail::borrowable_result_v<std::tuple<std::string>>);
 }
 
 }  // namespace

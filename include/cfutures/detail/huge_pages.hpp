@@ -10,8 +10,14 @@
 // unless asked for. The advice is only a hint: where THP is off it changes nothing, and a
 // failure is ignored.
 //
-// Thread safety: stateless. Blocking: one madvise system call for a buffer of at least
-// huge_page bytes, none below. Throws: nothing.
+// The transports that carry large values (the process pool, MPI) also ask glibc's malloc,
+// with their first large value, to keep buffers of up to 32 MiB in its heap
+// (keep_large_buffers_in_heap): the values decoded from them, freed and allocated again
+// every call, then reuse warm memory instead of fresh pages that fault again every call.
+//
+// Thread safety: stateless (keep_large_buffers_in_heap: once per process, from any thread).
+// Blocking: one madvise system call for a buffer of at least huge_page bytes, none below.
+// Throws: nothing.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +29,11 @@ inline constexpr std::size_t huge_page = std::size_t{2} << 20;
 // Advises the whole 2 MiB pages inside [p, p + n) (none when n < huge_page). Defined in
 // src/core/bulk_memory.cpp, so that this header does not bring <sys/mman.h> to its users.
 void advise_huge_pages(void* p, std::size_t n) noexcept;
+
+// glibc only (elsewhere nothing): allocations of up to 32 MiB come from the heap and up to
+// 64 MiB of freed heap is kept (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD), unless the user set
+// either through the environment. Once per process; called with the first large value.
+void keep_large_buffers_in_heap() noexcept;
 
 // Makes `out` (empty afterwards) hold storage for `count` elements, advised when large, so
 // that the assign() that follows fills huge pages. Works for std::string and std::vector.

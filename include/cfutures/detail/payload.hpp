@@ -12,11 +12,21 @@
 // A payload also holds the shared_buffers' memory its value names (regions(): filled while
 // the value is encoded, shared_region.hpp), which a transport carries beside the bytes: the
 // process pool as memfds, MPI as messages of their bytes.
+//
+// A borrowing payload (MPI's results: payload::borrowing()) can take a large run of bytes by
+// reference (borrow()) instead of copying it: remote_call.hpp does that for a result that is
+// a large string or arithmetic vector, which it moves into the payload's keeping (keep()),
+// and the transport sends the run from the value's own memory. view() is then the bytes
+// around the runs only:
+//
+//   the value's encoding:  [ head | run (16 MiB, the value's own memory) | tail ]
+//   view():                [ head | tail ]       borrowed(): {at = head's size, run}
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,15 +80,35 @@ struct encoded_input {
   }
 };
 
+// A run of bytes a borrowing payload sends from the value's memory: it goes `at` bytes into
+// the payload's own bytes (view()), before what was appended after it.
+struct borrowed_run {
+  std::size_t at = 0;
+  const char* data = nullptr;
+  std::size_t size = 0;
+};
+
 class payload {
  public:
   static constexpr std::size_t inline_limit = 64 << 10;
+  static constexpr std::size_t borrow_above = 64 << 10;  // smaller runs are copied
 
   // A payload that stays in memory at any size.
   payload() = default;
   // A payload that moves into `store`'s blocks once past inline_limit (null: stays in memory).
   explicit payload(block_store* store) noexcept : store_(store) {}
-  payload(const payload& other) : store_(other.store_), regions_(other.regions_) {
+  // A payload in memory that may borrow runs (see above).
+  static payload borrowing() noexcept {
+    payload p;
+    p.borrows_ = true;
+    return p;
+  }
+  payload(const payload& other)
+      : store_(other.store_),
+        regions_(other.regions_),
+        borrows_(other.borrows_),
+        borrowed_(other.borrowed_),
+        owner_(other.owner_) {
     append(other.view().data(), other.size());
   }
   payload(payload&& other) noexcept
@@ -86,7 +116,10 @@ class payload {
         small_(std::move(other.small_)),
         block_(other.block_),
         used_(other.used_),
-        regions_(std::move(other.regions_)) {
+        regions_(std::move(other.regions_)),
+        borrows_(other.borrows_),
+        borrowed_(std::move(other.borrowed_)),
+        owner_(std::move(other.owner_)) {
     other.block_ = {};
     other.used_ = 0;
   }
@@ -104,6 +137,9 @@ class payload {
     std::swap(block_, other.block_);
     std::swap(used_, other.used_);
     regions_.swap(other.regions_);
+    std::swap(borrows_, other.borrows_);
+    borrowed_.swap(other.borrowed_);
+    owner_.swap(other.owner_);
   }
 
   bool shared() const noexcept { return block_.fd >= 0; }
@@ -123,6 +159,14 @@ class payload {
   // The shared_buffers' memory the value names, in the order its bytes index them.
   region_list& regions() noexcept { return regions_; }
   const region_list& regions() const noexcept { return regions_; }
+  bool borrows() const noexcept { return borrows_; }
+  // A borrowing payload: n bytes at p go here by reference (p must outlive the payload:
+  // keep() what holds them).
+  void borrow(const char* p, std::size_t n) { borrowed_.push_back({small_.size(), p, n}); }
+  // The runs sent from the value's memory, in order (a borrowing payload's).
+  const std::vector<borrowed_run>& borrowed() const noexcept { return borrowed_; }
+  // Keeps `owner` (what the borrowed runs point into) alive as long as the payload.
+  void keep(std::shared_ptr<const void> owner) noexcept { owner_ = std::move(owner); }
   // Gives the block away (to be sent); the payload is then empty.
   shared_block release_block() noexcept {
     shared_block b = block_;
@@ -147,6 +191,9 @@ class payload {
   shared_block block_;
   std::size_t used_ = 0;  // bytes of block_ in use
   region_list regions_;
+  bool borrows_ = false;
+  std::vector<borrowed_run> borrowed_;
+  std::shared_ptr<const void> owner_;
 };
 
 }  // namespace cfutures::detail

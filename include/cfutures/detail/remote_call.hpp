@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <exception>
 #include <istream>
+#include <memory>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -123,6 +124,32 @@ inline constexpr bool is_sendable_function_v = (std::is_pointer_v<F> &&
                                                (std::is_class_v<F> && std::is_empty_v<F> &&
                                                 std::is_default_constructible_v<F>);
 
+// Results a borrowing payload (payload.hpp: MPI's) sends from their own memory: a string or
+// a vector of direct elements (direct_read.hpp), encoded as cereal does (a 64-bit count,
+// then the elements) with the elements borrowed when large. Only a whole result qualifies:
+// a string inside a user's save() may be a temporary, gone before the reply is sent.
+template <class R>
+inline constexpr bool borrowable_result_v = false;
+template <class A>
+inline constexpr bool borrowable_result_v<std::basic_string<char, std::char_traits<char>, A>> =
+    true;
+template <direct_element T, class A>
+inline constexpr bool borrowable_result_v<std::vector<T, A>> = true;
+
+template <class R>
+void write_borrowing(payload& out, std::shared_ptr<const R> value) {
+  const cereal::size_type count = value->size();
+  out.append(reinterpret_cast<const char*>(&count), sizeof count);
+  const char* data = reinterpret_cast<const char*>(value->data());
+  const std::size_t bytes = value->size() * sizeof(typename R::value_type);
+  if (bytes < payload::borrow_above) {
+    out.append(data, bytes);
+    return;
+  }
+  out.borrow(data, bytes);
+  out.keep(std::move(value));
+}
+
 template <class F, class R, class... Args>
 void invoke_serialized(const void* fn, const encoded_input& in, payload& out) {
   std::tuple<Args...> args;
@@ -137,6 +164,12 @@ void invoke_serialized(const void* fn, const encoded_input& in, payload& out) {
   };
   if constexpr (std::is_void_v<R>) {
     call();
+  } else if constexpr (borrowable_result_v<R>) {
+    if (out.borrows()) {
+      write_borrowing(out, std::make_shared<const R>(call()));
+    } else {
+      write_values(out, call());
+    }
   } else {
     const R result = call();
     write_values(out, result);
