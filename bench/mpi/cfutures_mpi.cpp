@@ -11,6 +11,14 @@
 //                      over 10 rounds, after one echo of the same size
 //   memcpy_16mib       MB/s of one 16 MiB memcpy between warm buffers (median of 20): the bound
 //   echo_vs_memcpy_x   echo_16mib / memcpy_16mib (issue 18: >= 0.2)
+//   echo_16mib_steady  the same echo once memory is warm: median of the per-round rates of 20
+//                      rounds after 3 echoes (as bench/process_pool's row of that name)
+//   echo_steady_vs_memcpy_x  echo_16mib_steady / memcpy_16mib
+//   pingpong_16mib     not --pool: MB/s of 16 MiB sent by plain MPI_Send/MPI_Recv from rank 0
+//                      to rank 1 and back between warm buffers (median of 20 round trips
+//                      after 3), before the executor exists: the MPI transport's own rate,
+//                      the bound of any echo through it
+//   echo_steady_vs_pingpong_x  echo_16mib_steady / pingpong_16mib
 //   echo_shared_16mib  echo_16mib with a 16 MiB shared_buffer<char> (its bytes cross as one
 //                      message each way, into a new buffer of the receiving rank)
 #include <mpi.h>
@@ -85,6 +93,44 @@ double echo_16mib(Executor& ex) {
 }
 
 template <class Executor>
+double echo_16mib_steady(Executor& ex) {
+  const std::string big(16 << 20, 'x');
+  for (int i = 0; i < 3; ++i) ex.submit(echo, big).result();
+  std::vector<double> rates;
+  for (int i = 0; i < 20; ++i) {
+    const auto start = clock_type::now();
+    if (ex.submit(echo, big).result().size() != big.size()) return 0;
+    rates.push_back(static_cast<double>(big.size()) / 1e6 / seconds_since(start));
+  }
+  std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
+  return rates[rates.size() / 2];
+}
+
+// Every rank of `comm` calls it; rank 0's result is the figure.
+double pingpong_16mib(MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  constexpr int n = 16 << 20;
+  std::vector<char> out(n, 'p');
+  std::vector<char> in(n, 'q');
+  std::vector<double> rates;
+  for (int i = 0; i < 23; ++i) {
+    const auto start = clock_type::now();
+    if (rank == 0) {
+      MPI_Send(out.data(), n, MPI_BYTE, 1, 0, comm);
+      MPI_Recv(in.data(), n, MPI_BYTE, 1, 0, comm, MPI_STATUS_IGNORE);
+    } else if (rank == 1) {
+      MPI_Recv(in.data(), n, MPI_BYTE, 0, 0, comm, MPI_STATUS_IGNORE);
+      MPI_Send(in.data(), n, MPI_BYTE, 0, 0, comm);
+    }
+    if (i >= 3) rates.push_back(n / 1e6 / seconds_since(start));
+  }
+  MPI_Barrier(comm);
+  std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
+  return rates[rates.size() / 2];
+}
+
+template <class Executor>
 double echo_shared_16mib(Executor& ex) {
   cfutures::shared_buffer<char> big(16 << 20);
   std::memset(big.data(), 'x', big.size());
@@ -112,8 +158,9 @@ double memcpy_16mib() {
   return static_cast<double>(a.size()) / 1e6 / times[times.size() / 2];
 }
 
+// pingpong: pingpong_16mib's figure, or 0 (not measured: --pool).
 template <class Executor>
-void run_all(Executor& ex) {
+void run_all(Executor& ex, double pingpong) {
   std::printf("round_trip_us %.2f us\n", round_trip_us(ex));
   std::printf("trivial_chunk1 %.0f tasks/s\n", trivial_chunk1(ex));
   std::printf("map_chunk100 %.0f items/s\n", map_chunk100(ex));
@@ -122,6 +169,13 @@ void run_all(Executor& ex) {
   std::printf("echo_16mib %.0f MB/s\n", echo);
   std::printf("memcpy_16mib %.0f MB/s\n", bound);
   std::printf("echo_vs_memcpy_x %.3f x\n", echo / bound);
+  const double steady = echo_16mib_steady(ex);
+  std::printf("echo_16mib_steady %.0f MB/s\n", steady);
+  std::printf("echo_steady_vs_memcpy_x %.3f x\n", steady / bound);
+  if (pingpong > 0) {
+    std::printf("pingpong_16mib %.0f MB/s\n", pingpong);
+    std::printf("echo_steady_vs_pingpong_x %.3f x\n", steady / pingpong);
+  }
   std::printf("echo_shared_16mib %.0f MB/s\n", echo_shared_16mib(ex));
 }
 
@@ -139,12 +193,17 @@ int main(int argc, char** argv) {
       cfutures::mpi::pool_executor pool({.max_workers = 2});
       pool.submit(identity, 1).result();
       std::printf("startup_ms %.1f ms\n", seconds_since(start) * 1e3);
-      run_all(pool);
+      run_all(pool, 0);
     }
     MPI_Finalize();
     return 0;
   }
-  cfutures::mpi::comm_executor ex;  // the other ranks serve here until the root is done
-  if (!ex.is_root()) return 0;
-  run_all(ex);
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  const double pingpong = pingpong_16mib(MPI_COMM_WORLD);
+  {
+    cfutures::mpi::comm_executor ex;  // the other ranks serve here until the root is done
+    if (ex.is_root()) run_all(ex, pingpong);
+  }
+  MPI_Finalize();
 }

@@ -56,6 +56,18 @@ def echo_16mib(ex):
     return rounds * len(big) / 1e6 / (time.perf_counter() - start)
 
 
+def echo_16mib_steady(ex):
+    big = "x" * (16 << 20)
+    for _ in range(3):
+        ex.submit(echo, big).result()
+    rates = []
+    for _ in range(20):
+        start = time.perf_counter()
+        assert len(ex.submit(echo, big).result()) == len(big)
+        rates.append(len(big) / 1e6 / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
 def memcpy_16mib():
     a = bytearray(b"a" * (16 << 20))
     b = bytearray(16 << 20)
@@ -77,6 +89,9 @@ def run_all(ex):
     print(f"echo_16mib {echo_rate:.0f} MB/s")
     print(f"memcpy_16mib {bound:.0f} MB/s")
     print(f"echo_vs_memcpy_x {echo_rate / bound:.3f} x", flush=True)
+    steady = echo_16mib_steady(ex)
+    print(f"echo_16mib_steady {steady:.0f} MB/s")
+    print(f"echo_steady_vs_memcpy_x {steady / bound:.3f} x", flush=True)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--pool"]:

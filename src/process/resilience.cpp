@@ -57,7 +57,7 @@ std::size_t statm_bytes(pid_t pid, int index) {
 }  // namespace
 
 void process_pool_core::check_options(const remote_job& job) const {
-  const call_options& o = job.options;
+  const call_options o = job.options();
   if (o.timeout && o.timeout->count() <= 0) {
     throw std::invalid_argument("call_options::timeout must be positive");
   }
@@ -68,12 +68,13 @@ void process_pool_core::check_options(const remote_job& job) const {
 }
 
 void process_pool_core::expect_timeouts(worker_process& w, const remote_job& job) {
-  const auto limit = job.options.timeout ? job.options.timeout : call_timeout_;
+  const std::optional<std::chrono::nanoseconds> timeout = job.options().timeout;
+  const auto limit = timeout ? timeout : call_timeout_;
   if (limit) watchdog_.expect(w.pid, job.id, *limit);
 }
 
 void process_pool_core::after_reply(worker_process& w, const remote_job& job) {
-  if (job.options.timeout || call_timeout_) watchdog_.settled(w.pid, job.id);
+  if (job.options().timeout || call_timeout_) watchdog_.settled(w.pid, job.id);
   if (!w.slot.held.empty()) return;
   w.idle_since = std::chrono::steady_clock::now();
   if (w.state != phase::ready) return;
@@ -192,7 +193,7 @@ void process_pool_core::settle_lost(worker_process& w, int status, const std::st
   const std::string stack = crash_stack(w, status);
   give_back(w.slot, at, [&](remote_job& job) -> std::exception_ptr {
     ++job.deaths;
-    const std::size_t retries = job.options.max_retries.value_or(max_retries_);
+    const std::size_t retries = job.options().max_retries.value_or(max_retries_);
     if (job.deaths <= retries) {
       remote_counters::add(counters_.retried);
       return nullptr;

@@ -5,6 +5,7 @@
 // submit / submit_chunk / submit_chunked written once against it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -80,11 +81,31 @@ struct remote_job {
   const void* fn = nullptr;
   void (*complete)(state_base&, bool ok, const encoded_input& bytes) noexcept = nullptr;
   std::vector<item> items;
-  call_options options;        // this call's limits (unset: the pool's)
   std::uint64_t id = 0;        // its call frame's id, once sent to a worker
-  std::size_t deaths = 0;      // workers that died while running it (its retries so far)
   std::uint64_t sent_ns = 0;   // traced: when its call frame was made (trace_span.hpp)
+  std::uint32_t deaths = 0;    // workers that died while running it (its retries so far)
   bool started = false;        // its calls are RUNNING already (back from a worker that ended)
+
+  // This call's limits (unset: the pool's). Kept compact rather than as a call_options: a
+  // job is queued per call, and its size is memory touched per call.
+  call_options options() const noexcept {
+    call_options o;
+    if (timeout_ns_ >= 0) o.timeout = std::chrono::nanoseconds(timeout_ns_);
+    if (max_retries_ != no_max_retries) o.max_retries = max_retries_;
+    return o;
+  }
+  void set_options(const call_options& o) noexcept {
+    // A timeout is positive (check_options refuses others): 0 stands for any that is not.
+    timeout_ns_ = o.timeout ? std::max<std::int64_t>(o.timeout->count(), 0) : -1;
+    max_retries_ = o.max_retries ? static_cast<std::uint32_t>(std::min<std::size_t>(
+                                       *o.max_retries, no_max_retries - 1))
+                                 : no_max_retries;
+  }
+
+ private:
+  static constexpr std::uint32_t no_max_retries = 0xffffffff;
+  std::int64_t timeout_ns_ = -1;  // -1: none
+  std::uint32_t max_retries_ = no_max_retries;
 };
 
 // A job like `job` (same function and options) holding no calls yet.
@@ -93,7 +114,7 @@ inline remote_job job_like(const remote_job& job) {
   copy.entry = job.entry;
   copy.fn = job.fn;
   copy.complete = job.complete;
-  copy.options = job.options;
+  copy.set_options(job.options());
   copy.deaths = job.deaths;
   copy.started = job.started;
   return copy;
@@ -240,7 +261,7 @@ auto remote_submit(remote_queue& q, const call_options& options, F&& f, Args&&..
   auto state = ref_ptr<shared_state<R>>::adopt(new shared_state<R>());
   std::vector<remote_job> jobs;
   jobs.push_back(make_remote_job(call, &complete_from_reply<R>, state));
-  jobs.back().options = options;
+  jobs.back().set_options(options);
   q.enqueue(std::move(jobs));
   return future_access::make<R>(std::move(state));
 }
