@@ -13,11 +13,12 @@
 namespace cfutures::detail {
 namespace {
 
-// After its last activity the manager polls posted_ this long before it sleeps on it (no call
-// out), or probes for replies without pausing (backoff.hpp) — long enough that a reply is
-// taken at MPI's latency even when the manager lost its CPU meanwhile (the job's processes
-// outnumber the cores).
+// With no call out, the manager polls posted_ this long after its last activity before it
+// sleeps on it.
 constexpr std::chrono::microseconds spin_window(100);
+// With calls out, it probes for replies this long before it pauses between probes
+// (backoff.hpp): a reply that follows quickly is taken at MPI's latency, even when the
+// manager lost its CPU meanwhile (the job's processes outnumber the cores).
 constexpr std::chrono::microseconds reply_spin_window(1000);
 
 broken_executor broken(const std::string& why) {

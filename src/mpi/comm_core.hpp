@@ -9,8 +9,9 @@
 //     (in memory, never shared
 //     memory), push remote_job
 //     on the queue; bump posted_
-//     and wake_word_ (futex
-//     wakes) ────────────────────▶ for each idle rank, while jobs are queued:
+//     and, if the manager
+//     pauses, wake_word_
+//     (futex wakes) ─────────────▶ for each idle rank, while jobs are queued:
 //                                    try_start() the job's calls (RUNNING from
 //                                    here; cancelled calls are dropped), then
 //                                    MPI_Send call {id, invoker, fn, args} ────▶ run_calls
@@ -18,9 +19,12 @@
 //                                  no call out: polls posted_ for 100 µs,
 //                                    then sleeps on it (futex), MPI untouched;
 //                                  calls out: MPI_Improbe(ANY_SOURCE) for
-//                                    100 µs, then with pauses (backoff.hpp)
+//                                    1 ms, then with pauses (backoff.hpp)
 //                                    that a post ends at once:
 //                                    reply from rank r ◀─────────────────────── reply
+//                                      (+ large results as attachments, a
+//                                      string or vector result's run put back
+//                                      in place in the receive buffer)
 //                                      r is idle again: its next call leaves,
 //                                      then set_result / set_exception (done-
 //                                      callbacks run here)
