@@ -89,8 +89,8 @@ struct borrowed_run {
 };
 
 // A borrowing payload's runs and what keeps their memory alive. Out of line: every call's
-// arguments and result are a payload, and its size is memory touched per call (a batch of
-// 20 000 trivial calls faulted ~700 more pages when these lived inline).
+// arguments and result are a payload, and its size is memory touched per call (bench/README.md,
+// "The bookkeeping against a pre-issue-16 build").
 struct borrowed_runs {
   std::vector<borrowed_run> runs;
   std::shared_ptr<const void> owner;
