@@ -36,11 +36,10 @@ comm_core::comm_core(MPI_Comm comm, int root, bool serialized, MPI_Comm spawned)
                          .executor_name = "mpi"}),
       comm_(comm),
       spawned_(spawned),
-      root_(root),
       serialized_(serialized) {
   check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
   for (int r = 0; r < size_; ++r) {
-    if (r != root_) ranks_.push_back({r, {}});
+    if (r != root) ranks_.push_back({r, {}});
   }
   // The ranks serving this executor (the root itself in a communicator of one).
   remote_counters::add(counters_.workers, ranks_.empty() ? 1 : ranks_.size());

@@ -106,7 +106,6 @@ class comm_core final : public remote_core {
 
   MPI_Comm comm_;
   MPI_Comm spawned_;
-  const int root_;
   const bool serialized_;
   int size_ = 1;
 

@@ -94,6 +94,7 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
     o.bytes.append(bytes.data(), bytes.size());
     o.ok = false;
   };
+  const bool borrow = link && link->borrows_results();
   for (std::size_t i = 0; i < message.args.size(); ++i) {
     wire::outcome& o = outcomes[i];
     if (unresolvable) {
@@ -103,7 +104,7 @@ std::vector<wire::outcome> run_calls(const wire::call_message& message, block_st
     if (link) link->running(message.id, i);
     if (message.traced) o.start_ns = trace_now_ns();
     try {
-      o.bytes = link && link->borrows_results() ? payload::borrowing() : payload(store);
+      o.bytes = borrow ? payload::borrowing() : payload(store);
       encoded_input in = from.input(message.args[i].bytes);
       in.regions = &message.args[i].regions;
       call.entry(call.fn, in, o.bytes);
