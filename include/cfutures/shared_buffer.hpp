@@ -111,11 +111,12 @@ class shared_buffer {
       ar(no_memory, std::uint64_t{0});
       return;
     }
-    auto* out = detail::current_region_links.out;
-    if (out == nullptr) {
+    const detail::region_links& links = detail::current_region_links;
+    if (links.out == nullptr) {
       throw error("cfutures::shared_buffer can only be serialized as an argument or result "
                   "of a cfutures executor's call");
     }
+    auto* out = &links.out(links.owner);
     std::uint64_t index = 0;
     while (index < out->size() && (*out)[index].get() != region_.get()) ++index;
     if (index == out->size()) out->push_back(region_);

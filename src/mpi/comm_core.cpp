@@ -79,7 +79,7 @@ void comm_core::post() noexcept {
   }
 }
 
-void comm_core::enqueue(std::vector<remote_job> jobs) {
+void comm_core::enqueue(std::span<remote_job> jobs) {
   push(jobs);
   post();
 }
@@ -88,7 +88,7 @@ void comm_core::enqueue(std::vector<remote_job> jobs) {
 
 mpi_messages::outgoing_frame comm_core::call_frame(remote_job& job, bool attach_large) {
   mpi_messages::outgoing_frame frame(attach_large);
-  frame.bytes() += encode_call(job, frame);
+  encode_call(job, frame, frame.bytes());
   frame.seal(wire::kind::call);
   return frame;
 }
@@ -105,10 +105,9 @@ void comm_core::run_here() {
   mpi_messages::incoming_attachments none;  // frames that stay here: their regions alone
   call_answer answer;
   for (;;) {
-    std::vector<remote_job> batch = take(static_cast<std::size_t>(-1));
-    if (batch.empty()) return;
     worker_slot here;
-    here.held.push_back(std::move(batch.front()));
+    take(static_cast<std::size_t>(-1), here.held);  // one job (batch_jobs)
+    if (here.held.empty()) return;
     try {
       const mpi_messages::outgoing_frame call = call_frame(here.held.front(), false);
       none.expect_local(call.regions());

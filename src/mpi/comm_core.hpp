@@ -76,7 +76,7 @@ class comm_core final : public remote_core {
   ~comm_core() override;
 
   std::size_t max_workers() const noexcept;
-  void enqueue(std::vector<remote_job> jobs) override;
+  void enqueue(std::span<remote_job> jobs) override;
 
  private:
   struct worker_rank {

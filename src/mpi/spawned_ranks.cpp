@@ -1,5 +1,6 @@
 #include "mpi/spawned_ranks.hpp"
 
+#include <link.h>
 #include <unistd.h>
 
 #include <climits>
@@ -7,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include "cfutures/errors.hpp"
 #include "mpi/mpi_environment.hpp"
@@ -59,7 +62,29 @@ struct self_comm {  // MPI_COMM_SELF's duplicate, returning errors (the user's s
   _exit(code);
 }
 
+// dl_iterate_phdr's callback: collects the names X of the loaded mca_pml_X.so.
+int note_pml(dl_phdr_info* object, std::size_t, void* found) {
+  std::string_view name = object->dlpi_name ? object->dlpi_name : "";
+  const std::size_t slash = name.rfind('/');
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  constexpr std::string_view prefix = "mca_pml_";
+  constexpr std::string_view suffix = ".so";
+  if (name.size() > prefix.size() + suffix.size() && name.starts_with(prefix) &&
+      name.ends_with(suffix)) {
+    name.remove_prefix(prefix.size());
+    name.remove_suffix(suffix.size());
+    static_cast<std::vector<std::string>*>(found)->emplace_back(name);
+  }
+  return 0;
+}
+
 }  // namespace
+
+std::string selected_pml() {
+  std::vector<std::string> loaded;
+  dl_iterate_phdr(&note_pml, &loaded);
+  return loaded.size() == 1 && loaded.front() != "monitoring" ? loaded.front() : std::string();
+}
 
 std::size_t default_pool_size() {
   int world = 1;
@@ -87,11 +112,17 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
   // whose store differs from its parent's cannot connect to it ("No permission" in dpm.c).
   const char* store = std::getenv("PMIX_MCA_gds");
   std::string store_arg = std::string(pmix_store_flag) + (store ? store : "");
-  char* args[] = {flag, store ? store_arg.data() : nullptr, nullptr};
+  const std::string pml = selected_pml();
+  std::string pml_arg = std::string(pml_flag) + pml;
+  std::vector<char*> args{flag};
+  if (!pml.empty()) args.push_back(pml_arg.data());
+  if (store) args.push_back(store_arg.data());
+  args.push_back(nullptr);
   std::vector<int> codes(n, MPI_SUCCESS);
   self_comm self;
   spawned_ranks r;
-  const int rc = MPI_Comm_spawn(program.c_str(), args, static_cast<int>(n), info.info, 0, self.comm,
+  const int rc = MPI_Comm_spawn(program.c_str(), args.data(), static_cast<int>(n), info.info, 0,
+                                self.comm,
                                 &r.intercomm, codes.data());
   if (rc != MPI_SUCCESS) {
     throw error(
@@ -117,14 +148,18 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
 void serve_if_spawned(int argc, char** argv) {
   bool flagged = false;
   const char* store = nullptr;  // the spawning process's PMIx store, if it chose one
+  const char* pml = nullptr;    // the spawning process's PML, if it could tell
   const std::size_t store_flag_length = std::strlen(pmix_store_flag);
+  const std::size_t pml_flag_length = std::strlen(pml_flag);
   for (int i = 1; i < argc && argv[i]; ++i) {
     flagged = flagged || std::strcmp(argv[i], spawned_worker_flag) == 0;
     if (std::strncmp(argv[i], pmix_store_flag, store_flag_length) == 0)
       store = argv[i] + store_flag_length;
+    if (std::strncmp(argv[i], pml_flag, pml_flag_length) == 0) pml = argv[i] + pml_flag_length;
   }
   if (!flagged) return;
   if (store) setenv("PMIX_MCA_gds", store, 1);
+  if (pml && *pml) setenv("OMPI_MCA_pml", pml, 1);
   int initialized = 0;
   MPI_Initialized(&initialized);
   int level = 0;

@@ -16,6 +16,17 @@
 // Spawn info: "host" (the pool's hosts, comma-joined) when given, and "map_by"
 // "slot:OVERSUBSCRIBE", so that more workers than free slots still start (as a process
 // pool would) instead of failing; Open MPI fills free slots first.
+//
+// The workers are told the point-to-point layer (PML) this process selected (pml_flag;
+// they set OMPI_MCA_pml to it before MPI_Init). Without it each worker's MPI_Init tries
+// every PML in turn, and Debian's Open MPI 4.1 then spends ~220 ms probing for Omni-Path
+// and PSM hardware (pml cm's PSM2/PSM transports) on a machine that has none: the spawn
+// of 2 workers across the test hosts took 400-500 ms, 160-220 ms with it (bench/README.md,
+// "pool_executor start-up"). The selection is the one component of the PML framework that
+// Open MPI kept loaded after MPI_Init (it unloads the others); with no such shared object
+// (a static build) or more than one (pml monitoring stacked on another), nothing is passed
+// and the workers select as before. Either way they end with the parent's PML, which
+// Open MPI requires of the processes it connects.
 #pragma once
 
 #include <mpi.h>
@@ -30,6 +41,12 @@ namespace cfutures::detail {
 inline constexpr const char* spawned_worker_flag = "--cfutures-mpi-pool-worker";
 // Followed by the PMIx store (PMIX_MCA_gds) the spawning process uses, when it chose one.
 inline constexpr const char* pmix_store_flag = "--cfutures-pmix-gds=";
+// Followed by the PML this process selected (see above), when it can tell.
+inline constexpr const char* pml_flag = "--cfutures-mpi-pml=";
+
+// The PML component this process's MPI selected ("ob1", "ucx", "cm"), or "" when it cannot
+// tell (see above). After MPI_Init.
+std::string selected_pml();
 
 struct spawned_ranks {
   MPI_Comm intercomm = MPI_COMM_NULL;  // to the spawned processes

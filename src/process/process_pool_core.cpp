@@ -113,7 +113,7 @@ void process_pool_core::on_manager_start() {
                                   std::static_pointer_cast<process_pool_core>(shared_from_this())));
 }
 
-void process_pool_core::enqueue(std::vector<remote_job> jobs) {
+void process_pool_core::enqueue(std::span<remote_job> jobs) {
   for (const auto& job : jobs) check_options(job);
   push(jobs);
   // An idle worker takes the calls at once from this thread when nobody else drives; what

@@ -155,7 +155,7 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   ~process_pool_core() override;
 
   std::size_t max_workers() const noexcept { return max_workers_; }
-  void enqueue(std::vector<remote_job> jobs) override;
+  void enqueue(std::span<remote_job> jobs) override;
   void force_shutdown(int signal) noexcept { close(false, true, signal); }
   // A thread waiting for one of this pool's futures: receives replies (and dispatches) for
   // up to help_window, so that its call's reply does not have to go through the manager.
@@ -285,6 +285,7 @@ class process_pool_core final : public remote_core, public shared_wait_helper {
   bool signal_sent_ = false;
   std::vector<pollfd> fds_;                // the manager's poll set, rebuilt every round
   std::vector<wire::shared_ring*> rings_;  // of the workers whose sockets are in fds_
+  std::string call_body_;                  // send_held's frame body, reused
 };
 
 }  // namespace cfutures::detail

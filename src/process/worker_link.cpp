@@ -13,9 +13,10 @@ void process_pool_core::send_held(std::size_t i) {
     // Large arguments are in shared memory already: their blocks go with the frame.
     std::vector<shared_block> attachments;
     wire::block_sink items(attachments);
-    const std::string body = encode_call(job, items);
+    call_body_.clear();  // keeps its memory: no allocation per call
+    encode_call(job, items, call_body_);
     if (!attachments.empty()) w.large_in_flight = true;
-    w.link.put(wire::kind::call, {body}, std::move(attachments));
+    w.link.put(wire::kind::call, {call_body_}, std::move(attachments));
     expect_timeouts(w, job);
   }
   w.link.flush();

@@ -171,16 +171,14 @@ void reader::expect_end() const {
   if (pos_ != in_.size()) throw protocol_error("bad message: trailing bytes");
 }
 
-std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
-                             std::size_t n_args, bool traced) {
-  std::string out;
+void encode_call_head(std::string& out, std::uint64_t id, const code_ref& invoker,
+                      const code_ref* fn, std::size_t n_args, bool traced) {
   writer w(out);
   w.u64(id);
   w.ref(invoker);
   w.u8((fn ? 1 : 0) | (traced ? 2 : 0));
   if (fn) w.ref(*fn);
   w.u32(static_cast<std::uint32_t>(n_args));
-  return out;
 }
 
 call_message decode_call(std::string_view payload, attachment_source& attachments) {

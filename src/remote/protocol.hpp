@@ -41,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cfutures/detail/one_or_many.hpp"
 #include "cfutures/detail/remote_call.hpp"
 
 namespace cfutures::detail::wire {
@@ -164,9 +165,10 @@ struct call_message {
   std::vector<received_item> args;  // views into the payload
 };
 
-// The fixed part of a call payload (everything before the argument list's items).
-std::string encode_call_head(std::uint64_t id, const code_ref& invoker, const code_ref* fn,
-                             std::size_t n_args, bool traced = false);
+// The fixed part of a call payload (everything before the argument list's items), appended
+// to `out`.
+void encode_call_head(std::string& out, std::uint64_t id, const code_ref& invoker,
+                      const code_ref* fn, std::size_t n_args, bool traced = false);
 call_message decode_call(std::string_view payload, attachment_source& attachments);
 
 struct reply_item {
@@ -179,7 +181,7 @@ struct reply_item {
 };
 struct reply_message {
   std::uint64_t id = 0;
-  std::vector<reply_item> items;
+  one_or_many<reply_item> items;  // most replies answer one call
   std::uint32_t pid = 0;  // who ran the calls, when any is traced
   std::uint32_t tid = 0;
 };

@@ -16,7 +16,7 @@ remote_core::~remote_core() = default;
 
 // ---- the queue ---------------------------------------------------------------------------
 
-void remote_core::push(std::vector<remote_job>& jobs) {
+void remote_core::push(std::span<remote_job> jobs) {
   std::lock_guard lock(mutex_);
   if (broken_) throw_broken(*broken_);
   if (shutdown_) throw shutdown_error();
@@ -97,42 +97,42 @@ remote_core::snapshot remote_core::look() {
   return {shutdown_, queue_.size(), kill_signal_, broken_.has_value()};
 }
 
-std::vector<remote_job> remote_core::take(std::size_t call_limit) {
-  std::vector<remote_job> batch;
+void remote_core::take(std::size_t call_limit, std::deque<remote_job>& into) {
+  std::size_t taken = 0;
   std::size_t calls = 0;
   std::size_t bytes = 0;
   const std::size_t max_bytes = batch_bytes();
   std::lock_guard lock(mutex_);
   const std::size_t share = batch_jobs(queue_.size());
-  while (!queue_.empty() && batch.size() < share && calls < call_limit && bytes < max_bytes) {
+  while (!queue_.empty() && taken < share && calls < call_limit && bytes < max_bytes) {
     remote_job job = std::move(queue_.front());
     queue_.pop_front();
     const std::size_t limit = call_limit - calls;
     if (job.items.size() > limit) {
       remote_job rest = job_like(job);
-      rest.items.assign(
-          std::make_move_iterator(job.items.begin() + static_cast<std::ptrdiff_t>(limit)),
-          std::make_move_iterator(job.items.end()));
-      job.items.resize(limit);
+      rest.items.reserve(job.items.size() - limit);
+      for (std::size_t k = limit; k < job.items.size(); ++k) {
+        rest.items.push_back(std::move(job.items[k]));
+      }
+      job.items.truncate(limit);
       queue_.push_front(std::move(rest));
     }
     // From here the calls are RUNNING; cancelled ones are dropped (and calls back from a
     // worker that ended, RUNNING already, if a stop request finished them meanwhile).
     if (job.started) {
-      std::erase_if(job.items, [](const remote_job::item& item) { return item.state->done(); });
+      job.items.erase_if([](const remote_job::item& item) { return item.state->done(); });
     } else {
-      const std::size_t before = job.items.size();
-      std::erase_if(job.items,
-                    [](const remote_job::item& item) { return !item.state->try_start(); });
-      remote_counters::add(counters_.cancelled, before - job.items.size());
+      const std::size_t dropped =
+          job.items.erase_if([](const remote_job::item& item) { return !item.state->try_start(); });
+      remote_counters::add(counters_.cancelled, dropped);
       remote_counters::add(counters_.started, job.items.size());
     }
     if (job.items.empty()) continue;
     calls += job.items.size();
     for (const auto& item : job.items) bytes += item.args.size();
-    batch.push_back(std::move(job));
+    into.push_back(std::move(job));
+    ++taken;
   }
-  return batch;
 }
 
 // ---- manager side ------------------------------------------------------------------------
@@ -143,22 +143,23 @@ const code_ref& remote_core::portable(const void* code) {
   return it->second;
 }
 
-std::string remote_core::encode_call(remote_job& job, wire::item_sink& items) {
+void remote_core::encode_call(remote_job& job, wire::item_sink& items, std::string& out) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(job.entry));
   const code_ref* fn = job.fn ? &portable(job.fn) : nullptr;
   job.id = next_id_++;
   const bool traced = trace_session() != 0;
   job.sent_ns = traced ? trace_now_ns() : 0;
-  std::string body = wire::encode_call_head(job.id, entry, fn, job.items.size(), traced);
-  wire::writer out(body);
-  for (auto& item : job.items) items.put(out, item.args);
-  return body;
+  wire::encode_call_head(out, job.id, entry, fn, job.items.size(), traced);
+  wire::writer w(out);
+  for (auto& item : job.items) items.put(w, item.args);
 }
 
 std::string remote_core::call_head(const encoded_call& call, std::size_t n_items) {
   const code_ref& entry = portable(reinterpret_cast<const void*>(call.entry));
   const code_ref* fn = call.fn ? &portable(call.fn) : nullptr;
-  return wire::encode_call_head(0, entry, fn, n_items);
+  std::string out;
+  wire::encode_call_head(out, 0, entry, fn, n_items);
+  return out;
 }
 
 bool remote_core::dispatch() {
@@ -166,10 +167,9 @@ bool remote_core::dispatch() {
   for (std::size_t i = 0; i < slot_count(); ++i) {
     worker_slot& w = slot(i);
     if (!w.held.empty() || !accepts_calls(i)) continue;
-    std::vector<remote_job> batch = take(call_limit(i));
-    if (batch.empty()) return sent;
+    take(call_limit(i), w.held);
+    if (w.held.empty()) return sent;
     sent = true;
-    for (auto& job : batch) w.held.push_back(std::move(job));
     try {
       send_held(i);
     } catch (const std::exception& e) {

@@ -39,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -164,7 +165,7 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   // ---- the queue (any thread) ----
   // Queues `jobs` (or throws shutdown_error / the transport's broken error); starts the
   // manager with the first call when lazy_start.
-  void push(std::vector<remote_job>& jobs);
+  void push(std::span<remote_job> jobs);
   // Closes the queue, cancels what is queued if asked, asks for a forced stop with `signal`
   // (0: none) — one critical section, so the manager cannot fail queued calls as broken
   // before they are cancelled — wakes the manager, and joins it if `wait`.
@@ -182,13 +183,15 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   // The next batch for worker i: up to batch_jobs() jobs and about batch_bytes() of
   // arguments, at most `call_limit` calls (a job is split past it). RUNNING from here;
   // cancelled calls are dropped; what is not taken stays cancellable.
-  std::vector<remote_job> take(std::size_t call_limit);
+  // Appended to `into` (a worker's held calls), no allocation of its own.
+  void take(std::size_t call_limit, std::deque<remote_job>& into);
   // The reply `payload` to the oldest call held by `w`, decoded; protocol_error if it holds
   // none.
   received_reply take_reply(worker_slot& w, std::string_view payload,
                             wire::attachment_source& from);
-  // The body of a call frame for `job`, with a fresh id; its items go through `items`.
-  std::string encode_call(remote_job& job, wire::item_sink& items);
+  // Appends the body of a call frame for `job`, with a fresh id, to `out`; its items go
+  // through `items`.
+  void encode_call(remote_job& job, wire::item_sink& items, std::string& out);
   // The head of an init frame's body for the initializer `call` (its n items follow).
   std::string call_head(const encoded_call& call, std::size_t n_items);
   // Puts calls back at the front of the queue, in this order, marked started (RUNNING

@@ -30,7 +30,7 @@ set(layer_executor executor dataflow detail/map_range detail/executor_map detail
     detail/completion_order)
 set(layer_thread thread_pool_executor detail/task)
 set(layer_shm shared_buffer detail/shared_region)
-set(layer_remote serialization detail/direct_read detail/payload detail/remote_call
+set(layer_remote serialization detail/direct_read detail/payload detail/one_or_many detail/remote_call
     detail/remote_executor)
 set(layer_process process_pool_executor)
 set(layer_mpi mpi mpi_pool_executor)

@@ -9,6 +9,7 @@
 //   pool_program --die           a worker aborts: the job must end (never hang)
 // Exits 0 when every check holds; prints what failed otherwise.
 #include <dirent.h>
+#include <link.h>
 #include <mpi.h>
 #include <unistd.h>
 
@@ -50,6 +51,24 @@ std::string host_name(int) {
 }
 int pid_of_worker(int) { return static_cast<int>(getpid()); }
 void end_abruptly() { std::abort(); }
+
+// The point-to-point layers (PML components) this process's MPI kept loaded: its selection.
+std::string loaded_pmls(int) {
+  std::string names;
+  dl_iterate_phdr(
+      [](dl_phdr_info* object, std::size_t, void* out) {
+        const std::string path = object->dlpi_name ? object->dlpi_name : "";
+        const std::size_t at = path.find("mca_pml_");
+        if (at != std::string::npos) *static_cast<std::string*>(out) += path.substr(at) + " ";
+        return 0;
+      },
+      &names);
+  return names;
+}
+std::string pml_setting(int) {
+  const char* pml = std::getenv("OMPI_MCA_pml");
+  return pml ? pml : "";
+}
 
 // Processes on this host (this pid namespace) started as a pool's worker.
 int workers_alive() {
@@ -101,6 +120,15 @@ void exercise(cfutures::mpi::pool_executor& pool, std::size_t workers) {
   std::set<int> pids;
   for (const int pid : pool.map(pid_of_worker, std::vector<int>(40)).to_vector()) pids.insert(pid);
   check(pids.count(static_cast<int>(getpid())) == 0, "calls run in other processes");
+  // The workers were told this process's PML (spawned_ranks.hpp), so their MPI_Init does not
+  // probe the others: the same one is loaded there.
+  const std::string here = loaded_pmls(0);
+  const std::string there = pool.submit(loaded_pmls, 0).result();
+  check(here == there, "workers use the spawning process's PML (here: " + here +
+                           "; there: " + there + ")");
+  if (here == "mca_pml_ob1.so ") {
+    check(pool.submit(pml_setting, 0).result() == "ob1", "the workers are told the PML (ob1)");
+  }
 }
 
 int run(const std::vector<std::string>& hosts) {

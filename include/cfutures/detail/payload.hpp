@@ -88,12 +88,17 @@ struct borrowed_run {
   std::size_t size = 0;
 };
 
-// A borrowing payload's runs and what keeps their memory alive. Out of line: every call's
-// arguments and result are a payload, and its size is memory touched per call (bench/README.md,
-// "The bookkeeping against a pre-issue-16 build").
-struct borrowed_runs {
+// What only some payloads need — a shared block (large), shared_buffers' memory, borrowed
+// runs — out of line: every call's arguments and result are a payload, and a payload's size
+// is memory touched per call (bench/README.md, "The bookkeeping against a pre-issue-16
+// build"). A small payload is its store and its bytes (48 bytes).
+struct payload_extra {
+  shared_block block;
+  std::size_t used = 0;  // bytes of block in use
+  region_list regions;
+  bool borrowing = false;
   std::vector<borrowed_run> runs;
-  std::shared_ptr<const void> owner;
+  std::shared_ptr<const void> owner;  // what the runs point into
 };
 
 class payload {
@@ -108,79 +113,83 @@ class payload {
   // A payload in memory that may borrow runs (see above).
   static payload borrowing() {
     payload p;
-    p.borrowed_ = std::make_unique<borrowed_runs>();
+    p.extra().borrowing = true;
     return p;
   }
-  payload(const payload& other)
-      : store_(other.store_),
-        regions_(other.regions_),
-        borrowed_(other.borrowed_ ? std::make_unique<borrowed_runs>(*other.borrowed_) : nullptr) {
+  payload(const payload& other) : store_(other.store_) {
+    if (other.extra_) {
+      payload_extra& e = extra();
+      e.regions = other.extra_->regions;
+      e.borrowing = other.extra_->borrowing;
+      e.runs = other.extra_->runs;
+      e.owner = other.extra_->owner;
+    }
     append(other.view().data(), other.size());
   }
   payload(payload&& other) noexcept
-      : store_(other.store_),
-        small_(std::move(other.small_)),
-        block_(other.block_),
-        used_(other.used_),
-        regions_(std::move(other.regions_)),
-        borrowed_(std::move(other.borrowed_)) {
-    other.block_ = {};
-    other.used_ = 0;
-  }
+      : store_(other.store_), small_(std::move(other.small_)), extra_(std::move(other.extra_)) {}
   payload& operator=(payload other) noexcept {
     swap(other);
     return *this;
   }
   ~payload() {
-    if (shared()) store_->recycle(block_);
+    if (shared()) store_->recycle(extra_->block);
   }
 
   void swap(payload& other) noexcept {
     std::swap(store_, other.store_);
     small_.swap(other.small_);
-    std::swap(block_, other.block_);
-    std::swap(used_, other.used_);
-    regions_.swap(other.regions_);
-    borrowed_.swap(other.borrowed_);
+    extra_.swap(other.extra_);
   }
 
-  bool shared() const noexcept { return block_.fd >= 0; }
-  std::size_t size() const noexcept { return shared() ? used_ : small_.size(); }
+  bool shared() const noexcept { return extra_ && extra_->block.fd >= 0; }
+  std::size_t size() const noexcept { return shared() ? extra_->used : small_.size(); }
   std::string_view view() const noexcept {
-    return shared() ? std::string_view(block_.data, used_) : std::string_view(small_);
+    return shared() ? std::string_view(extra_->block.data, extra_->used)
+                    : std::string_view(small_);
   }
   void append(const char* p, std::size_t n) {
     if (!shared() && (small_.size() + n <= inline_limit || store_ == nullptr)) {
       if (small_.size() + n > small_.capacity() && small_.size() + n >= huge_page) grow(n);
       small_.append(p, n);
     } else {
-      store_->append(block_, used_, small_, p, n);
+      payload_extra& e = extra();
+      store_->append(e.block, e.used, small_, p, n);
     }
   }
   void push_back(char c) { append(&c, 1); }
   // The shared_buffers' memory the value names, in the order its bytes index them.
-  region_list& regions() noexcept { return regions_; }
-  const region_list& regions() const noexcept { return regions_; }
-  bool borrows() const noexcept { return borrowed_ != nullptr; }
+  const region_list& regions() const noexcept { return extra_ ? extra_->regions : no_regions(); }
+  // The list shared_buffer::save adds to while a value is encoded here (region_links).
+  static region_list& regions_to_add(void* self) { return static_cast<payload*>(self)->extra().regions; }
+  bool borrows() const noexcept { return extra_ && extra_->borrowing; }
   // A borrowing payload: n bytes at p go here by reference (p must outlive the payload:
   // keep() what holds them).
-  void borrow(const char* p, std::size_t n) { borrowed_->runs.push_back({small_.size(), p, n}); }
+  void borrow(const char* p, std::size_t n) { extra_->runs.push_back({small_.size(), p, n}); }
   // The runs sent from the value's memory, in order (none unless borrowing).
   const std::vector<borrowed_run>& borrowed() const noexcept {
     static const std::vector<borrowed_run> none;
-    return borrowed_ ? borrowed_->runs : none;
+    return extra_ ? extra_->runs : none;
   }
   // A borrowing payload: keeps `owner` (what the runs point into) alive as long as itself.
-  void keep(std::shared_ptr<const void> owner) noexcept { borrowed_->owner = std::move(owner); }
+  void keep(std::shared_ptr<const void> owner) noexcept { extra_->owner = std::move(owner); }
   // Gives the block away (to be sent); the payload is then empty.
   shared_block release_block() noexcept {
-    shared_block b = block_;
-    block_ = {};
-    used_ = 0;
+    shared_block b = extra_->block;
+    extra_->block = {};
+    extra_->used = 0;
     return b;
   }
 
  private:
+  static const region_list& no_regions() noexcept {
+    static const region_list none;
+    return none;
+  }
+  payload_extra& extra() {
+    if (!extra_) extra_ = std::make_unique<payload_extra>();
+    return *extra_;
+  }
   // Moves the bytes held in memory to a buffer twice as large, in huge pages (a payload that
   // stays in memory past 2 MiB: MPI's).
   void grow(std::size_t n) {
@@ -193,10 +202,7 @@ class payload {
 
   block_store* store_ = nullptr;
   std::string small_;
-  shared_block block_;
-  std::size_t used_ = 0;  // bytes of block_ in use
-  region_list regions_;
-  std::unique_ptr<borrowed_runs> borrowed_;  // a borrowing payload's
+  std::unique_ptr<payload_extra> extra_;
 };
 
 }  // namespace cfutures::detail

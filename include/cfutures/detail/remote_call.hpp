@@ -78,7 +78,7 @@ class payload_sink : public std::streambuf {
 // shared_buffers in the values add their memory to out.regions().
 template <class... T>
 void write_values(payload& out, const T&... values) {
-  const region_links_scope links(&out.regions());
+  const region_links_scope links({&payload::regions_to_add, &out});
   payload_sink sink(out);
   std::ostream os(&sink);
   cereal::BinaryOutputArchive archive(os);
@@ -92,7 +92,7 @@ void write_values(payload& out, const T&... values) {
 // fails with protocol_error).
 template <class Read>
 void decode_from(std::string_view in, Read&& read, const region_list* regions = nullptr) {
-  const region_links_scope links(nullptr, regions);
+  const region_links_scope links({nullptr, nullptr, regions});
   memory_source source(in);
   std::istream is(&source);
   try {

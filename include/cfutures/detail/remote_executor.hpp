@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "cfutures/detail/one_or_many.hpp"
 #include "cfutures/detail/payload.hpp"
 #include "cfutures/detail/ref_ptr.hpp"
 #include "cfutures/detail/remote_call.hpp"
@@ -80,7 +82,7 @@ struct remote_job {
   invoker entry = nullptr;
   const void* fn = nullptr;
   void (*complete)(state_base&, bool ok, const encoded_input& bytes) noexcept = nullptr;
-  std::vector<item> items;
+  one_or_many<item> items;  // most jobs hold one call: it is then held in place
   std::uint64_t id = 0;        // its call frame's id, once sent to a worker
   std::uint64_t sent_ns = 0;   // traced: when its call frame was made (trace_span.hpp)
   std::uint32_t deaths = 0;    // workers that died while running it (its retries so far)
@@ -180,9 +182,9 @@ void complete_chunk(state_base& state, bool ok, const encoded_input& in) noexcep
 // What an out-of-process executor's core offers its public class.
 class remote_queue {
  public:
-  // Queues the jobs; throws shutdown_error after shutdown, the executor's broken error once
-  // broken.
-  virtual void enqueue(std::vector<remote_job> jobs) = 0;
+  // Queues the jobs (moved from); throws shutdown_error after shutdown, the executor's
+  // broken error once broken.
+  virtual void enqueue(std::span<remote_job> jobs) = 0;
   // Where large arguments are encoded (the transport's choice; null: in memory).
   virtual block_store* payload_store() const noexcept = 0;
   // Held (shared) while a call is encoded, if not null (the process pool's fork barrier).
@@ -259,10 +261,9 @@ auto remote_submit(remote_queue& q, const call_options& options, F&& f, Args&&..
   const auto lock = submit_lock(q);
   encoded_call call = encode_call(q.payload_store(), fn(std::forward<F>(f)), args...);
   auto state = ref_ptr<shared_state<R>>::adopt(new shared_state<R>());
-  std::vector<remote_job> jobs;
-  jobs.push_back(make_remote_job(call, &complete_from_reply<R>, state));
-  jobs.back().set_options(options);
-  q.enqueue(std::move(jobs));
+  remote_job job = make_remote_job(call, &complete_from_reply<R>, state);
+  job.set_options(options);
+  q.enqueue({&job, 1});
   return future_access::make<R>(std::move(state));
 }
 
@@ -287,7 +288,7 @@ auto remote_submit_chunked(remote_queue& q, F f, std::vector<std::tuple<Args...>
     }
     futures.push_back(future_access::make<R>(std::move(state)));
   }
-  q.enqueue(std::move(jobs));
+  q.enqueue(jobs);
   return futures;
 }
 
@@ -306,9 +307,8 @@ auto remote_submit_chunk(remote_queue& q, F f, std::vector<std::tuple<Args...>> 
   const auto lock = submit_lock(q);
   encoded_call call = encode_chunk(q.payload_store(), f, calls);
   auto state = ref_ptr<shared_state<chunk>>::adopt(new shared_state<chunk>());
-  std::vector<remote_job> jobs;
-  jobs.push_back(make_remote_job(call, &complete_chunk<R>, state));
-  q.enqueue(std::move(jobs));
+  remote_job job = make_remote_job(call, &complete_chunk<R>, state);
+  q.enqueue({&job, 1});
   return future_access::make<chunk>(std::move(state));
 }
 

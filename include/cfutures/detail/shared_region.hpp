@@ -84,7 +84,9 @@ std::size_t live_region_count() noexcept;
 // decoding (shared_buffer::load reads it), set by whoever serializes (remote_call.hpp).
 // Outside such a scope, serializing a shared_buffer throws cfutures::error.
 struct region_links {
-  std::vector<ref_ptr<shared_region>>* out = nullptr;
+  // The list of the value being encoded, made on first use (most values name none): out(owner).
+  std::vector<ref_ptr<shared_region>>& (*out)(void* owner) = nullptr;
+  void* owner = nullptr;
   const std::vector<ref_ptr<shared_region>>* in = nullptr;
 };
 inline thread_local region_links current_region_links;
@@ -92,10 +94,8 @@ inline thread_local region_links current_region_links;
 // Sets this thread's region_links for a scope (nested scopes restore the outer one).
 class region_links_scope {
  public:
-  explicit region_links_scope(std::vector<ref_ptr<shared_region>>* out,
-                              const std::vector<ref_ptr<shared_region>>* in = nullptr) noexcept
-      : saved_(current_region_links) {
-    current_region_links = {out, in};
+  explicit region_links_scope(region_links links) noexcept : saved_(current_region_links) {
+    current_region_links = links;
   }
   ~region_links_scope() { current_region_links = saved_; }
   region_links_scope(const region_links_scope&) = delete;
