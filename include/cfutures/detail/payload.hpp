@@ -90,8 +90,8 @@ struct borrowed_run {
 
 // What only some payloads need — a shared block (large), shared_buffers' memory, borrowed
 // runs — out of line: every call's arguments and result are a payload, and a payload's size
-// is memory touched per call (bench/README.md, "The bookkeeping against a pre-issue-16
-// build"). A small payload is its store and its bytes (48 bytes).
+// is memory touched per call (bench/README.md, "Per-call memory, and what MPI costs"). A
+// small payload is its store and its bytes (48 bytes).
 struct payload_extra {
   shared_block block;
   std::size_t used = 0;  // bytes of block in use
