@@ -78,13 +78,15 @@ int note_pml(dl_phdr_info* object, std::size_t, void* found) {
   return 0;
 }
 
-}  // namespace
-
+// The PML component this process's MPI selected ("ob1", "ucx", "cm"), or "" when it cannot
+// tell (spawned_ranks.hpp). After MPI_Init.
 std::string selected_pml() {
   std::vector<std::string> loaded;
   dl_iterate_phdr(&note_pml, &loaded);
   return loaded.size() == 1 && loaded.front() != "monitoring" ? loaded.front() : std::string();
 }
+
+}  // namespace
 
 std::size_t default_pool_size() {
   int world = 1;

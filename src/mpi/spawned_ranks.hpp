@@ -44,10 +44,6 @@ inline constexpr const char* pmix_store_flag = "--cfutures-pmix-gds=";
 // Followed by the PML this process selected (see above), when it can tell.
 inline constexpr const char* pml_flag = "--cfutures-mpi-pml=";
 
-// The PML component this process's MPI selected ("ob1", "ucx", "cm"), or "" when it cannot
-// tell (see above). After MPI_Init.
-std::string selected_pml();
-
 struct spawned_ranks {
   MPI_Comm intercomm = MPI_COMM_NULL;  // to the spawned processes
   MPI_Comm merged = MPI_COMM_NULL;     // this process is rank 0, workers 1..n

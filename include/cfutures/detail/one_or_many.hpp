@@ -104,11 +104,8 @@ class one_or_many {
  private:
   // Moves the element held in place into many_ (with room for n).
   void spill(std::size_t n) {
-    if (!one_used_) {
-      many_.reserve(n);
-      return;
-    }
     many_.reserve(n);
+    if (!one_used_) return;
     many_.push_back(std::move(one_));
     drop_one();
   }
