@@ -9,13 +9,15 @@
 //   b.data(); b.size(); b.empty(); b.span(); b[i]; b.begin(); b.end();
 // A copy is another handle to the same memory (like std::shared_ptr; constness is the
 // handle's, not the elements'). Passed to a process-pool call, or returned from one, it
-// crosses as a descriptor, not as bytes: the other process maps the same memory, so writes
-// on either side are seen on the other (ordering them is the caller's job, e.g. by waiting
-// for the call). It crosses the same way as a member of a struct (its serialize() names it,
-// as any member) and inside containers (a vector of them, a tuple, an optional...). The
-// thread pool passes the handle itself; the MPI executor sends its bytes as one contiguous
-// message, and the receiving rank gets a shared_buffer of its own (not shared with the
-// sender) that it can pass on to its own process pools without copying.
+// crosses as a descriptor, not as bytes (a result that is a buffer the call was given
+// crosses back as a name only: the caller holds it still): the other process maps the
+// same memory, so writes on either side are seen on the other (ordering them is the
+// caller's job, e.g. by waiting for the call). It crosses the same way as a member of a
+// struct (its serialize() names it, as any member) and inside containers (a vector of
+// them, a tuple, an optional...). The thread pool passes the handle itself; the MPI
+// executor sends its bytes as one contiguous message, and the receiving rank gets a
+// shared_buffer of its own (not shared with the sender) that it can pass on to its own
+// process pools without copying.
 // Lifetime: the memory is freed when the last handle in any process is gone: the kernel
 // counts the processes holding it, so a worker that is killed while holding handles leaks
 // nothing, and so does a pool that is destroyed. A process-pool worker keeps the mapping of

@@ -39,8 +39,8 @@ class rank_link final : public serving_link {
     frame.seal(kind);
     frame.send(root_, comm_);
   }
-  void reply(std::uint64_t id, std::vector<wire::outcome>& outcomes) override {
-    reply_frame(id, outcomes, true).send(root_, comm_);
+  void reply(const wire::call_message& call, std::vector<wire::outcome>& outcomes) override {
+    reply_frame(call.id, outcomes, true).send(root_, comm_);
   }
   void flush() override {}
   bool has_output() const noexcept override { return false; }

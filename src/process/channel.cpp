@@ -79,6 +79,12 @@ ref_ptr<shared_region> frame::next_region(std::uint64_t size) {
   return shared_region::adopt(from_->take_fd(), size);
 }
 
+ref_ptr<shared_region> frame::held_region(std::uint64_t inode, std::uint64_t size) {
+  ref_ptr<shared_region> r = shared_region::held(inode, size);
+  if (!r) throw protocol_error("bad frame: a shared buffer named that this process does not hold");
+  return r;
+}
+
 void frame::give_back(void* self, std::string_view bytes) noexcept {
   auto& f = *static_cast<frame*>(self);
   if (bytes.data() == nullptr) return;

@@ -74,6 +74,7 @@ class frame final : public attachment_source {
   std::string_view next_attachment(std::uint64_t length) override;
   // A shared_buffer's memfd, mapped (or this process's mapping of it).
   ref_ptr<shared_region> next_region(std::uint64_t size) override;
+  ref_ptr<shared_region> held_region(std::uint64_t inode, std::uint64_t size) override;
   // `bytes` (an item of this frame) as a value to decode: consumed() returns its block, when
   // it is an attachment, to this process's pool at once.
   encoded_input input(std::string_view bytes) noexcept override {

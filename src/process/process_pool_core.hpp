@@ -77,9 +77,10 @@
 //     own thread) and dispatches queued calls; then it sleeps on the future as usual. After
 //     shutdown, if it read the last reply in flight, it wakes the manager, which waits
 //     for exactly that to finish.
-//     It leaves alone a worker whose calls in flight carried shared memory (large_in_flight):
-//     their replies are likely large too, and are always received and decoded by the
-//     manager, even while it is blind. The thread decoding a large value allocates it from
+//     It leaves alone a worker whose calls in flight carried large values in shared memory
+//     (large_in_flight; a shared_buffer's memfd does not count: no large value comes back
+//     of it): their replies are likely large too, and are always received and decoded by
+//     the manager, even while it is blind. The thread decoding a large value allocates it from
 //     its own malloc arena; when that thread changed between the manager and a waiter, the
 //     first value in the other arena faulted all its pages in (~9 ms per 16 MiB), at a
 //     random call. One thread keeps one warm arena; a large call takes milliseconds, so

@@ -15,7 +15,9 @@ void process_pool_core::send_held(std::size_t i) {
     wire::block_sink items(attachments);
     call_body_.clear();  // keeps its memory: no allocation per call
     encode_call(job, items, call_body_);
-    if (!attachments.empty()) w.large_in_flight = true;
+    for (const shared_block& a : attachments) {
+      if (!a.region) w.large_in_flight = true;  // a shared_buffer's memfd is not a large value
+    }
     w.link.put(wire::kind::call, {call_body_}, std::move(attachments));
     expect_timeouts(w, job);
   }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace cfutures::detail::wire {
@@ -80,6 +81,9 @@ std::string_view reader::bytes() {
 ref_ptr<shared_region> attachment_source::next_region(std::uint64_t) {
   throw protocol_error("bad message: a shared buffer where none can be");
 }
+ref_ptr<shared_region> attachment_source::held_region(std::uint64_t, std::uint64_t) {
+  throw protocol_error("bad message: a shared buffer named where none can be");
+}
 std::string_view attachment_source::assemble(std::string_view, const std::vector<run_ref>&,
                                              std::uint64_t) {
   throw protocol_error("bad message: borrowed runs where none can be");
@@ -91,10 +95,13 @@ received_item reader::item(attachment_source& attachments) {
   if (n == regions_item) {
     const std::uint32_t count = u32();
     if (count > (in_.size() - pos_) / 8) throw protocol_error("bad message: too many buffers");
-    std::vector<std::uint64_t> sizes(count);
-    for (auto& size : sizes) size = u64();
     out.regions.reserve(count);
-    for (const std::uint64_t size : sizes) out.regions.push_back(attachments.next_region(size));
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::uint64_t size = u64();
+      out.regions.push_back((size & held_region_flag)
+                                ? attachments.held_region(u64(), size & ~held_region_flag)
+                                : attachments.next_region(size));
+    }
     n = u32();
   }
   out.bytes = n == assembled_item ? assembled(attachments) : item_bytes(n, attachments);
@@ -136,16 +143,32 @@ std::string_view reader::assembled(attachment_source& attachments) {
   return attachments.assemble(around, runs, total);
 }
 
-void put_regions(writer& w, const payload& item) {
+namespace {
+bool among(const shared_region* r, const region_list* held) {
+  return held &&
+         std::any_of(held->begin(), held->end(), [r](const auto& h) { return h.get() == r; });
+}
+}  // namespace
+
+void put_regions(writer& w, const payload& item, const region_list* held) {
   if (item.regions().empty()) return;
   w.u32(regions_item);
   w.u32(static_cast<std::uint32_t>(item.regions().size()));
-  for (const auto& r : item.regions()) w.u64(r->size());
+  for (const auto& r : item.regions()) {
+    if (!among(r.get(), held)) {
+      w.u64(r->size());
+      continue;
+    }
+    w.u64(r->size() | held_region_flag);
+    w.u64(r->inode());
+  }
 }
 
-void put_item(writer& w, payload& item, std::vector<shared_block>& attachments) {
-  put_regions(w, item);
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments,
+              const region_list* held) {
+  put_regions(w, item, held);
   for (const auto& r : item.regions()) {
+    if (among(r.get(), held)) continue;
     shared_block borrowed;
     borrowed.fd = r->fd();
     borrowed.region = r;

@@ -27,7 +27,10 @@
 // travels with the frame (SCM_RIGHTS; the frame's items take the frame's memfds in order).
 // An item whose value names shared_buffers starts with (u32 0xfffffffe, u32 n, n × u64
 // size): the buffers' memory, which travels as the frame's attachments before the item's
-// own (the process pool: their memfds; MPI: a message of their bytes each).
+// own (the process pool: their memfds; MPI: a message of their bytes each). A size with bit
+// 63 set (held_region_flag) is followed by a u64 inode and takes no attachment: a buffer the
+// receiver holds already — a process-pool worker's result naming a buffer that came with
+// the call it answers, which the parent's job keeps alive until the reply is read.
 // Decoding never trusts a length: every read is bounds-checked and a violation throws
 // protocol_error, so a malformed, truncated or lying frame cannot crash the reader or make
 // it allocate more than max_payload.
@@ -90,6 +93,7 @@ class writer {
 
 constexpr std::uint32_t attached_item = 0xffffffff;
 constexpr std::uint32_t regions_item = 0xfffffffe;
+constexpr std::uint64_t held_region_flag = std::uint64_t{1} << 63;
 // An item with borrowed runs (payload.hpp), as MPI sends it: after its regions,
 //   u32 assembled_item, u32 n, n × (u64 at, u64 size), then the bytes around the runs as
 //   an item's bytes (inline or attached); the runs follow as attachments, in order.
@@ -103,12 +107,13 @@ struct run_ref {
 };
 
 // Writes the head of an item whose value names shared_buffers (nothing if none): their
-// count and sizes.
-void put_regions(writer& w, const payload& item);
+// count and sizes; those in `held` (the receiver's own) by inode.
+void put_regions(writer& w, const payload& item, const region_list* held = nullptr);
 // Appends `item` to a frame body: its bytes, or (when it is in shared memory) a reference
 // to the next attachment, whose block is moved to `attachments`; its shared_buffers' memfds
-// go first, as borrowed blocks.
-void put_item(writer& w, payload& item, std::vector<shared_block>& attachments);
+// go first, as borrowed blocks — but for those in `held`, named by inode.
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments,
+              const region_list* held = nullptr);
 
 // The memfds received with a frame, handed out mapped and in order.
 class attachment_source {
@@ -117,6 +122,9 @@ class attachment_source {
   // The next attachment as a shared_buffer's memory of `size` bytes (protocol_error where a
   // transport carries none).
   virtual ref_ptr<shared_region> next_region(std::uint64_t size);
+  // A shared_buffer's memory named by inode, which this process holds (protocol_error if it
+  // does not, or where a transport never names one so).
+  virtual ref_ptr<shared_region> held_region(std::uint64_t inode, std::uint64_t size);
   // An item sent with borrowed runs: `around` with the next runs.size() attachments put in
   // at their places, as one contiguous encoding of total bytes (protocol_error where a
   // transport carries none: only MPI sends them). `runs` are checked: in order, within
@@ -197,14 +205,17 @@ class item_sink {
   ~item_sink() = default;
 };
 
-// The process pool's items: a shared payload's block becomes an attachment (put_item).
+// The process pool's items: a shared payload's block becomes an attachment (put_item);
+// the shared_buffers in `held` are named by inode.
 class block_sink final : public item_sink {
  public:
-  explicit block_sink(std::vector<shared_block>& attachments) : attachments_(attachments) {}
-  void put(writer& w, payload& item) override { put_item(w, item, attachments_); }
+  explicit block_sink(std::vector<shared_block>& attachments, const region_list* held = nullptr)
+      : attachments_(attachments), held_(held) {}
+  void put(writer& w, payload& item) override { put_item(w, item, attachments_, held_); }
 
  private:
   std::vector<shared_block>& attachments_;
+  const region_list* held_;
 };
 
 // hello: the worker's first message.

@@ -137,7 +137,7 @@ int serve(serving_link& link) {
             run_calls(message, link.results_store(), *f.from, &link);
         link.idle();
         timings.record(message, std::chrono::steady_clock::now() - start);
-        link.reply(message.id, outcomes);
+        link.reply(message, outcomes);
         if (link.has_output() &&
             std::chrono::steady_clock::now() - link.output_since() > hold_replies) {
           link.flush();

@@ -37,8 +37,8 @@ class serving_link {
   virtual bool next(incoming_frame& f) = 0;
   // Queues (or sends) a frame of `kind` with `body`.
   virtual void send(wire::kind kind, std::string_view body) = 0;
-  // Queues (or sends) the reply to call `id`.
-  virtual void reply(std::uint64_t id, std::vector<wire::outcome>& outcomes) = 0;
+  // Queues (or sends) the reply to `call`.
+  virtual void reply(const wire::call_message& call, std::vector<wire::outcome>& outcomes) = 0;
   virtual void flush() = 0;
   // Whether replies wait to be sent, and since when.
   virtual bool has_output() const noexcept = 0;

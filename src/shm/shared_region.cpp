@@ -154,6 +154,14 @@ struct region_registry {
     return true;
   }
 
+  // A reference to live region `r`, unless its last handle is going right now.
+  static bool try_add_ref(shared_region* r) noexcept {
+    std::size_t refs = r->refs_.load(std::memory_order_relaxed);
+    while (refs > 0 && !r->refs_.compare_exchange_weak(refs, refs + 1, std::memory_order_relaxed)) {
+    }
+    return refs > 0;
+  }
+
   static void wait_for_no_holders(shared_region* r) noexcept {
     lock_byte(r->waiter_fd_, F_WRLCK, F_OFD_SETLKW);
     region_registry& self = get();
@@ -226,13 +234,8 @@ ref_ptr<shared_region> shared_region::adopt(int fd, std::uint64_t bytes) {
       if (found->cached_) {
         if (registry.revive(found)) return ref_ptr<shared_region>::adopt(found);
         registry.by_inode.erase(it);  // its waiting thread drops it
-      } else {
-        // A live region of this process, unless its last handle is going right now.
-        std::size_t refs = found->refs_.load(std::memory_order_relaxed);
-        while (refs > 0 && !found->refs_.compare_exchange_weak(refs, refs + 1,
-                                                               std::memory_order_relaxed)) {
-        }
-        if (refs > 0) return ref_ptr<shared_region>::adopt(found);
+      } else if (registry.try_add_ref(found)) {
+        return ref_ptr<shared_region>::adopt(found);
       }
     }
   }
@@ -254,6 +257,18 @@ ref_ptr<shared_region> shared_region::adopt(int fd, std::uint64_t bytes) {
   std::lock_guard lock(registry.mutex);
   registry.by_inode[r->inode_] = r.get();
   return r;
+}
+
+ref_ptr<shared_region> shared_region::held(std::uint64_t inode, std::uint64_t bytes) noexcept {
+  region_registry& registry = region_registry::get();
+  std::lock_guard lock(registry.mutex);
+  const auto it = registry.by_inode.find(inode);
+  if (it == registry.by_inode.end() || it->second->cached_ || it->second->size_ != bytes) {
+    return {};
+  }
+  shared_region* found = it->second;
+  return region_registry::try_add_ref(found) ? ref_ptr<shared_region>::adopt(found)
+                                             : ref_ptr<shared_region>{};
 }
 
 void enable_region_cache() noexcept {

@@ -2,7 +2,6 @@
 // (src/process/channel.hpp, shared_ring.hpp): both ends live in this process here, the worker's
 // end driven by a thread of its own, as a worker process would.
 #include "process/channel.hpp"
-#include "process/shm_blocks.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -18,7 +17,11 @@
 #include <thread>
 #include <vector>
 
+#include "cfutures/detail/payload.hpp"
+#include "cfutures/detail/shared_region.hpp"
+#include "cfutures/errors.hpp"
 #include "patterned_bytes.hpp"
+#include "process/shm_blocks.hpp"
 
 namespace {
 
@@ -119,6 +122,67 @@ TEST(Channel, SharedPayloadsArriveWithTheirFrames) {
       ++seen;
     }
     if (seen < frames) ASSERT_TRUE(c.worker.receive(true));
+  }
+}
+
+// A worker's result naming a shared_buffer that came with the call names it by inode: only
+// the other buffer's memfd crosses, and the parent finds its own region again.
+TEST(Channel, ABufferTheReceiverHoldsIsNamedNotSent) {
+  using cfutures::detail::shared_region;
+  connection c;
+  auto held = shared_region::create(4096);
+  auto other = shared_region::create(8192);
+  cfutures::detail::payload item;
+  item.append("x", 1);
+  cfutures::detail::payload::regions_to_add(&item).push_back(held);
+  cfutures::detail::payload::regions_to_add(&item).push_back(other);
+  std::string body;
+  wire::writer w(body);
+  std::vector<cfutures::detail::shared_block> attachments;
+  const cfutures::detail::region_list named{held};
+  wire::put_item(w, item, attachments, &named);
+  ASSERT_EQ(attachments.size(), 1u);
+  EXPECT_EQ(attachments[0].fd, other->fd());
+  c.worker.put(wire::kind::reply, {body}, std::move(attachments));
+  c.worker.flush();
+  wire::frame f;
+  while (!c.parent.next(f)) ASSERT_TRUE(c.parent.receive(true));
+  wire::reader r(f.payload);
+  const wire::received_item got = r.item(f);
+  ASSERT_EQ(got.regions.size(), 2u);
+  EXPECT_EQ(got.regions[0].get(), held.get());
+  EXPECT_EQ(got.regions[1].get(), other.get());
+  EXPECT_EQ(got.bytes, "x");
+}
+
+// A buffer named that this process does not hold (any more), or with another size, is a
+// protocol error: never a mapping of something else.
+TEST(Channel, ANamedBufferThisProcessDoesNotHoldIsAProtocolError) {
+  using cfutures::detail::shared_region;
+  auto live = shared_region::create(4096);
+  std::uint64_t gone_inode = 0;
+  {
+    auto gone = shared_region::create(4096);
+    gone_inode = gone->inode();
+  }
+  const auto named = [](std::uint64_t inode, std::uint64_t size) {
+    std::string body;
+    wire::writer w(body);
+    w.u32(wire::regions_item);
+    w.u32(1);
+    w.u64(size | wire::held_region_flag);
+    w.u64(inode);
+    w.bytes("x");
+    return body;
+  };
+  for (const std::string& body : {named(gone_inode, 4096), named(live->inode(), 8192)}) {
+    connection c;
+    c.worker.put(wire::kind::reply, {body});
+    c.worker.flush();
+    wire::frame f;
+    while (!c.parent.next(f)) ASSERT_TRUE(c.parent.receive(true));
+    wire::reader r(f.payload);
+    EXPECT_THROW(r.item(f), cfutures::protocol_error);
   }
 }
 

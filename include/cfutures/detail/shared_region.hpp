@@ -43,11 +43,17 @@ class shared_region {
   // (or cached) region of that memory, or a new mapping. protocol_error unless it is a
   // sealed memfd of `bytes` bytes.
   static ref_ptr<shared_region> adopt(int fd, std::uint64_t bytes);
+  // This process's live region of memfd `inode`, if it holds one of `bytes` bytes (a worker
+  // names a region its parent sent with the call it answers this way: no descriptor needs
+  // to cross back); else null.
+  static ref_ptr<shared_region> held(std::uint64_t inode, std::uint64_t bytes) noexcept;
 
   char* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   // The memfd, to be sent (SCM_RIGHTS) while a reference is held.
   int fd() const noexcept { return fd_; }
+  // What identifies its memory across processes: the memfd's inode.
+  std::uint64_t inode() const noexcept { return inode_; }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept;
