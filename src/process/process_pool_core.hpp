@@ -80,9 +80,9 @@
 //     It leaves alone a worker whose calls in flight carried large values in shared memory
 //     (large_in_flight; a shared_buffer's memfd does not count: no large value comes back
 //     of it): their replies are likely large too, and are always received and decoded by
-//     the manager, even while it is blind. The thread decoding a large value allocates it from
-//     its own malloc arena; when that thread changed between the manager and a waiter, the
-//     first value in the other arena faulted all its pages in (~9 ms per 16 MiB), at a
+//     the manager, even while it is blind. The thread decoding a large value allocates it
+//     from its own malloc arena; when that thread changed between the manager and a waiter,
+//     the first value in the other arena faulted all its pages in (~9 ms per 16 MiB), at a
 //     random call. One thread keeps one warm arena; a large call takes milliseconds, so
 //     the manager's wake-up costs little.
 // So a quick call's round trip involves two threads, the caller and the worker, which are the
