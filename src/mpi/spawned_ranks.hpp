@@ -22,10 +22,10 @@
 // every PML in turn, and Debian's Open MPI 4.1 then spends ~220 ms probing for Omni-Path
 // and PSM hardware (pml cm's PSM2/PSM transports) on a machine that has none: the spawn
 // of 2 workers across the test hosts took 400-500 ms, 160-220 ms with it (bench/README.md,
-// "Per-call memory, and what MPI costs"). The selection is the one component of the PML framework that
-// Open MPI kept loaded after MPI_Init (it unloads the others); with no such shared object
-// (a static build) or more than one (pml monitoring stacked on another), nothing is passed
-// and the workers select as before. Either way they end with the parent's PML, which
+// "Per-call memory, and what MPI costs"). The selection is the one component of the PML
+// framework that Open MPI kept loaded after MPI_Init (it unloads the others); with no such
+// shared object (a static build) or more than one (pml monitoring stacked on another),
+// nothing is passed and the workers select as before. Either way they end with the parent's PML, which
 // Open MPI requires of the processes it connects.
 #pragma once
 

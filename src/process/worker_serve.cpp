@@ -41,12 +41,8 @@ class channel_link final : public serving_link {
   void reply(const wire::call_message& call, std::vector<wire::outcome>& outcomes) override {
     // A result naming a shared_buffer that came with the call names it by inode: the parent
     // holds it until this reply is read (its job keeps the arguments), so no memfd crosses.
-    region_list held;
-    for (const auto& arg : call.args) {
-      held.insert(held.end(), arg.regions.begin(), arg.regions.end());
-    }
     std::vector<shared_block> attachments;
-    wire::block_sink items(attachments, &held);
+    wire::block_sink items(attachments, &call.args);
     const std::string body = wire::encode_reply(call.id, outcomes, items);
     link_.put(wire::kind::reply, {body}, std::move(attachments));
   }

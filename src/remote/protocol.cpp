@@ -144,36 +144,46 @@ std::string_view reader::assembled(attachment_source& attachments) {
 }
 
 namespace {
-bool among(const shared_region* r, const region_list* held) {
-  return held &&
-         std::any_of(held->begin(), held->end(), [r](const auto& h) { return h.get() == r; });
-}
-}  // namespace
 
-void put_regions(writer& w, const payload& item, const region_list* held) {
+// Whether `r` came with one of `answered`'s items.
+bool came_with(const shared_region* r, const std::vector<received_item>* answered) {
+  if (!answered) return false;
+  return std::any_of(answered->begin(), answered->end(), [r](const received_item& item) {
+    return std::any_of(item.regions.begin(), item.regions.end(),
+                       [r](const auto& h) { return h.get() == r; });
+  });
+}
+
+// The regions head of `item`, in one pass: each region's size, or (for one that came with
+// `answered`) its flagged size and inode; the memfds of the others go to `attachments`
+// (when given) as borrowed blocks, in order.
+void write_regions(writer& w, const payload& item, std::vector<shared_block>* attachments,
+                   const std::vector<received_item>* answered) {
   if (item.regions().empty()) return;
   w.u32(regions_item);
   w.u32(static_cast<std::uint32_t>(item.regions().size()));
   for (const auto& r : item.regions()) {
-    if (!among(r.get(), held)) {
-      w.u64(r->size());
+    if (came_with(r.get(), answered)) {
+      w.u64(r->size() | held_region_flag);
+      w.u64(r->inode());
       continue;
     }
-    w.u64(r->size() | held_region_flag);
-    w.u64(r->inode());
-  }
-}
-
-void put_item(writer& w, payload& item, std::vector<shared_block>& attachments,
-              const region_list* held) {
-  put_regions(w, item, held);
-  for (const auto& r : item.regions()) {
-    if (among(r.get(), held)) continue;
+    w.u64(r->size());
+    if (!attachments) continue;
     shared_block borrowed;
     borrowed.fd = r->fd();
     borrowed.region = r;
-    attachments.push_back(std::move(borrowed));
+    attachments->push_back(std::move(borrowed));
   }
+}
+
+}  // namespace
+
+void put_regions(writer& w, const payload& item) { write_regions(w, item, nullptr, nullptr); }
+
+void put_item(writer& w, payload& item, std::vector<shared_block>& attachments,
+              const std::vector<received_item>* answered) {
+  write_regions(w, item, &attachments, answered);
   if (!item.shared()) {
     w.bytes(item.view());
     return;

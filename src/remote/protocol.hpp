@@ -106,14 +106,17 @@ struct run_ref {
   std::uint64_t size = 0;
 };
 
+struct received_item;
+
 // Writes the head of an item whose value names shared_buffers (nothing if none): their
-// count and sizes; those in `held` (the receiver's own) by inode.
-void put_regions(writer& w, const payload& item, const region_list* held = nullptr);
+// count and sizes.
+void put_regions(writer& w, const payload& item);
 // Appends `item` to a frame body: its bytes, or (when it is in shared memory) a reference
 // to the next attachment, whose block is moved to `attachments`; its shared_buffers' memfds
-// go first, as borrowed blocks — but for those in `held`, named by inode.
+// go first, as borrowed blocks — but those that came with `answered` (the items of the
+// call this frame replies to: the receiver holds them still) are named by inode.
 void put_item(writer& w, payload& item, std::vector<shared_block>& attachments,
-              const region_list* held = nullptr);
+              const std::vector<received_item>* answered = nullptr);
 
 // The memfds received with a frame, handed out mapped and in order.
 class attachment_source {
@@ -206,16 +209,17 @@ class item_sink {
 };
 
 // The process pool's items: a shared payload's block becomes an attachment (put_item);
-// the shared_buffers in `held` are named by inode.
+// the shared_buffers that came with `answered` are named by inode.
 class block_sink final : public item_sink {
  public:
-  explicit block_sink(std::vector<shared_block>& attachments, const region_list* held = nullptr)
-      : attachments_(attachments), held_(held) {}
-  void put(writer& w, payload& item) override { put_item(w, item, attachments_, held_); }
+  explicit block_sink(std::vector<shared_block>& attachments,
+                      const std::vector<received_item>* answered = nullptr)
+      : attachments_(attachments), answered_(answered) {}
+  void put(writer& w, payload& item) override { put_item(w, item, attachments_, answered_); }
 
  private:
   std::vector<shared_block>& attachments_;
-  const region_list* held_;
+  const std::vector<received_item>* answered_;
 };
 
 // hello: the worker's first message.

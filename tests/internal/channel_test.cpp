@@ -139,8 +139,9 @@ TEST(Channel, ABufferTheReceiverHoldsIsNamedNotSent) {
   std::string body;
   wire::writer w(body);
   std::vector<cfutures::detail::shared_block> attachments;
-  const cfutures::detail::region_list named{held};
-  wire::put_item(w, item, attachments, &named);
+  std::vector<wire::received_item> answered(1);
+  answered[0].regions.push_back(held);
+  wire::put_item(w, item, attachments, &answered);
   ASSERT_EQ(attachments.size(), 1u);
   EXPECT_EQ(attachments[0].fd, other->fd());
   c.worker.put(wire::kind::reply, {body}, std::move(attachments));
