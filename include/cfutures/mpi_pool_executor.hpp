@@ -17,9 +17,20 @@
 //   hosts        the spawn's "host" info key, comma-joined: where the workers go. Unset:
 //                Open MPI's default mapping over the job's allocation (mpiexec's --host or
 //                hostfile, the Slurm allocation; a singleton's own host)
+//   mpi_info     more info keys for the spawn, set after the pool's own (so they win):
+//                {key, value} pairs; an empty key or value, a key of MPI_MAX_INFO_KEY (36)
+//                characters or more, or a value (the joined hosts included) of
+//                MPI_MAX_INFO_VAL (256) or more: std::invalid_argument
 // Placement: the "map_by" info key is "slot:OVERSUBSCRIBE": Open MPI fills the free slots
 //   first and then oversubscribes, so max_workers beyond the allocation's slots still start
-//   (mpi4py's MPIPoolExecutor fails there with "not enough slots").
+//   (mpi4py's MPIPoolExecutor fails there with "not enough slots"). "bind_to" is "none":
+//   a worker may run any call, threads included, on every CPU its host lets it use, as a
+//   process pool's workers do. Open MPI's default (bind to a core when the job has at most
+//   two processes) put each of two workers on one core, the first of its host: a worker's
+//   threads shared one core, and where hosts share CPUs (containers, the project's
+//   namespace test hosts) both workers shared the same one, which halved the pool's
+//   throughput there (bench/README.md, "Binding"). {"bind_to", "core"} in mpi_info
+//   restores Open MPI's default.
 // Semantics: as comm_executor (<cfutures/mpi.hpp>), the spawned processes being its ranks:
 //   one call (or map chunk) per worker at a time, running() once sent, cancel() until then;
 //   exceptions come back as the same type for <stdexcept>'s, std::bad_alloc and cfutures'
@@ -53,14 +64,15 @@
 // Blocking: the constructor blocks until the workers have started (MPI_Comm_spawn); submit
 //   never blocks; shutdown({.wait = true}) and the destructor wait as above.
 // Throws: the constructor std::invalid_argument (max_workers 0, a host name with a comma or
-//   empty), cfutures::error when MPI is finalised already or the spawn fails (with MPI's
-//   reason; Open MPI also prints its own); submit and map shutdown_error / broken_executor
-//   as other executors. shutdown and the destructor never throw.
-// Python counterpart: mpi4py.futures.MPIPoolExecutor(max_workers, **{"host": ...}).
+//   empty, an mpi_info pair as above), cfutures::error when MPI is finalised already or the spawn
+//   fails (with MPI's reason; Open MPI also prints its own); submit and map shutdown_error /
+//   broken_executor as other executors. shutdown and the destructor never throw.
+// Python counterpart: mpi4py.futures.MPIPoolExecutor(max_workers, mpi_info={...}).
 // Deviations from mpi4py: workers run this program (mpi4py's run a Python interpreter that
 //   unpickles functions by name): the binary must be the same on every host and main() must
-//   call serve_if_worker first; no initializer, timeout on map, or path/env/wdir options; the
-//   workers start in the constructor, not lazily; oversubscription is allowed (above).
+//   call serve_if_worker first; no initializer, timeout on map, or path/env/wdir options
+//   (mpi_info passes whatever keys Open MPI's spawn reads); the workers start in the
+//   constructor, not lazily; oversubscription is allowed; workers are not bound (above).
 #pragma once
 
 #include <mpi.h>
@@ -92,6 +104,9 @@ struct pool_options {
   std::optional<std::size_t> max_workers{};
   // When set: the spawn's "host" info key (comma-joined).
   std::vector<std::string> hosts{};
+  // More info keys for MPI_Comm_spawn (mpi4py's mpi_info), set after the pool's own, so
+  // they override them: e.g. {{"bind_to", "core"}}, {{"add-host", "node4"}}.
+  std::vector<std::pair<std::string, std::string>> mpi_info{};
 };
 
 class pool_executor {

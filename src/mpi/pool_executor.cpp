@@ -22,7 +22,7 @@ pool_executor::pool_executor(pool_options options) {
   (void)registered;
   const int thread_level = detail::ensure_mpi_ready();
   const std::size_t n = options.max_workers.value_or(detail::default_pool_size());
-  detail::spawned_ranks ranks = detail::spawn_ranks(n, options.hosts);
+  detail::spawned_ranks ranks = detail::spawn_ranks(n, options.hosts, options.mpi_info);
   detail::watch_spawned_workers(ending_);  // a lost worker must end a singleton too
   try {
     core_ = std::make_shared<detail::comm_core>(ranks.merged, 0, thread_level < MPI_THREAD_MULTIPLE,

@@ -44,6 +44,17 @@ struct info_handle {
   ~info_handle() { MPI_Info_free(&info); }
   info_handle(const info_handle&) = delete;
   info_handle& operator=(const info_handle&) = delete;
+
+  void set(const std::string& key, const std::string& value) {
+    if (key.empty() || value.empty() || key.size() >= MPI_MAX_INFO_KEY ||
+        value.size() >= MPI_MAX_INFO_VAL) {
+      throw std::invalid_argument("cfutures::mpi::pool_executor: MPI cannot take the info pair \"" +
+                                  key + "\" = \"" + value + "\" (empty, or a key above " +
+                                  std::to_string(MPI_MAX_INFO_KEY - 1) + " or a value above " +
+                                  std::to_string(MPI_MAX_INFO_VAL - 1) + " characters)");
+    }
+    check_mpi(MPI_Info_set(info, key.c_str(), value.c_str()), "MPI_Info_set");
+  }
 };
 
 struct self_comm {  // MPI_COMM_SELF's duplicate, returning errors (the user's stays as it is)
@@ -98,15 +109,18 @@ std::size_t default_pool_size() {
   return 1;
 }
 
-spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) {
+spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts,
+                          const spawn_info& extra) {
   if (n == 0) throw std::invalid_argument("cfutures::mpi::pool_executor: max_workers is 0");
   if (n > 1 << 20)
     throw std::invalid_argument("cfutures::mpi::pool_executor: max_workers too large");
   const std::string program = this_program();
   const std::string host_list = joined(hosts);
   info_handle info;
-  if (!host_list.empty()) MPI_Info_set(info.info, "host", host_list.c_str());
-  MPI_Info_set(info.info, "map_by", "slot:OVERSUBSCRIBE");
+  if (!host_list.empty()) info.set("host", host_list);
+  info.set("map_by", "slot:OVERSUBSCRIBE");
+  info.set("bind_to", "none");
+  for (const auto& [key, value] : extra) info.set(key, value);
   char flag[64];
   std::strncpy(flag, spawned_worker_flag, sizeof flag - 1);
   flag[sizeof flag - 1] = '\0';
@@ -124,8 +138,7 @@ spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts) 
   self_comm self;
   spawned_ranks r;
   const int rc = MPI_Comm_spawn(program.c_str(), args.data(), static_cast<int>(n), info.info, 0,
-                                self.comm,
-                                &r.intercomm, codes.data());
+                                self.comm, &r.intercomm, codes.data());
   if (rc != MPI_SUCCESS) {
     throw error(
         "cfutures::mpi::pool_executor: " +

@@ -13,9 +13,11 @@
 //   ~comm_core: free merged,  ◀────────────▶  free merged, MPI_Comm_disconnect(parent),
 //     MPI_Comm_disconnect(intercomm)            MPI_Finalize, _exit(0)
 //
-// Spawn info: "host" (the pool's hosts, comma-joined) when given, and "map_by"
+// Spawn info: "host" (the pool's hosts, comma-joined) when given; "map_by"
 // "slot:OVERSUBSCRIBE", so that more workers than free slots still start (as a process
-// pool would) instead of failing; Open MPI fills free slots first.
+// pool would) instead of failing (Open MPI fills free slots first); "bind_to" "none"
+// (<cfutures/mpi_pool_executor.hpp>, Placement); then the pool's mpi_info, which may
+// override any of them.
 //
 // The workers are told the point-to-point layer (PML) this process selected (pml_flag;
 // they set OMPI_MCA_pml to it before MPI_Init). Without it each worker's MPI_Init tries
@@ -25,14 +27,15 @@
 // "Per-call memory, and what MPI costs"). The selection is the one component of the PML
 // framework that Open MPI kept loaded after MPI_Init (it unloads the others); with no such
 // shared object (a static build) or more than one (pml monitoring stacked on another),
-// nothing is passed and the workers select as before. Either way they end with the parent's PML, which
-// Open MPI requires of the processes it connects.
+// nothing is passed and the workers select as before. Either way they end with the parent's PML,
+// which Open MPI requires of the processes it connects.
 #pragma once
 
 #include <mpi.h>
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cfutures::detail {
@@ -53,10 +56,14 @@ struct spawned_ranks {
 // positive, else 1.
 std::size_t default_pool_size();
 
-// Spawns n workers (on `hosts` if not empty); both communicators return errors
-// (MPI_ERRORS_RETURN). Throws cfutures::error naming MPI's reason if the spawn fails (no
-// process is left then).
-spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts);
+using spawn_info = std::vector<std::pair<std::string, std::string>>;
+
+// Spawns n workers (on `hosts` if not empty; `extra` set last); both communicators return
+// errors (MPI_ERRORS_RETURN). Throws std::invalid_argument for a host name or info pair
+// MPI cannot take, cfutures::error naming MPI's reason if the spawn fails (no process is
+// left then).
+spawned_ranks spawn_ranks(std::size_t n, const std::vector<std::string>& hosts,
+                          const spawn_info& extra);
 
 // serve_if_worker's entry (remote/worker_entries.hpp): returns unless `argv` carries
 // spawned_worker_flag; otherwise serves the spawning pool and ends the process.

@@ -102,6 +102,9 @@ AGENT
   export OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=$HOSTS_SUBNET
   export OMPI_MCA_oob_tcp_if_include=$HOSTS_SUBNET OMPI_MCA_mpi_yield_when_idle=1
   export OMPI_MCA_rmaps_base_oversubscribe=1
+  # The hosts share this machine's CPUs: Open MPI's default binding (a job of one or two
+  # processes to a core) would put the first process of every host on the same CPU.
+  export OMPI_MCA_hwloc_base_binding_policy=none
 }
 
 on_host() {

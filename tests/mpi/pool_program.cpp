@@ -3,7 +3,9 @@
 // serve_if_worker first: the pool's workers are this program again.
 //   pool_program                 values, exceptions, map with chunksize, cancel, shutdown,
 //                                a pool made again after the first, two at once, no worker
-//                                process left afterwards
+//                                process left afterwards; workers not bound to a core
+//                                unless mpi_info asks; mpi_info pairs MPI cannot take
+//                                refused
 //   pool_program --mpi-init      the same after plain MPI_Init (MPI_THREAD_SINGLE)
 //   pool_program --hosts a,b     additionally: the workers run on exactly these hosts
 //   pool_program --die           a worker aborts: the job must end (never hang)
@@ -11,6 +13,7 @@
 #include <dirent.h>
 #include <link.h>
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cfutures/cfutures.hpp>
@@ -50,6 +53,14 @@ std::string host_name(int) {
   return name;
 }
 int pid_of_worker(int) { return static_cast<int>(getpid()); }
+// How many CPUs a process may run on: a worker's own (pid 0) or init's, which is every CPU
+// this machine (or container) gives its processes.
+int cpus_allowed(int pid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(pid, sizeof set, &set) != 0) return -1;
+  return CPU_COUNT(&set);
+}
 void end_abruptly() { std::abort(); }
 
 // The point-to-point layers (PML components) this process's MPI kept loaded: its selection.
@@ -120,12 +131,16 @@ void exercise(cfutures::mpi::pool_executor& pool, std::size_t workers) {
   std::set<int> pids;
   for (const int pid : pool.map(pid_of_worker, std::vector<int>(40)).to_vector()) pids.insert(pid);
   check(pids.count(static_cast<int>(getpid())) == 0, "calls run in other processes");
+  const int all = cpus_allowed(1);
+  const int theirs = pool.submit(cpus_allowed, 0).result();
+  check(theirs == all, "workers are not bound (" + std::to_string(theirs) + " of " +
+                           std::to_string(all) + " CPUs)");
   // The workers were told this process's PML (spawned_ranks.hpp), so their MPI_Init does not
   // probe the others: the same one is loaded there.
   const std::string here = loaded_pmls(0);
   const std::string there = pool.submit(loaded_pmls, 0).result();
-  check(here == there, "workers use the spawning process's PML (here: " + here +
-                           "; there: " + there + ")");
+  check(here == there,
+        "workers use the spawning process's PML (here: " + here + "; there: " + there + ")");
   if (here == "mca_pml_ob1.so ") {
     check(pool.submit(pml_setting, 0).result() == "ob1", "the workers are told the PML (ob1)");
   }
@@ -172,6 +187,24 @@ int run(const std::vector<std::string>& hosts) {
     rejected = true;
   }
   check(rejected, "max_workers 0 is std::invalid_argument");
+  for (const auto& pair :
+       std::vector<std::pair<std::string, std::string>>{{"", "x"},
+                                                        {"bind_to", ""},
+                                                        {std::string(36, 'k'), "x"},
+                                                        {"host", std::string(256, 'h')}}) {
+    bool refused = false;
+    try {
+      cfutures::mpi::pool_executor bad({.max_workers = 1, .mpi_info = {pair}});
+    } catch (const std::invalid_argument& e) {
+      refused = std::string(e.what()).find("info pair") != std::string::npos;
+    }
+    check(refused, "mpi_info pair \"" + pair.first.substr(0, 8) + "\" is std::invalid_argument");
+  }
+  if (cpus_allowed(1) > 1) {  // mpi_info reaches the spawn, after the pool's own keys
+    cfutures::mpi::pool_executor bound({.max_workers = 1, .mpi_info = {{"bind_to", "core"}}});
+    check(bound.submit(cpus_allowed, 0).result() == 1, "mpi_info bind_to core binds the worker");
+  }
+  check(no_worker_left_within(std::chrono::seconds(10)), "no worker left after mpi_info pools");
   return failures == 0 ? 0 : 1;
 }
 
