@@ -28,8 +28,9 @@
 //   process pool's workers do. Open MPI's default (bind to a core when the job has at most
 //   two processes) put each of two workers on one core, the first of its host: a worker's
 //   threads shared one core, and where hosts share CPUs (containers, the project's
-//   namespace test hosts) both workers shared the same one, which halved the pool's
-//   throughput there (bench/README.md, "Binding"). {"bind_to", "core"} in mpi_info
+//   namespace test hosts) both workers shared it with the spawning process, which
+//   `mpirun -n 1` binds there too; unbinding the workers doubled the pool's throughput
+//   in that setting (bench/README.md, "Binding"). {"bind_to", "core"} in mpi_info
 //   restores Open MPI's default.
 // Semantics: as comm_executor (<cfutures/mpi.hpp>), the spawned processes being its ranks:
 //   one call (or map chunk) per worker at a time, running() once sent, cancel() until then;
