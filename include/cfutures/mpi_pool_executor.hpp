@@ -21,6 +21,11 @@
 //                {key, value} pairs; an empty key or value, a key of MPI_MAX_INFO_KEY (36)
 //                characters or more, or a value (the joined hosts included) of
 //                MPI_MAX_INFO_VAL (256) or more: std::invalid_argument
+//   initializer  pool_initializer: a function (and its arguments, mpi4py's initargs) run
+//                first in every worker; the constructor returns once every worker has run
+//                it. If it throws in any worker, the pool is broken: submit and map throw
+//                broken_executor naming the exception's what(), the workers still end and
+//                no process is left (mpi4py's BrokenExecutor)
 // Placement: the "map_by" info key is "slot:OVERSUBSCRIBE": Open MPI fills the free slots
 //   first and then oversubscribes, so max_workers beyond the allocation's slots still start
 //   (mpi4py's MPIPoolExecutor fails there with "not enough slots"). "bind_to" is "none":
@@ -62,17 +67,19 @@
 //   was measured.
 //
 // Thread safety: every member may be called from any thread concurrently.
-// Blocking: the constructor blocks until the workers have started (MPI_Comm_spawn); submit
+// Blocking: the constructor blocks until the workers have started (MPI_Comm_spawn) and run
+//   the initializer; submit
 //   never blocks; shutdown({.wait = true}) and the destructor wait as above.
 // Throws: the constructor std::invalid_argument (max_workers 0, a host name with a comma or
 //   empty, an mpi_info pair as above), cfutures::error when MPI is finalised already or the spawn
 //   fails (with MPI's reason; Open MPI also prints its own); submit and map shutdown_error /
 //   broken_executor as other executors. shutdown and the destructor never throw.
-// Python counterpart: mpi4py.futures.MPIPoolExecutor(max_workers, mpi_info={...}).
+// Python counterpart: mpi4py.futures.MPIPoolExecutor(max_workers, initializer, initargs,
+//   mpi_info={...}); map(..., timeout=) is map_options::timeout, as for every executor.
 // Deviations from mpi4py: workers run this program (mpi4py's run a Python interpreter that
 //   unpickles functions by name): the binary must be the same on every host and main() must
-//   call serve_if_worker first; no initializer, timeout on map, or path/env/wdir options
-//   (mpi_info passes whatever keys Open MPI's spawn reads); the workers start in the
+//   call serve_if_worker first; no path/env/wdir options (mpi_info passes whatever keys
+//   Open MPI's spawn reads); the workers start, and run the initializer, in the
 //   constructor, not lazily; oversubscription is allowed; workers are not bound (above).
 #pragma once
 
@@ -84,6 +91,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -100,6 +108,32 @@ class comm_core;
 
 namespace mpi {
 
+// The initializer of the pool's workers (mpi4py's initializer and initargs): a function and
+// its arguments, sent like a call: `.initializer = &init` or
+// `.initializer = {&init_with, 42, std::string("db")}`.
+class pool_initializer {
+ public:
+  // No initializer.
+  pool_initializer() = default;
+  // f(args...) run first in every worker; f and args are checked and encoded as a call's.
+  template <class F, class... Args>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, pool_initializer>)
+      pool_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
+  {
+    static_assert(detail::check_remote_call<F, Args...>());
+    call_ = detail::encode_call(nullptr, std::decay_t<F>(std::forward<F>(f)),
+                                std::decay_t<Args>(args)...);
+    set_ = true;
+  }
+  // True if an initializer is set.
+  explicit operator bool() const noexcept { return set_; }
+
+ private:
+  friend class pool_executor;
+  detail::encoded_call call_;
+  bool set_ = false;
+};
+
 struct pool_options {
   // Unset: MPI's universe size minus the world's, else 1 (mpi4py's rule).
   std::optional<std::size_t> max_workers{};
@@ -108,6 +142,8 @@ struct pool_options {
   // More info keys for MPI_Comm_spawn (mpi4py's mpi_info), set after the pool's own, so
   // they override them: e.g. {{"bind_to", "core"}}, {{"add-host", "node4"}}.
   std::vector<std::pair<std::string, std::string>> mpi_info{};
+  // Run first in every worker (mpi4py's initializer); if it throws, the pool is broken.
+  pool_initializer initializer{};
 };
 
 class pool_executor {

@@ -51,9 +51,9 @@ comm_core::~comm_core() {
   if (finalized) return;
   MPI_Comm_free(&comm_);
   if (spawned_ == MPI_COMM_NULL) return;
-  // Collective with the spawned ranks, which disconnect once told to exit (finish()); after
-  // an MPI error some may never do so: then only freed.
-  if (look().broken) {
+  // Collective with the spawned ranks, which disconnect once told to exit (finish()) or once
+  // their initializer failed; after an MPI error some may never do so: then only freed.
+  if (look().broken && !initializer_failed_) {
     MPI_Comm_free(&spawned_);
   } else {
     MPI_Comm_disconnect(&spawned_);
@@ -82,6 +82,52 @@ void comm_core::post() noexcept {
 void comm_core::enqueue(std::span<remote_job> jobs) {
   push(jobs);
   post();
+}
+
+void comm_core::initialize(const encoded_call& init) noexcept {
+  try {
+    run_initializer(init);
+  } catch (const std::exception& e) {
+    break_executor(e.what());  // as any MPI failure (the ranks are then only freed)
+  }
+}
+
+void comm_core::run_initializer(const encoded_call& init) {
+  std::vector<payload> args(ranks_.size(), init.args);  // each frame's items, alive until sent
+  for (std::size_t i = 0; i < ranks_.size(); ++i) {
+    mpi_messages::outgoing_frame frame;
+    frame.bytes() += call_head(init, 1);
+    wire::writer w(frame.bytes());
+    frame.put(w, args[i]);
+    frame.seal(wire::kind::init);
+    frame.send(ranks_[i].rank, comm_);
+  }
+  std::string failure;
+  for (auto& r : ranks_) {
+    MPI_Message message;
+    MPI_Status status;
+    check_mpi(MPI_Mprobe(r.rank, mpi_messages::tag_frame, comm_, &message, &status), "MPI_Mprobe");
+    std::string_view payload;
+    const wire::kind kind =
+        mpi_messages::open_frame(mpi_messages::receive_matched(message, status, buffer_), payload);
+    if (kind == wire::kind::init_ok) continue;
+    if (kind != wire::kind::init_failed) {
+      throw protocol_error("a message other than the initializer's outcome from rank " +
+                           std::to_string(r.rank));
+    }
+    r.ended = true;
+    if (!failure.empty()) continue;
+    try {
+      std::rethrow_exception(decode_exception(payload));
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "an exception of unknown type";
+    }
+  }
+  if (failure.empty()) return;
+  initializer_failed_ = true;
+  break_executor("a worker failed to run its initializer: " + failure);
 }
 
 // ---- manager thread ------------------------------------------------------------------
@@ -216,6 +262,7 @@ void comm_core::finish() noexcept {
   mpi_messages::outgoing_frame exit_frame;
   exit_frame.seal(wire::kind::exit);
   for (const auto& w : ranks_) {
+    if (w.ended) continue;
     try {
       exit_frame.send(w.rank, comm_);
     } catch (const std::exception&) {

@@ -35,14 +35,20 @@
 //   running and queued calls fail with broken_executor; the manager tells the ranks to
 //   exit (as far as it can) and ends.
 //
+// pool_executor's initializer goes first, from the constructing thread before the manager
+// starts (initialize()): an init frame {initializer call} to every rank, then each rank's
+// init_ok or init_failed (remote/serve.hpp); a rank whose initializer failed has left its
+// serve loop, so it is not told to exit, and the executor starts broken.
+//
 // On a communicator of one rank there is no other rank: the manager runs each call itself
 // (answer_call, as a rank would), one at a time.
 //
 // Wake-ups without a lost post: the manager reads wake_word_, sets pausing_, checks posted_,
 // and sleeps only while wake_word_ still holds the value read; a submitter bumps posted_ and,
-// if pausing_ is set, wake_word_, then wakes it (a submit costs no system call otherwise). Nothing is sent over MPI to wake the manager (before round 2's
-// issue 18 a wake was an empty message to itself, as the manager blocked in MPI_Mprobe —
-// which Open MPI implements by polling, taking a CPU from the ranks).
+// if pausing_ is set, wake_word_, then wakes it (a submit costs no system call otherwise). Nothing
+// is sent over MPI to wake the manager (before round 2's issue 18 a wake was an empty message to
+// itself, as the manager blocked in MPI_Mprobe — which Open MPI implements by polling, taking a CPU
+// from the ranks).
 //
 // Below MPI_THREAD_MULTIPLE (the program initialised MPI so; mpi4py serializes likewise) only
 // the manager thread calls MPI on the root while the executor runs: the waits are the same,
@@ -77,11 +83,18 @@ class comm_core final : public remote_core {
 
   std::size_t max_workers() const noexcept;
   void enqueue(std::span<remote_job> jobs) override;
+  // Before start_manager (this thread alone calls MPI on the communicator then): runs `init`
+  // on every rank, waiting for each to answer; if it throws on any, the executor is broken
+  // (broken_executor naming its what()) and the ranks that ran it fine are told to exit
+  // when the manager starts, the others having ended their serve loop already. An MPI
+  // failure meanwhile breaks it too.
+  void initialize(const encoded_call& init) noexcept;
 
  private:
   struct worker_rank {
     int rank = -1;
-    worker_slot slot;  // at most one call message held at a time
+    worker_slot slot;    // at most one call message held at a time
+    bool ended = false;  // its initializer failed: it serves no more, is not told to exit
   };
 
   // remote_core's hooks
@@ -97,6 +110,7 @@ class comm_core final : public remote_core {
   std::exception_ptr broken_error(const std::string& why) const override;
   [[noreturn]] void throw_broken(const std::string& why) const override;
 
+  void run_initializer(const encoded_call& init);
   mpi_messages::outgoing_frame call_frame(remote_job& job, bool attach_large);
   void run_here();
   bool ranks_all_busy() const;
@@ -108,6 +122,8 @@ class comm_core final : public remote_core {
   MPI_Comm spawned_;
   const bool serialized_;
   int size_ = 1;
+  // Broken by a failed initializer, not by MPI: the spawned ranks still disconnect.
+  bool initializer_failed_ = false;
 
   std::atomic<bool> pausing_{false};         // the manager is (about to be) in a pause
   std::atomic<std::uint32_t> wake_word_{0};  // bumped by post() then: the pauses sleep on it

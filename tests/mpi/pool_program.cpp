@@ -5,7 +5,7 @@
 //                                a pool made again after the first, two at once, no worker
 //                                process left afterwards; workers not bound to a core
 //                                unless mpi_info asks; mpi_info pairs MPI cannot take
-//                                refused
+//                                refused; the initializer, and one that throws
 //   pool_program --mpi-init      the same after plain MPI_Init (MPI_THREAD_SINGLE)
 //   pool_program --hosts a,b     additionally: the workers run on exactly these hosts
 //   pool_program --die           a worker aborts: the job must end (never hang)
@@ -53,6 +53,10 @@ std::string host_name(int) {
   return name;
 }
 int pid_of_worker(int) { return static_cast<int>(getpid()); }
+int given_at_start = 0;  // set by the initializer, in each worker
+void remember(int value, std::string tag) { given_at_start = value + static_cast<int>(tag.size()); }
+int remembered(int) { return given_at_start; }
+void refuse() { throw std::runtime_error("no database here"); }
 // How many CPUs a process may run on: a worker's own (pid 0) or init's, which is every CPU
 // this machine (or container) gives its processes.
 int cpus_allowed(int pid) {
@@ -205,6 +209,28 @@ int run(const std::vector<std::string>& hosts) {
     check(bound.submit(cpus_allowed, 0).result() == 1, "mpi_info bind_to core binds the worker");
   }
   check(no_worker_left_within(std::chrono::seconds(10)), "no worker left after mpi_info pools");
+  {
+    cfutures::mpi::pool_executor initialized(
+        {.max_workers = 2, .initializer = {&remember, 40, std::string("ab")}});
+    bool all = true;
+    for (const int v : initialized.map(remembered, std::vector<int>(40)).to_vector()) {
+      all = all && v == 42;
+    }
+    check(all, "the initializer ran first in every worker, with its arguments");
+  }
+  {
+    cfutures::mpi::pool_executor refused({.max_workers = 2, .initializer = &refuse});
+    std::string why;
+    try {
+      (void)refused.submit(square, 2);
+    } catch (const cfutures::broken_executor& e) {
+      why = e.what();
+    }
+    check(why.find("no database here") != std::string::npos,
+          "a failed initializer breaks the pool, naming its exception (" + why + ")");
+  }
+  check(no_worker_left_within(std::chrono::seconds(10)),
+        "no worker left after a failed initializer");
   return failures == 0 ? 0 : 1;
 }
 
