@@ -57,6 +57,10 @@ int given_at_start = 0;  // set by the initializer, in each worker
 void remember(int value, std::string tag) { given_at_start = value + static_cast<int>(tag.size()); }
 int remembered(int) { return given_at_start; }
 void refuse() { throw std::runtime_error("no database here"); }
+std::string working_directory(int) {
+  char path[4096] = {};
+  return getcwd(path, sizeof path) ? path : "";
+}
 // How many CPUs a process may run on: a worker's own (pid 0) or init's, which is every CPU
 // this machine (or container) gives its processes.
 int cpus_allowed(int pid) {
@@ -210,13 +214,16 @@ int run(const std::vector<std::string>& hosts) {
   }
   check(no_worker_left_within(std::chrono::seconds(10)), "no worker left after mpi_info pools");
   {
-    cfutures::mpi::pool_executor initialized(
-        {.max_workers = 2, .initializer = {&remember, 40, std::string("ab")}});
+    cfutures::mpi::pool_executor initialized({.max_workers = 2,
+                                              .mpi_info = {{"wdir", "/"}},
+                                              .initializer = {&remember, 40, std::string("ab")}});
     bool all = true;
     for (const int v : initialized.map(remembered, std::vector<int>(40)).to_vector()) {
       all = all && v == 42;
     }
     check(all, "the initializer ran first in every worker, with its arguments");
+    check(initialized.submit(working_directory, 0).result() == "/",
+          "mpi_info's wdir is the workers' working directory");
   }
   {
     cfutures::mpi::pool_executor refused({.max_workers = 2, .initializer = &refuse});
