@@ -68,12 +68,13 @@
 //
 // Thread safety: every member may be called from any thread concurrently.
 // Blocking: the constructor blocks until the workers have started (MPI_Comm_spawn) and run
-//   the initializer; submit
-//   never blocks; shutdown({.wait = true}) and the destructor wait as above.
+//   the initializer; submit never blocks; shutdown({.wait = true}) and the destructor wait
+//   as above.
 // Throws: the constructor std::invalid_argument (max_workers 0, a host name with a comma or
-//   empty, an mpi_info pair as above), cfutures::error when MPI is finalised already or the spawn
-//   fails (with MPI's reason; Open MPI also prints its own); submit and map shutdown_error /
-//   broken_executor as other executors. shutdown and the destructor never throw.
+//   empty, an mpi_info pair as above), cfutures::error when MPI is finalised already or the
+//   spawn fails (with MPI's reason; Open MPI also prints its own); submit and map
+//   shutdown_error / broken_executor as other executors. shutdown and the destructor never
+//   throw.
 // Python counterpart: mpi4py.futures.MPIPoolExecutor(max_workers, initializer, initargs,
 //   mpi_info={...}); map(..., timeout=) is map_options::timeout, as for every executor.
 // Deviations from mpi4py: workers run this program (mpi4py's run a Python interpreter that
