@@ -112,7 +112,7 @@ namespace mpi {
 // The initializer of the pool's workers (mpi4py's initializer and initargs): a function and
 // its arguments, sent like a call: `.initializer = &init` or
 // `.initializer = {&init_with, 42, std::string("db")}`.
-class pool_initializer {
+class pool_initializer : public detail::initializer_call {
  public:
   // No initializer.
   pool_initializer() = default;
@@ -121,18 +121,8 @@ class pool_initializer {
   requires(!std::is_same_v<std::remove_cvref_t<F>, pool_initializer>)
       pool_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
   {
-    static_assert(detail::check_remote_call<F, Args...>());
-    call_ = detail::encode_call(nullptr, std::decay_t<F>(std::forward<F>(f)),
-                                std::decay_t<Args>(args)...);
-    set_ = true;
+    set(std::forward<F>(f), std::forward<Args>(args)...);
   }
-  // True if an initializer is set.
-  explicit operator bool() const noexcept { return set_; }
-
- private:
-  friend class pool_executor;
-  detail::encoded_call call_;
-  bool set_ = false;
 };
 
 struct pool_options {

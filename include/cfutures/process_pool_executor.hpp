@@ -186,7 +186,7 @@ std::shared_mutex& fork_barrier() noexcept;
 }  // namespace detail
 
 // The initializer of worker processes: a function and its arguments, sent like a call.
-class process_initializer {
+class process_initializer : public detail::initializer_call {
  public:
   // No initializer.
   process_initializer() = default;
@@ -195,19 +195,9 @@ class process_initializer {
   requires(!std::is_same_v<std::remove_cvref_t<F>, process_initializer>)
       process_initializer(F&& f, Args&&... args)  // NOLINT(google-explicit-constructor)
   {
-    static_assert(detail::check_remote_call<F, Args...>());
     std::shared_lock no_fork(detail::fork_barrier());
-    call_ = detail::encode_call(nullptr, std::decay_t<F>(std::forward<F>(f)),
-                                std::decay_t<Args>(args)...);
-    set_ = true;
+    set(std::forward<F>(f), std::forward<Args>(args)...);
   }
-  // True if an initializer is set.
-  explicit operator bool() const noexcept { return set_; }
-
- private:
-  friend class detail::process_pool_core;
-  detail::encoded_call call_;
-  bool set_ = false;
 };
 
 struct process_pool_options {

@@ -93,14 +93,15 @@ void comm_core::initialize(const encoded_call& init) noexcept {
 }
 
 void comm_core::run_initializer(const encoded_call& init) {
-  std::vector<payload> args(ranks_.size(), init.args);  // each frame's items, alive until sent
-  for (std::size_t i = 0; i < ranks_.size(); ++i) {
+  const std::string head = call_head(init, 1);
+  for (const auto& r : ranks_) {
+    payload args = init.args;  // the frame's item, alive until sent
     mpi_messages::outgoing_frame frame;
-    frame.bytes() += call_head(init, 1);
+    frame.bytes() += head;
     wire::writer w(frame.bytes());
-    frame.put(w, args[i]);
+    frame.put(w, args);
     frame.seal(wire::kind::init);
-    frame.send(ranks_[i].rank, comm_);
+    frame.send(r.rank, comm_);
   }
   std::string failure;
   for (auto& r : ranks_) {
@@ -116,14 +117,7 @@ void comm_core::run_initializer(const encoded_call& init) {
                            std::to_string(r.rank));
     }
     r.ended = true;
-    if (!failure.empty()) continue;
-    try {
-      std::rethrow_exception(decode_exception(payload));
-    } catch (const std::exception& e) {
-      failure = e.what();
-    } catch (...) {
-      failure = "an exception of unknown type";
-    }
+    if (failure.empty()) failure = initializer_failure(payload);
   }
   if (failure.empty()) return;
   initializer_failed_ = true;

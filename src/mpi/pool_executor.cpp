@@ -32,7 +32,7 @@ pool_executor::pool_executor(pool_options options) {
     MPI_Comm_free(&ranks.intercomm);
     throw;
   }
-  if (options.initializer) core_->initialize(options.initializer.call_);
+  if (options.initializer) core_->initialize(options.initializer.call());
   core_->start_manager();
 }
 

@@ -65,12 +65,7 @@ void process_pool_core::handle_frame(worker_process& w, wire::frame& f) {
       if (w.state == phase::initializing) w.state = phase::ready;
       return;
     case wire::kind::init_failed: {
-      std::string what = "unknown error";
-      try {
-        std::rethrow_exception(decode_exception(f.payload));
-      } catch (const std::exception& e) {
-        what = e.what();
-      }
+      const std::string what = initializer_failure(f.payload);
       w.state = phase::exiting;
       reap(w, exit_grace);
       break_executor("A process in the process pool failed to run its initializer (" + what +

@@ -137,9 +137,9 @@ void process_pool_core::add_worker(pid_t pid, wire::channel link) {
   watchdog_.watch(pid, w.pidfd, w.status());
   // The worker reads its socket once it serves: the initializer, or calls, can be sent now.
   if (initializer_) {
-    std::string body = call_head(initializer_.call_, 1);
+    std::string body = call_head(initializer_.call(), 1);
     std::vector<shared_block> attachments;
-    payload args = initializer_.call_.args;  // every worker gets its own copy
+    payload args = initializer_.call().args;  // every worker gets its own copy
     wire::writer out(body);
     wire::put_item(out, args, attachments);
     try {

@@ -162,6 +162,16 @@ std::string remote_core::call_head(const encoded_call& call, std::size_t n_items
   return out;
 }
 
+std::string remote_core::initializer_failure(std::string_view payload) {
+  try {
+    std::rethrow_exception(decode_exception(payload));
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
 bool remote_core::dispatch() {
   bool sent = false;
   for (std::size_t i = 0; i < slot_count(); ++i) {

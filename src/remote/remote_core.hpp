@@ -194,6 +194,8 @@ class remote_core : public remote_queue, public std::enable_shared_from_this<rem
   void encode_call(remote_job& job, wire::item_sink& items, std::string& out);
   // The head of an init frame's body for the initializer `call` (its n items follow).
   std::string call_head(const encoded_call& call, std::size_t n_items);
+  // The what() of the exception an init_failed frame carries (`payload`).
+  static std::string initializer_failure(std::string_view payload);
   // Puts calls back at the front of the queue, in this order, marked started (RUNNING
   // already; they stay queued through shutdown(cancel_futures)); fails them if broken.
   void requeue(std::vector<remote_job> jobs);

@@ -252,6 +252,28 @@ auto join_chunk(std::vector<future<R>> parts) {
   return joined;
 }
 
+// What process_initializer and mpi::pool_initializer hold: a function and its arguments,
+// checked and encoded as a call's, run first in every worker of the pool.
+class initializer_call {
+ public:
+  // True if an initializer is set.
+  explicit operator bool() const noexcept { return set_; }
+  const encoded_call& call() const noexcept { return call_; }
+
+ protected:
+  initializer_call() = default;
+  template <class F, class... Args>
+  void set(F&& f, Args&&... args) {
+    static_assert(check_remote_call<F, Args...>());
+    call_ = encode_call(nullptr, std::decay_t<F>(std::forward<F>(f)), std::decay_t<Args>(args)...);
+    set_ = true;
+  }
+
+ private:
+  encoded_call call_;
+  bool set_ = false;
+};
+
 // submit(f, args...) of every remote executor (with the call's options).
 template <class F, class... Args>
 auto remote_submit(remote_queue& q, const call_options& options, F&& f, Args&&... args) {
